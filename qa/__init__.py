@@ -1,0 +1,20 @@
+"""qa: offline question answering over news articles, with checked citations."""
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("qa-news")
+except PackageNotFoundError:  # running from a source checkout
+    __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy, so `qa --version` and `qa --help` never import numpy, faiss or torch.
+    if name in ("Assistant", "Answer", "Citation", "LibraryError"):
+        from qa import answering, api, library
+
+        return {"Assistant": api.Assistant, "Answer": answering.Answer,
+                "Citation": answering.Citation, "LibraryError": library.LibraryError}[name]
+    raise AttributeError(name)
+
+
+__all__ = ["Answer", "Assistant", "Citation", "LibraryError", "__version__"]

@@ -1,0 +1,100 @@
+"""The Python API: ``Assistant`` ties a library, the encoder, retrieval and the LLM together.
+
+    from qa import Assistant
+    answer = Assistant().ask("What did Russia propose in 2003?")
+    print(answer.text, answer.citations)
+
+The CLI and the terminal app are thin layers over this class, so all three
+answer the same way.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from embeddings.encoder import Encoder, load_encoder
+from qa.answering import Answer, answer_stream
+from qa.library import IngestReport, Library, LibraryError, Progress
+from qa.llm import LLM, load_llm
+from qa.paths import default_library_dir
+from qa.reading import ReadError
+from qa.retrieval import Retriever
+
+SEEDS = Path(__file__).resolve().parent / "seeds"
+
+
+class Assistant:
+    """Question answering over one library of articles.
+
+    ``library_dir`` defaults to the bundled sample articles, indexed on first
+    use into the user data directory. ``model`` is a models.txt name or a GGUF
+    path (default: the manifest's default LLM). ``llm``/``encoder`` inject
+    ready-made backends (tests, or sharing one loaded model between objects).
+    """
+
+    def __init__(self, library_dir: str | Path | None = None, model: str | None = None, *,
+                 llm: LLM | None = None, encoder: Encoder | None = None, k: int = 5,
+                 progress: Progress | None = None) -> None:
+        self.encoder = encoder or load_encoder()
+        self.k = k
+        self._model = model
+        self._llm = llm
+        if library_dir is None:
+            self.library = self._default_library(progress)
+        else:
+            self.library = Library.open(library_dir, self.encoder)
+        self.retriever = Retriever(self.library, self.encoder)
+
+    def _default_library(self, progress: Progress | None) -> Library:
+        path = default_library_dir()
+        if Library.exists(path):
+            return Library.open(path, self.encoder)
+        library = Library.create(path, self.encoder)
+        library.add([SEEDS], self.encoder, progress)
+        return library
+
+    @classmethod
+    def create(cls, library_dir: str | Path, **kwargs) -> "Assistant":
+        """An Assistant over a new, empty library at ``library_dir`` (kept if it exists)."""
+        encoder = kwargs.pop("encoder", None) or load_encoder()
+        Library.create(library_dir, encoder)
+        return cls(library_dir, encoder=encoder, **kwargs)
+
+    @property
+    def llm(self) -> LLM:
+        """The LLM, loaded on first use so that retrieval-only work never pays for it."""
+        if self._llm is None:
+            self._llm = load_llm(self._model)
+        return self._llm
+
+    def add(self, paths: Iterable[str | Path] | str | Path, progress: Progress | None = None,
+            on_error: Callable[[ReadError], None] | None = None) -> IngestReport:
+        """Ingest files or folders; returns what was added, skipped as duplicate, or failed."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        return self.library.add(paths, self.encoder, progress, on_error)
+
+    def stream(self, question: str, k: int | None = None) -> Iterator[str | Answer]:
+        """Text pieces of the answer as the model writes them, then the final :class:`Answer`."""
+        question = question.strip()
+        if not question:
+            raise ValueError("empty question")
+        start = time.perf_counter()
+        passages = self.retriever.search(question, k or self.k)
+        retrieve_s = time.perf_counter() - start
+        for item in answer_stream(question, passages, self.llm, self.encoder):
+            if isinstance(item, Answer):
+                item.timings = {"retrieve_s": retrieve_s, **item.timings,
+                                "total_s": time.perf_counter() - start}
+            yield item
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        """The answer to ``question`` with its citations and the passages it came from."""
+        for item in self.stream(question, k):
+            if isinstance(item, Answer):
+                return item
+        raise AssertionError("answer_stream always ends with an Answer")
+
+
+__all__ = ["Answer", "Assistant", "LibraryError"]

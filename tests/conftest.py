@@ -1,0 +1,64 @@
+"""Shared fixtures: an isolated data dir per test, the real encoder once per session,
+and a queued fake LLM for fast logic tests (the real LLM is tested separately)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qa.llm import LLM, Messages
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "qa" / "seeds"
+EVAL = REPO.parent / "shared" / "eval"
+
+
+class FakeLLM(LLM):
+    """Replies with queued texts, word by word, and records the prompts it saw."""
+
+    name = "fake"
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.prompts: list[Messages] = []
+
+    def stream(self, messages: Messages, max_tokens: int = 200) -> Iterator[str]:
+        self.prompts.append(messages)
+        reply = self.replies.pop(0) if self.replies else "NOT IN ARTICLES"
+        for i, word in enumerate(reply.split(" ")):
+            yield word if i == 0 else " " + word
+
+
+@pytest.fixture(autouse=True)
+def qa_home(tmp_path_factory, monkeypatch) -> Path:
+    home = tmp_path_factory.mktemp("qa_home")
+    monkeypatch.setenv("QA_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    from embeddings.encoder import load_encoder
+
+    return load_encoder()
+
+
+@pytest.fixture(scope="session")
+def seed_library(tmp_path_factory, encoder):
+    """The four sample articles, ingested once with the real embedder."""
+    from qa.library import Library
+
+    path = tmp_path_factory.mktemp("seedlib")
+    old = os.environ.get("QA_HOME")
+    os.environ["QA_HOME"] = str(tmp_path_factory.mktemp("seed_home"))
+    try:
+        library = Library.create(path, encoder)
+        library.add([SEEDS], encoder)
+    finally:
+        if old is None:
+            os.environ.pop("QA_HOME")
+        else:
+            os.environ["QA_HOME"] = old
+    return path
