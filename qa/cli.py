@@ -31,7 +31,7 @@ def _progress_bar():
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), console=_stderr_console(), transient=False)
     tasks: dict[str, int] = {}
-    labels = {"read": "reading articles", "embed": "embedding chunks"}
+    labels = {"read": "reading articles", "embed": "embedding chunks", "ask": "asking questions"}
 
     def update(stage: str, done: int, total: int) -> None:
         if stage not in tasks:
@@ -190,3 +190,53 @@ def list_articles(library: Path | None, as_json: bool) -> None:
                                    "url": a.url}, ensure_ascii=False))
         else:
             click.echo(f"{a.id}\t{a.date or '-':10}\t{a.title}")
+
+
+@main.command("eval")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@library_option
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A questions file other than DATASET/questions.jsonl (same JSONL shape).")
+@click.option("--limit", type=click.IntRange(1), help="Ask only the first N questions.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write predictions here (the format of shared/eval/score.py).")
+@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file.")
+@click.option("--no-llm", is_flag=True, help="Retrieval only: recall figures without generating answers.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+def evaluate(dataset: Path, library: Path | None, questions: Path | None, limit: int | None, out: Path | None,
+             model: str | None, no_llm: bool, as_json: bool) -> None:
+    """Ask a dataset's questions and print recall@1/5/10, accuracy, abstained and answer times.
+
+    DATASET is a folder with corpus.jsonl[.gz] and questions.jsonl (see
+    shared/eval/README.md). Without --library the corpus is ingested once
+    into a library named after the dataset and reused on later runs.
+    """
+    from embeddings.encoder import load_encoder
+    from qa import evaluation
+    from qa.api import Assistant
+    from qa.library import Library
+    from qa.paths import data_dir
+
+    try:
+        corpus = evaluation.corpus_path(dataset)
+    except FileNotFoundError as e:
+        raise BadInput(str(e)) from None
+    target = library or data_dir() / "libraries" / f"eval-{dataset.resolve().name}"
+    encoder = load_encoder()
+    if not Library.exists(target):
+        bar, update = _progress_bar()
+        with bar:
+            Library.create(target, encoder).add([corpus], encoder, update)
+    qs = evaluation.read_jsonl(questions or dataset / "questions.jsonl")[:limit]
+    assistant = Assistant(target, model=model, encoder=encoder, k=10)
+    bar, update = _progress_bar()
+    with bar:
+        predictions, times = evaluation.run(assistant, qs, out, retrieval_only=no_llm,
+                                            progress=lambda done: update("ask", done, len(qs)))
+    texts = [a["text"] for a in evaluation.read_jsonl(corpus)]
+    result = {**evaluation.score(qs, texts, predictions), **evaluation.timing_summary(times)}
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:12} {value}")

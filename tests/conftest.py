@@ -62,3 +62,40 @@ def seed_library(tmp_path_factory, encoder):
         else:
             os.environ["QA_HOME"] = old
     return path
+
+
+class FakeEncoder:
+    """Hashed bag-of-words vectors: instant, deterministic, and similar texts score high.
+    For logic tests only; the real encoder is tested in test_integration.py."""
+
+    name, sha256, dim, max_tokens = "fake-bow", "0" * 64, 384, 256
+
+    def __init__(self) -> None:
+        from embeddings.encoder import TokenCounter
+        from qa.models import embedder_spec, model_path
+
+        self._counter = TokenCounter(model_path(embedder_spec()).parent)
+
+    def encode(self, texts, batch_size=32, progress=None):
+        import zlib
+
+        import numpy as np
+
+        from qa.answering import content_words
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in content_words(text):
+                out[i, zlib.crc32(word.encode()) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        if progress:
+            progress(len(texts))
+        return out / np.where(norms == 0, 1, norms)
+
+    def token_counter(self):
+        return self._counter
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()

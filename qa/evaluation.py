@@ -1,0 +1,115 @@
+"""``qa eval``: ask a dataset's questions through the same path as ``qa ask`` and
+score them the way the reference scorer (shared/eval/score.py) does.
+
+A dataset directory holds ``corpus.jsonl[.gz]`` and ``questions.jsonl``
+(``{"id", "date", "question", "choices", "answer_index", "answer"}``).
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import statistics
+import string
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+_PUNCT = set(string.punctuation) | set("‘’“”–—")
+
+
+def normalize(s: str) -> str:
+    """SQuAD normalisation: lower case, no punctuation or articles, folded spaces."""
+    s = "".join(" " if ch in _PUNCT else ch for ch in s.lower())
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+def f1(pred: str, gold: str) -> float:
+    p, g = normalize(pred).split(), normalize(gold).split()
+    common = sum((Counter(p) & Counter(g)).values())
+    if not p or not g or not common:
+        return 0.0
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def contains(text: str, answer: str) -> bool:
+    a = normalize(answer)
+    return bool(a) and f" {a} " in f" {normalize(text)} "
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def corpus_path(dataset: Path) -> Path:
+    for name in ("corpus.jsonl.gz", "corpus.jsonl"):
+        if (dataset / name).exists():
+            return dataset / name
+    raise FileNotFoundError(f"no corpus.jsonl[.gz] in {dataset}")
+
+
+def score(questions: Iterable[dict], corpus_texts: Iterable[str], predictions: Iterable[dict]) -> dict:
+    """recall@1/5/10, accuracy and abstained, defined exactly as in score.py."""
+    qs = {q["id"]: q for q in questions}
+    full = " " + " ".join(normalize(t) for t in corpus_texts) + " "
+    preds = [p for p in predictions if p["id"] in qs]
+    answerable = [p for p in preds if f" {normalize(qs[p['id']]['answer'])} " in full]
+    out: dict = {"questions": len(preds), "answerable": len(answerable)}
+    for k in (1, 5, 10):
+        hits = [any(contains(t, qs[p["id"]]["answer"]) for t in p.get("passages", [])[:k]) for p in answerable]
+        out[f"recall@{k}"] = round(sum(hits) / max(1, len(hits)), 4)
+    correct = 0
+    for p in answerable:
+        q = qs[p["id"]]
+        if p.get("abstained") or not p.get("answer"):
+            continue
+        scores = [f1(p["answer"], c) for c in q["choices"]]
+        best = max(range(len(scores)), key=lambda i: scores[i])
+        correct += scores[best] > 0 and best == q["answer_index"]
+    out["accuracy"] = round(correct / max(1, len(answerable)), 4)
+    out["abstained"] = round(sum(bool(p.get("abstained")) for p in preds) / max(1, len(preds)), 4)
+    return out
+
+
+def run(assistant, questions: list[dict], out: Path | None = None, retrieval_only: bool = False,
+        progress: Callable[[int], None] | None = None) -> tuple[list[dict], list[float]]:
+    """Ask every question; returns the predictions (score.py's format) and answer times.
+
+    The assistant's ``k`` sets how many passages each prediction lists (recall@10 needs 10)."""
+    predictions, times = [], []
+    sink = open(out, "w", encoding="utf-8") if out else None
+    try:
+        for q in questions:
+            if retrieval_only:
+                start = time.perf_counter()
+                passages = assistant.retriever.search(q["question"], assistant.k)
+                pred = {"id": q["id"], "answer": "", "abstained": False, "passages": [p.text for p in passages]}
+                times.append(time.perf_counter() - start)
+            else:
+                answer = assistant.ask(q["question"])
+                pred = {"id": q["id"], "answer": answer.text, "abstained": answer.abstained,
+                        "passages": [p.text for p in answer.passages]}
+                times.append(answer.timings.get("total_s", 0.0))
+            predictions.append(pred)
+            if sink:
+                sink.write(json.dumps(pred, ensure_ascii=False) + "\n")
+                sink.flush()
+            if progress:
+                progress(len(predictions))
+    finally:
+        if sink:
+            sink.close()
+    return predictions, times
+
+
+def timing_summary(times: list[float]) -> dict:
+    if not times:
+        return {}
+    ordered = sorted(times)
+    return {"median_s": round(statistics.median(ordered), 3),
+            "p90_s": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 3)}

@@ -1,0 +1,79 @@
+"""Answer assembly with a queued fake model: markers, quotes, abstention, streaming."""
+from __future__ import annotations
+
+import pytest
+
+from qa.answering import ABSTAIN_TEXT, Answer
+from qa.api import Assistant
+from qa.library import Library
+
+from conftest import SEEDS, FakeLLM
+
+
+@pytest.fixture
+def assistant_with(tmp_path, fake_encoder):
+    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib.add([SEEDS], fake_encoder)
+
+    def make(*replies: str) -> Assistant:
+        return Assistant(tmp_path / "lib", llm=FakeLLM(*replies), encoder=fake_encoder)
+    return make
+
+
+Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
+
+
+def test_markers_refer_to_shown_passages_and_quotes_come_from_them(assistant_with):
+    a = assistant_with("Russia proposed six-sided discussions with China and Japan [1]. It also said hi [9].")
+    answer = a.ask(Q2003)
+    assert "[9]" not in answer.text and "[1]" in answer.text
+    assert [c.n for c in answer.citations] == [1]
+    cited = answer.passages[0]
+    assert answer.citations[0].article_id == cited.article.id
+    assert answer.citations[0].quote in cited.text
+
+
+def test_the_prompt_holds_the_question_and_numbered_evidence(assistant_with):
+    a = assistant_with("Six-sided talks [1].")
+    a.ask(Q2003)
+    user = a.llm.prompts[0][-1]["content"]
+    assert user.rstrip().endswith(Q2003)
+    assert "[1] " in user and "six-sided" in user
+
+
+def test_unmarked_sentence_is_cited_by_the_passage_it_repeats(assistant_with):
+    answer = assistant_with("Russia advanced a plan for six-sided discussions involving China and Japan.").ask(Q2003)
+    assert answer.citations, answer.text
+    assert "six-sided discussions" in answer.citations[0].quote
+    assert answer.text.endswith(f"[{answer.citations[0].n}].")
+
+
+def test_model_saying_not_in_articles_is_an_abstention(assistant_with):
+    answer = assistant_with("NOT IN ARTICLES").ask(Q2003)
+    assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == []
+    assert answer.passages, "the closest passages are still shown"
+
+
+def test_unrelated_question_abstains_without_asking_the_model(assistant_with):
+    a = assistant_with("The 2022 World Cup was won by Argentina [1].")
+    answer = a.ask("Who won the 2022 football World Cup final?")
+    assert answer.abstained and a.llm.prompts == []
+
+
+def test_stream_yields_pieces_then_the_answer(assistant_with):
+    items = list(assistant_with("Russia proposed six-sided talks [1].").stream(Q2003))
+    assert isinstance(items[-1], Answer)
+    assert "".join(items[:-1]) == "Russia proposed six-sided talks [1]."
+    assert set(items[-1].timings) == {"retrieve_s", "generate_s", "total_s"}
+
+
+def test_to_dict_has_the_json_shape(assistant_with):
+    d = assistant_with("Russia proposed six-sided talks [1].").ask(Q2003).to_dict()
+    assert list(d) == ["question", "answer", "abstained", "citations", "passages", "model", "timings"]
+    assert set(d["citations"][0]) == {"n", "article_id", "title", "date", "source", "url", "quote"}
+    assert set(d["passages"][0]) == {"article_id", "title", "date", "source", "url", "text", "score"}
+
+
+def test_empty_question_is_refused(assistant_with):
+    with pytest.raises(ValueError):
+        assistant_with().ask("   ")

@@ -1,0 +1,71 @@
+"""The command line, driven through click's CliRunner with fake models."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from qa import cli
+
+from conftest import SEEDS, FakeEncoder, FakeLLM
+
+Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    llm = FakeLLM()
+    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.api.load_llm", lambda model=None: llm)
+    return llm
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
+
+
+def test_version_and_help():
+    assert run("--version").output.startswith("qa, version ")
+    out = run("--help").output
+    assert "ingest" in out and "ask" in out and "QA_HOME" in out
+
+
+def test_first_ask_builds_the_default_library_and_prints_json(fakes, qa_home):
+    fakes.replies.append("Russia proposed six-sided discussions [1].")
+    result = run("ask", "--json", Q2003)
+    assert result.exit_code == 0, result.output
+    obj = json.loads(result.stdout)
+    assert obj["abstained"] is False and obj["citations"][0]["n"] == 1
+    assert "003_c13b77ec0b5e076f" in obj["citations"][0]["article_id"]
+    assert (qa_home / "libraries" / "default" / "manifest.json").is_file()
+
+
+def test_ask_prints_answer_and_sources(fakes):
+    fakes.replies.append("Russia proposed six-sided discussions [1].")
+    out = " ".join(run("ask", Q2003).output.split())
+    assert "Russia proposed six-sided discussions [1]." in out
+    assert "Sources" in out and "six-sided discussions involving" in out
+
+
+def test_ingest_list_and_ask_another_library(fakes, tmp_path):
+    lib = tmp_path / "lib"
+    result = run("ingest", str(SEEDS / "000_8e1adf5baa08f22c.txt"), "--library", str(lib))
+    assert result.exit_code == 0, result.output
+    assert "1 articles added" in result.output
+    listed = run("list", "--library", str(lib)).output
+    assert "2013-04-10" in listed and "Russia warns against stoking N.Korea tensions" in listed
+    fakes.replies.append("Lavrov warned against military maneuvers [1].")
+    obj = json.loads(run("ask", "--json", "--library", str(lib), "What did Lavrov warn against?").stdout)
+    assert obj["passages"][0]["date"] == "2013-04-10"
+
+
+def test_bad_input_exit_codes(fakes, tmp_path):
+    assert run("ingest", str(tmp_path / "absent.txt"), "--library", str(tmp_path / "l")).exit_code == 2
+    assert run("ask", "--library", str(tmp_path / "nolib"), "Anything?").exit_code == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "A real article about the harbour reopening after repairs."}\n{oops\n')
+    result = run("ingest", str(bad), "--library", str(tmp_path / "l2"))
+    assert result.exit_code == 2
+    assert f"{bad}:2" in result.output and "1 articles added" in result.output

@@ -1,0 +1,51 @@
+"""qa's scorer must agree with the reference shared/eval/score.py on the same predictions."""
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+from qa import evaluation
+
+from conftest import EVAL
+
+WEEK = EVAL / "rtqa-2025-week"
+pytestmark = pytest.mark.skipif(not (EVAL / "score.py").is_file(), reason="shared eval data not present")
+
+
+def _predictions(questions: list[dict], corpus: list[dict]) -> list[dict]:
+    """A mix of right, wrong, abstained and empty predictions with varied passages."""
+    rng = random.Random(7)
+    texts = [a["text"] for a in corpus]
+    preds = []
+    for i, q in enumerate(questions):
+        choice = q["choices"][rng.randrange(len(q["choices"]))] if i % 3 else q["answer"]
+        passages = [texts[rng.randrange(len(texts))][:600] for _ in range(10)]
+        if i % 2:
+            passages.insert(rng.randrange(10), f"... {q['answer']} ...")
+        preds.append({"id": q["id"], "answer": "" if i % 7 == 0 else f"It was {choice}.",
+                      "abstained": i % 5 == 0, "passages": passages})
+    return preds
+
+
+def test_scores_agree_with_the_reference_scorer(tmp_path):
+    questions = evaluation.read_jsonl(WEEK / "questions.jsonl")
+    corpus = evaluation.read_jsonl(WEEK / "corpus.jsonl.gz")
+    preds = _predictions(questions, corpus)
+    path = tmp_path / "pred.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in preds))
+    ref = subprocess.run([sys.executable, str(EVAL / "score.py"), str(WEEK), str(path)],
+                         capture_output=True, text=True, check=True)
+    expected = json.loads(ref.stdout.strip().splitlines()[-1])
+    ours = evaluation.score(questions, [a["text"] for a in corpus], preds)
+    assert ours == expected
+    assert 0 < ours["accuracy"] < 1 and 0 < ours["recall@5"] < 1 and 0 < ours["abstained"] < 1
+
+
+def test_normalisation_matches_squad():
+    assert evaluation.normalize("The U.S.-led “War”, an  Iraq!") == "u s led war iraq"
+    assert evaluation.contains("Officials named Marco Rubio today", "marco rubio")
+    assert not evaluation.contains("Rubios", "Rubio")

@@ -1,0 +1,33 @@
+"""The real default LLM answering from the seed library (slow: loads the GGUF)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from qa.api import Assistant
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def assistant(seed_library, encoder):
+    return Assistant(seed_library, encoder=encoder)
+
+
+def test_2003_answer_names_six_party_talks_and_cites_the_2003_article(assistant):
+    answer = assistant.ask("What did Russia propose in 2003?")
+    assert not answer.abstained, answer.text
+    assert re.search(r"six[- ](sided|party|nation|way)", answer.text, re.I), answer.text
+    assert re.search(r"\[\d\]", answer.text)
+    cited = {c.article_id.split("-")[0] for c in answer.citations}
+    assert "003_c13b77ec0b5e076f" in cited, answer.to_dict()
+    for c in answer.citations:
+        passage = answer.passages[c.n - 1]
+        assert c.quote in passage.text
+
+
+def test_off_topic_question_abstains(assistant):
+    answer = assistant.ask("Who won the 2022 World Cup?")
+    assert answer.abstained
+    assert answer.passages, "closest passages are still returned"
