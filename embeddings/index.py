@@ -28,8 +28,11 @@ class VectorIndex:
         return self._index.search(q, min(k, max(1, len(self)))) if len(self) else (
             np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64))
 
-    def reconstruct_all(self) -> np.ndarray:
-        return self._index.reconstruct_n(0, len(self)) if len(self) else np.zeros((0, self.dim), np.float32)
+    def vectors(self, rows: list[int]) -> np.ndarray:
+        """The stored vectors of the given rows."""
+        if not rows:
+            return np.zeros((0, self.dim), np.float32)
+        return self._index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
 
     def save(self, path: Path) -> None:
         import faiss

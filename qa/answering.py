@@ -18,7 +18,7 @@ from qa.chunking import sentence_spans
 from qa.llm import LLM
 from qa.retrieval import Passage
 
-MIN_SCORE = 0.30            # best passage below this: abstain without asking the LLM
+MIN_SCORE = 0.30            # no passage this close (cosine): abstain without asking the LLM
 EVIDENCE_SENTENCES = 3      # per passage
 MAX_PASSAGES_IN_PROMPT = 4
 ABSTAIN_TEXT = "The articles don't answer that. The closest passages are listed below."
@@ -165,7 +165,7 @@ def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Pas
 def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None) -> Iterator[str | Answer]:
     """Yields the model's text pieces as they come, then the final Answer."""
     start = time.perf_counter()
-    if not passages or passages[0].score < MIN_SCORE:
+    if not passages or max(p.score for p in passages) < MIN_SCORE:
         yield ABSTAIN_TEXT
         yield Answer(question, ABSTAIN_TEXT, True, [], passages, llm.name, {"generate_s": 0.0})
         return

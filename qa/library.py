@@ -2,7 +2,7 @@
 
 Layout: ``manifest.json`` names the current generation's files
 (``store-N.db``: SQLite with articles and chunk spans; ``index-N.faiss``: the
-vectors, row i = chunk i). An ingest writes generation N+1 beside N and
+vectors, row i = chunk i; ``bm25-N/``: the keyword index over the same rows). An ingest writes generation N+1 beside N and
 switches by atomically replacing the manifest, so a crash at any moment
 leaves the library as it was before or after, never half-written. Nothing
 here is a pickle.
@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 
 from embeddings.encoder import Encoder
 from embeddings.index import VectorIndex
+from qa.bm25 import KeywordIndex
 from qa.chunking import Chunk, ChunkParams, chunk_text, embed_text
 from qa.reading import Article, ReadError, read_paths
 
@@ -81,6 +82,7 @@ class Library:
         self.manifest = manifest
         self._db: sqlite3.Connection | None = None
         self._index: VectorIndex | None = None
+        self._keywords: KeywordIndex | None = None
         self._articles: dict[str, Article] = {}
 
     # -- opening -----------------------------------------------------------------
@@ -157,6 +159,30 @@ class Library:
                     raise LibraryError(f"library index {self.path / name} is unreadable: {e}") from None
         return self._index
 
+    @property
+    def keyword_index(self) -> KeywordIndex:
+        if self._keywords is None:
+            name = self.manifest["files"].get("bm25")
+            try:
+                self._keywords = (KeywordIndex.load(self.path / name, self.counts["chunks"]) if name
+                                  else KeywordIndex())
+            except (OSError, ValueError) as e:
+                raise LibraryError(f"library keyword index {self.path / name} is unreadable: {e}") from None
+        return self._keywords
+
+    def chunk_texts(self) -> list[str]:
+        """What was embedded for every chunk, in row order (title + chunk text)."""
+        db = self._connect()
+        if db is None:
+            return []
+        return self._chunk_texts(db)
+
+    @staticmethod
+    def _chunk_texts(db: sqlite3.Connection) -> list[str]:
+        rows = db.execute("SELECT a.title, substr(a.text, c.start + 1, c.end - c.start) FROM chunks c "
+                          "JOIN articles a ON a.id = c.article_id ORDER BY c.row")
+        return [embed_text(title, text) for title, text in rows]
+
     @staticmethod
     def _article(row: tuple) -> Article:
         aid, chash, title, source, url, date, text = row
@@ -207,6 +233,7 @@ class Library:
         self.close()
         self.manifest = self.open(self.path, encoder).manifest
         self._index = None
+        self._keywords = None
         self._articles.clear()
 
     def _write_manifest(self, manifest: dict) -> None:
@@ -265,9 +292,9 @@ class Library:
     def _commit(self, articles: list[Article], chunks: list[Chunk], vectors: np.ndarray) -> None:
         gen = self.manifest["generation"] + 1
         old = dict(self.manifest["files"])
-        store, index_name = f"store-{gen}.db", f"index-{gen}.faiss"
-        for leftover in self.path.glob(f"*-{gen}.*"):
-            leftover.unlink()
+        store, index_name, bm25_name = f"store-{gen}.db", f"index-{gen}.faiss", f"bm25-{gen}"
+        for leftover in self.path.glob(f"*-{gen}*"):
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
         if old.get("store"):
             shutil.copyfile(self.path / old["store"], self.path / store)
         db = sqlite3.connect(self.path / store)
@@ -284,21 +311,27 @@ class Library:
                            [(first_row + i, c.article_id, c.start, c.end) for i, c in enumerate(chunks)])
             db.commit()
             n_articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            texts = self._chunk_texts(db)
         finally:
             db.close()
         index.add(vectors)
         index.save(self.path / index_name)
-        for name in (store, index_name):
-            with open(self.path / name, "rb+") as f:
+        KeywordIndex.build(texts).save(self.path / bm25_name)
+        written = [self.path / store, self.path / index_name, *(self.path / bm25_name).iterdir()]
+        for path in written:
+            with open(path, "rb+") as f:
                 os.fsync(f.fileno())
-        manifest = dict(self.manifest, generation=gen, files={"store": store, "index": index_name},
+        _fsync_dir(self.path / bm25_name)
+        manifest = dict(self.manifest, generation=gen,
+                        files={"store": store, "index": index_name, "bm25": bm25_name},
                         counts={"articles": n_articles, "chunks": len(index)},
                         updated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         self.close()
         self._write_manifest(manifest)
         self._articles.clear()
         for name in old.values():
-            (self.path / name).unlink(missing_ok=True)
+            stale = self.path / name
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
 
 
 def _counting(progress: Progress, stage: str, total: int) -> Callable[[int], None]:

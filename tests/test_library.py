@@ -51,7 +51,7 @@ def test_a_new_generation_replaces_the_old_files(tmp_path, fake_encoder):
     lib.add([SEEDS / "000_8e1adf5baa08f22c.txt"], fake_encoder)
     lib.add([SEEDS / "003_c13b77ec0b5e076f.txt"], fake_encoder)
     files = sorted(p.name for p in (tmp_path / "lib").iterdir() if not p.name.startswith("."))
-    assert files == ["index-2.faiss", "manifest.json", "store-2.db"]
+    assert files == ["bm25-2", "index-2.faiss", "manifest.json", "store-2.db"]
     assert Library.open(tmp_path / "lib", fake_encoder).counts["articles"] == 2
 
 

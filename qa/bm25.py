@@ -1,0 +1,66 @@
+"""The keyword side of hybrid retrieval: a BM25 index (bm25s) over the library's chunks.
+
+Dense vectors miss exact names, numbers and rare words that news questions
+hinge on; BM25 catches them. Row i is chunk i, as in the FAISS index. Saved
+as numpy arrays and JSON (no pickles) beside the vectors.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _tokens(texts: Sequence[str]) -> list[list[str]]:
+    import bm25s
+
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False,
+                          show_progress=False)
+
+
+class KeywordIndex:
+    def __init__(self, retriever=None, size: int = 0) -> None:
+        self._bm25 = retriever
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> "KeywordIndex":
+        import bm25s
+
+        retriever = bm25s.BM25()
+        if texts:
+            retriever.index(_tokens(texts), show_progress=False)
+        return cls(retriever if texts else None, len(texts))
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the ``k`` best chunks (only those sharing a word with the query)."""
+        empty = (np.zeros(0, np.float32), np.zeros(0, np.int64))
+        if self._bm25 is None:
+            return empty
+        tokens = [t for t in _tokens([query])[0] if t in self._bm25.vocab_dict]
+        if not tokens:
+            return empty
+        rows, scores = self._bm25.retrieve([tokens], k=min(k, self.size), show_progress=False, n_threads=1)
+        keep = scores[0] > 0
+        return scores[0][keep], rows[0][keep].astype(np.int64)
+
+    def save(self, path: Path) -> None:
+        if self._bm25 is not None:
+            self._bm25.save(str(path), allow_pickle=False, show_progress=False)
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def load(cls, path: Path, size: int) -> "KeywordIndex":
+        import bm25s
+
+        if not (path / "params.index.json").exists():
+            return cls(None, 0)
+        return cls(bm25s.BM25.load(str(path), mmap=True, allow_pickle=False), size)

@@ -1,0 +1,359 @@
+"""Read article files (plain text, Markdown, HTML, JSON, JSON Lines, any of them gzipped) into
+Article records.
+
+A bulk import must not stop at one bad file or line, so problems are yielded as ReadError values
+alongside the articles instead of being raised. JSON Lines files are streamed line by line so
+large corpora never sit in memory whole.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlparse
+
+from qa.cleaning import clean_text
+from qa.dates import find_publication_date, is_dateline
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+GZIP_SUFFIX = ".gz"
+MAX_PREFIX_CHARS = 60
+MAX_TITLE_CHARS = 150
+BINARY_SNIFF_BYTES = 8192
+MAX_UNDECODABLE_SHARE = 0.05
+
+_UNSAFE_ID_CHARS_RE = re.compile(r"[^A-Za-z0-9_.-]+")
+_MARKDOWN_HEADING_RE = re.compile(r"^#+\s*")
+_CONTROL_CHARS = frozenset(chr(code) for code in range(32)) - set("\t\n\r\f")
+_HTML_DROPPED_TAGS = (
+    "script", "style", "noscript", "template", "svg", "title", "nav", "header", "footer", "aside", "form",
+)
+_HTML_BLOCK_TAGS = (
+    "address", "article", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "h1", "h2", "h3",
+    "h4", "h5", "h6", "hr", "li", "main", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+)
+_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article ready for indexing; `text` is cleaned and `content_hash` identifies duplicates."""
+
+    id: str
+    content_hash: str
+    title: str
+    text: str
+    source: str
+    url: str
+    date: str | None
+
+
+@dataclass(frozen=True)
+class ReadError:
+    """A file or record that could not be read, reported instead of raised."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"
+
+
+class _NotText(ValueError):
+    """Raised internally when bytes are binary rather than (mostly) UTF-8 text."""
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Yield the files named, and the supported files inside the folders named.
+
+    Folders are walked recursively in sorted order, skipping hidden entries and symlinked folders
+    (which could loop). Every path is checked before anything is yielded, so a typo fails fast.
+    """
+    checked = [Path(path) for path in paths]
+    for path in checked:
+        if not path.exists():
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+    for path in checked:
+        yield from _walk(path) if path.is_dir() else [path]
+
+
+def read_paths(paths: Iterable[str | Path]) -> Iterator[Article | ReadError]:
+    """Read every article in the files and folders named."""
+    for path in iter_files(paths):
+        yield from read_file(path)
+
+
+def read_file(path: Path) -> Iterator[Article | ReadError]:
+    """Yield the articles in one file, and a ReadError for each part that cannot be read."""
+    path = Path(path)
+    suffix = _format_suffix(path)
+    if suffix not in SUPPORTED_SUFFIXES:
+        kind = "".join(path.suffixes) or path.name
+        yield ReadError(str(path), None, f"unsupported file type {kind!r}")
+        return
+    try:
+        if suffix == ".jsonl":
+            yield from _read_jsonl(path)
+        else:
+            yield from _read_whole(path, suffix)
+    except OSError as error:
+        yield ReadError(str(path), None, f"cannot read file: {error.strerror or error}")
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            if not child.is_symlink():
+                yield from _walk(child)
+        elif _format_suffix(child) in SUPPORTED_SUFFIXES:
+            yield child
+
+
+def _format_suffix(path: Path) -> str:
+    """The suffix that decides the format, looking through a trailing ".gz"."""
+    name = path.name.lower()
+    if name.endswith(GZIP_SUFFIX):
+        name = name[: -len(GZIP_SUFFIX)]
+    return Path(name).suffix
+
+
+def _stem(path: Path) -> str:
+    name = path.name[: -len(GZIP_SUFFIX)] if path.name.lower().endswith(GZIP_SUFFIX) else path.name
+    return Path(name).stem
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.name.lower().endswith(GZIP_SUFFIX) else open(path, "rb")
+
+
+def _decode(data: bytes) -> str:
+    """Decode UTF-8, tolerating a few bad bytes in otherwise textual data (e.g. stray Latin-1)."""
+    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+        raise _NotText("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8-sig", errors="replace")
+    bad = text.count("\ufffd") + sum(char in _CONTROL_CHARS for char in text)
+    if bad > MAX_UNDECODABLE_SHARE * len(text):
+        raise _NotText("binary file (not UTF-8 text)")
+    return text
+
+
+def _read_whole(path: Path, suffix: str) -> Iterator[Article | ReadError]:
+    try:
+        with _open_binary(path) as stream:
+            text = _decode(stream.read())
+    except _GZIP_ERRORS as error:
+        yield ReadError(str(path), None, f"corrupt gzip data: {error}")
+        return
+    except _NotText as error:
+        yield ReadError(str(path), None, str(error))
+        return
+    if not text.strip():
+        yield ReadError(str(path), None, "empty file")
+    elif suffix == ".json":
+        yield from _read_json(path, text)
+    elif suffix in (".html", ".htm"):
+        yield _html_article(path, text)
+    else:
+        yield _text_file_article(path, text)
+
+
+def _read_json(path: Path, text: str) -> Iterator[Article | ReadError]:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        yield _json_error(path, getattr(error, "lineno", None), error)
+        return
+    records = data if isinstance(data, list) else [data]
+    if not records:
+        yield ReadError(str(path), None, "no records (empty JSON list)")
+    for number, record in enumerate(records, 1):
+        result = _record_article(path, record, f"{_stem(path)}-{number}", None)
+        if isinstance(result, ReadError) and len(records) > 1:
+            result = ReadError(result.path, None, f"record {number}: {result.message}")
+        yield result
+
+
+def _read_jsonl(path: Path) -> Iterator[Article | ReadError]:
+    found_record = False
+    line_number = 0
+    try:
+        with _open_binary(path) as stream:
+            if b"\x00" in stream.peek(BINARY_SNIFF_BYTES)[:BINARY_SNIFF_BYTES]:
+                yield ReadError(str(path), None, "binary file (contains NUL bytes)")
+                return
+            for line_number, raw in enumerate(stream, 1):
+                if not raw.strip():
+                    continue
+                found_record = True
+                yield _jsonl_record(path, raw, line_number)
+    except _GZIP_ERRORS as error:
+        yield ReadError(str(path), None, f"corrupt gzip data after line {line_number}: {error}")
+        return
+    if not found_record:
+        yield ReadError(str(path), None, "empty file")
+
+
+def _jsonl_record(path: Path, raw: bytes, line_number: int) -> Article | ReadError:
+    try:
+        record = json.loads(_decode(raw))
+    except _NotText as error:
+        return ReadError(str(path), line_number, str(error))
+    except (ValueError, RecursionError) as error:
+        return _json_error(path, line_number, error)
+    return _record_article(path, record, f"{_stem(path)}-{line_number}", line_number)
+
+
+def _json_error(path: Path, line: int | None, error: Exception) -> ReadError:
+    """Describe a parse failure; huge integers and deep nesting fail without a JSONDecodeError."""
+    if isinstance(error, json.JSONDecodeError):
+        return ReadError(str(path), line, f"invalid JSON: {error.msg} at column {error.colno}")
+    return ReadError(str(path), line, f"invalid JSON: {error}")
+
+
+def _record_article(
+    path: Path, record: Any, fallback_prefix: str, line: int | None
+) -> Article | ReadError:
+    if not isinstance(record, dict):
+        return ReadError(str(path), line, f"record is a JSON {type(record).__name__}, not an object")
+    if not isinstance(record.get("text"), str):
+        problem = "has no" if record.get("text") is None else "has a non-string"
+        return ReadError(str(path), line, f'record {problem} "text" field')
+    url = _field(record, "url")
+    return _make_article(
+        path,
+        line,
+        prefix=_field(record, "id") or fallback_prefix,
+        raw_text=record["text"],
+        title=_field(record, "title"),
+        source=_field(record, "source") or _host(url) or path.name,
+        url=url or str(path.resolve()),
+        declared_date=_field(record, "date"),
+        date_url=url,
+    )
+
+
+def _field(record: dict[str, Any], name: str) -> str:
+    """A record's optional scalar field as stripped text ("" when absent or not a scalar)."""
+    value = record.get(name)
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return " ".join(str(value).split())
+    return ""
+
+
+def _host(url: str) -> str:
+    try:
+        host = urlparse(url).hostname or ""
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
+
+
+def _text_file_article(path: Path, text: str) -> Article | ReadError:
+    return _make_article(
+        path,
+        None,
+        prefix=_stem(path),
+        raw_text=text,
+        title="",
+        source=path.name,
+        url=str(path.resolve()),
+        declared_date=None,
+        date_url="",
+    )
+
+
+def _html_article(path: Path, html: str) -> Article | ReadError:
+    """Main text and metadata via trafilatura, with a plain visible-text fallback."""
+    import trafilatura
+
+    metadata = trafilatura.extract_metadata(html)
+    text = trafilatura.extract(html, include_comments=False, favor_precision=True) or _visible_text(html)
+    return _make_article(
+        path,
+        None,
+        prefix=_stem(path),
+        raw_text=text,
+        title=" ".join((metadata.title or "").split()) if metadata else "",
+        source=(metadata.sitename if metadata and metadata.sitename else path.name),
+        url=str(path.resolve()),
+        declared_date=metadata.date if metadata else None,
+        date_url=(metadata.url or "") if metadata else "",
+    )
+
+
+def _visible_text(html: str) -> str:
+    """Text a reader would see, minus scripts, styles and page chrome elements."""
+    import lxml.html
+    from lxml.etree import ParserError
+
+    try:
+        root = lxml.html.fromstring(html)
+    except (ParserError, ValueError):
+        return ""
+    for element in list(root.iter(*_HTML_DROPPED_TAGS)):
+        element.drop_tree()
+    for element in root.iter(*_HTML_BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
+    return root.text_content()
+
+
+def _make_article(
+    path: Path,
+    line: int | None,
+    *,
+    prefix: str,
+    raw_text: str,
+    title: str,
+    source: str,
+    url: str,
+    declared_date: str | None,
+    date_url: str,
+) -> Article | ReadError:
+    text = clean_text(raw_text)
+    if not text:
+        return ReadError(str(path), line, "no article text left after removing page furniture")
+    content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    title = title or _first_title_line(text, markdown=_format_suffix(path) == ".md")
+    return Article(
+        id=f"{_slug(prefix)}-{content_hash[:12]}",
+        content_hash=content_hash,
+        title=title,
+        text=text,
+        source=source,
+        url=url,
+        date=find_publication_date(text, title=title, url=date_url, declared=declared_date),
+    )
+
+
+def _first_title_line(text: str, markdown: bool) -> str:
+    """The first line with words that is not a bare dateline, shortened to a headline's length."""
+    for line in text.split("\n"):
+        candidate = _MARKDOWN_HEADING_RE.sub("", line) if markdown else line
+        if any(char.isalpha() for char in candidate) and not is_dateline(candidate):
+            return _shorten(candidate)
+    return ""
+
+
+def _shorten(line: str) -> str:
+    if len(line) <= MAX_TITLE_CHARS:
+        return line
+    return line[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def _slug(value: str) -> str:
+    slug = _UNSAFE_ID_CHARS_RE.sub("-", value).strip("-")[:MAX_PREFIX_CHARS].strip("-")
+    return slug or "article"
