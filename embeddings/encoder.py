@@ -66,6 +66,9 @@ class SentenceTransformerEncoder(Encoder):
             os.environ["HF_HUB_OFFLINE"] = "1"
             os.environ["TRANSFORMERS_OFFLINE"] = "1"
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
 
             self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
             self.max_tokens = self._model.max_seq_length

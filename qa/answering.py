@@ -13,6 +13,9 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import numpy as np
 
 from qa.chunking import sentence_spans
 from qa.llm import LLM
@@ -21,6 +24,8 @@ from qa.retrieval import Passage
 MIN_SCORE = 0.30            # no passage this close (cosine): abstain without asking the LLM
 EVIDENCE_SENTENCES = 3      # per passage
 MAX_PASSAGES_IN_PROMPT = 4
+LEXICAL_SUPPORT = 0.5       # share of a sentence's new words a quote must contain
+SEMANTIC_SUPPORT = 0.7      # or this cosine between sentence and quote
 ABSTAIN_TEXT = "The articles don't answer that. The closest passages are listed below."
 ABSTAIN_MARK = "NOT IN ARTICLES"
 
@@ -40,8 +45,17 @@ how did do does done has have had not no yes so than then there here about into 
 say also will would can could should may might must up out if""".split())
 
 
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
 def content_words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(text) if w.lower() not in _STOP}
+    """Stemmed words that carry meaning ("proposed" and "propose" are one word)."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return set(_stemmer().stemWords([w for w in words if w not in _STOP]))
 
 
 def overlap(sentence: str, evidence: str) -> float:
@@ -68,6 +82,7 @@ class Evidence:
     n: int
     passage: Passage
     sentences: list[str]
+    vectors: np.ndarray | None = None  # of ``sentences``, when an encoder was at hand
 
 
 @dataclass
@@ -79,6 +94,7 @@ class Answer:
     passages: list[Passage]
     model: str
     timings: dict[str, float] = field(default_factory=dict)
+    checks: list["Check"] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The ``qa ask --json`` object."""
@@ -92,23 +108,28 @@ class Answer:
                           "score": round(p.score, 4)} for p in self.passages],
             "model": self.model,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "verification": [asdict(c) for c in self.checks],
         }
 
 
 def select_evidence(question: str, passages: list[Passage], encoder=None) -> list[Evidence]:
-    """The few sentences of each top passage that bear on the question, in text order."""
-    evidence = []
-    for n, passage in enumerate(passages[:MAX_PASSAGES_IN_PROMPT], 1):
-        text = passage.text
-        sentences = [text[s:e] for s, e in sentence_spans(text)] or [text]
-        if encoder is not None and len(sentences) > EVIDENCE_SENTENCES:
-            vecs = encoder.encode([question] + sentences)
-            sims = (vecs[1:] @ vecs[0]).tolist()
-        else:
-            sims = [0.0] * len(sentences)
-        scores = [sim + 0.5 * overlap(question, s) for s, sim in zip(sentences, sims)]
+    """The few sentences of each top passage that bear on the question, in text order.
+    Keeping the prompt to these (not whole passages) is what makes a CPU answer fast."""
+    split = [[p.text[s:e] for s, e in sentence_spans(p.text)] or [p.text]
+             for p in passages[:MAX_PASSAGES_IN_PROMPT]]
+    flat = [s for sentences in split for s in sentences]
+    if encoder is not None and flat:
+        vecs = encoder.encode([question] + flat)
+        sims, vectors = (vecs[1:] @ vecs[0]).tolist(), vecs[1:]
+    else:
+        sims, vectors = [0.0] * len(flat), None
+    evidence, at = [], 0
+    for n, (passage, sentences) in enumerate(zip(passages, split), 1):
+        scores = [sims[at + i] + 0.5 * overlap(question, s) for i, s in enumerate(sentences)]
         best = sorted(sorted(range(len(sentences)), key=lambda i: -scores[i])[:EVIDENCE_SENTENCES])
-        evidence.append(Evidence(n, passage, [sentences[i] for i in best]))
+        evidence.append(Evidence(n, passage, [sentences[i] for i in best],
+                                 None if vectors is None else vectors[[at + i for i in best]]))
+        at += len(sentences)
     return evidence
 
 
@@ -126,40 +147,87 @@ def _split_sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)]
 
 
-def _best_quote(sentence: str, ev: Evidence) -> tuple[float, str]:
-    return max(((overlap(sentence, s), s) for s in ev.sentences), key=lambda x: x[0])
+@dataclass
+class Check:
+    """How one answer sentence was verified against the passages."""
+
+    sentence: str
+    citations: list[int]
+    verified: bool
+    support: float  # share of the sentence's new words (not in the question) found in the quote
+    similarity: float  # cosine between the sentence and the quote (0 without an encoder)
 
 
-def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Passage], model: str) -> Answer:
-    """Turn the model's raw reply into an Answer with checked citations."""
+def _support(claim: set[str], ev: Evidence) -> tuple[float, int]:
+    """Best share of ``claim`` words any one evidence sentence holds, and that sentence's index."""
+    if not claim:
+        return 0.0, 0
+    shares = [len(claim & content_words(s)) / len(claim) for s in ev.sentences]
+    best = max(range(len(shares)), key=lambda i: shares[i])
+    title = len(claim & content_words(ev.passage.article.title)) / len(claim)
+    return max(shares[best], title), best
+
+
+def _verify(body: str, cited: list[int], question_words: set[str], evidence: list[Evidence],
+            vector: np.ndarray | None) -> tuple[list[int], float, float, dict[int, int]]:
+    """The citations that really support ``body`` (re-citing the best passage when the
+    model cited a wrong one), with the support figures and the quoted sentence per citation."""
+    words = content_words(body)
+    claim = (words - question_words) or words
+    found = {ev.n: _support(claim, ev) for ev in evidence}
+    sims: dict[int, tuple[float, int]] = {}
+    if vector is not None:
+        for ev in evidence:
+            if ev.vectors is not None and len(ev.vectors):
+                cos = ev.vectors @ vector
+                sims[ev.n] = (float(cos.max()), int(cos.argmax()))
+
+    def ok(n: int) -> bool:
+        return found[n][0] >= LEXICAL_SUPPORT or sims.get(n, (0.0, 0))[0] >= SEMANTIC_SUPPORT
+
+    keep = [n for n in dict.fromkeys(cited) if ok(n)]
+    if not keep:
+        best = max(found, key=lambda n: (found[n][0], sims.get(n, (0.0, 0))[0]), default=None)
+        keep = [best] if best is not None and ok(best) else []
+    quotes = {n: found[n][1] if found[n][0] > 0 or n not in sims else sims[n][1] for n in keep}
+    support = max((found[n][0] for n in keep), default=max((f[0] for f in found.values()), default=0.0))
+    similarity = max((sims.get(n, (0.0, 0))[0] for n in keep), default=0.0)
+    return keep, support, similarity, quotes
+
+
+def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Passage], model: str,
+           encoder=None) -> Answer:
+    """Turn the model's raw reply into an Answer whose every sentence is supported by the
+    passage it cites; unsupported sentences are dropped, and if none is left, it abstains."""
     raw = raw.strip()
-    by_n = {ev.n: ev for ev in evidence}
     if not raw or ABSTAIN_MARK.lower() in raw.lower():
         return Answer(question, ABSTAIN_TEXT, True, [], passages, model)
-    sentences_out, quotes = [], {}
+    by_n = {ev.n: ev for ev in evidence}
+    parts = []
     for sentence in _split_sentences(raw) or [raw]:
-        cited = [int(m) for m in _MARK.findall(sentence) if int(m) in by_n]
         body = _MARK.sub("", sentence).strip()
-        if not body:
+        if body and content_words(body):
+            parts.append((body, [int(m) for m in _MARK.findall(sentence) if int(m) in by_n]))
+    vectors = encoder.encode([b for b, _ in parts]) if encoder is not None and parts else None
+    question_words = content_words(question)
+    kept, checks, quotes = [], [], {}
+    for i, (body, cited) in enumerate(parts):
+        keep, support, similarity, quoted = _verify(body, cited, question_words, evidence,
+                                                    None if vectors is None else vectors[i])
+        checks.append(Check(body, keep, bool(keep), round(support, 3), round(similarity, 3)))
+        if not keep:
             continue
-        if not cited:
-            support = max(((_best_quote(body, ev)[0], ev.n) for ev in evidence), default=(0.0, 0))
-            if support[0] >= 0.5:
-                cited = [support[1]]
-        for n in cited:
-            score, quote = _best_quote(body, by_n[n])
-            if score > quotes.get(n, (-1.0, ""))[0]:
-                quotes[n] = (score, quote)
-        markers = "".join(f"[{n}]" for n in dict.fromkeys(cited))
+        for n, idx in quoted.items():
+            quotes.setdefault(n, by_n[n].sentences[idx])
         tail = re.search(r"[.!?]+$", body)
-        body = body[:tail.start()] if tail else body
-        sentences_out.append(f"{body} {markers}{tail.group() if tail else '.'}" if markers else
-                             f"{body}{tail.group() if tail else '.'}")
-    citations = []
-    for n in sorted(quotes):
-        a = by_n[n].passage.article
-        citations.append(Citation(n, a.id, a.title, a.date, a.source, a.url, quotes[n][1]))
-    return Answer(question, " ".join(sentences_out), False, citations, passages, model)
+        text = body[:tail.start()] if tail else body
+        kept.append(f"{text} {''.join(f'[{n}]' for n in keep)}{tail.group() if tail else '.'}")
+    if not kept:
+        return Answer(question, ABSTAIN_TEXT, True, [], passages, model, checks=checks)
+    citations = [Citation(n, by_n[n].passage.article.id, by_n[n].passage.article.title,
+                          by_n[n].passage.article.date, by_n[n].passage.article.source,
+                          by_n[n].passage.article.url, quotes[n]) for n in sorted(quotes)]
+    return Answer(question, " ".join(kept), False, citations, passages, model, checks=checks)
 
 
 def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None) -> Iterator[str | Answer]:
@@ -174,6 +242,6 @@ def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None
     for piece in llm.stream(build_messages(question, evidence)):
         raw.append(piece)
         yield piece
-    answer = finish(question, "".join(raw), evidence, passages, llm.name)
+    answer = finish(question, "".join(raw), evidence, passages, llm.name, encoder)
     answer.timings["generate_s"] = time.perf_counter() - start
     yield answer

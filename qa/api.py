@@ -9,8 +9,10 @@ answer the same way.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date
 from pathlib import Path
 
 from embeddings.encoder import Encoder, load_encoder
@@ -75,13 +77,17 @@ class Assistant:
             paths = [paths]
         return self.library.add(paths, self.encoder, progress, on_error)
 
-    def stream(self, question: str, k: int | None = None) -> Iterator[str | Answer]:
-        """Text pieces of the answer as the model writes them, then the final :class:`Answer`."""
+    def stream(self, question: str, k: int | None = None, today: date | None = None,
+               context: str = "") -> Iterator[str | Answer]:
+        """Text pieces of the answer as the model writes them, then the final :class:`Answer`.
+
+        ``today`` anchors relative dates in the question ("last week"; default: today).
+        ``context`` is earlier conversation text that retrieval should take into account."""
         question = question.strip()
         if not question:
             raise ValueError("empty question")
         start = time.perf_counter()
-        passages = self.retriever.search(question, k or self.k)
+        passages = self.retriever.search(question, k or self.k, today=today, context=context)
         retrieve_s = time.perf_counter() - start
         for item in answer_stream(question, passages, self.llm, self.encoder):
             if isinstance(item, Answer):
@@ -89,12 +95,53 @@ class Assistant:
                                 "total_s": time.perf_counter() - start}
             yield item
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
+    def ask(self, question: str, k: int | None = None, today: date | None = None, context: str = "") -> Answer:
         """The answer to ``question`` with its citations and the passages it came from."""
-        for item in self.stream(question, k):
-            if isinstance(item, Answer):
-                return item
+        return _last(self.stream(question, k, today, context))
+
+    def chat(self) -> "Conversation":
+        """A conversation: follow-up questions ("what did he say about it?") are
+        retrieved together with the earlier turns."""
+        return Conversation(self)
+
+
+def _last(items: Iterator[str | Answer]) -> Answer:
+    answer = None
+    for item in items:
+        if isinstance(item, Answer):
+            answer = item
+    if answer is None:
         raise AssertionError("answer_stream always ends with an Answer")
+    return answer
 
 
-__all__ = ["Answer", "Assistant", "LibraryError"]
+_ANAPHORA = re.compile(r"\b(it|its|this|that|these|those|they|them|their|he|him|his|she|her|there|then|"
+                       r"the same|also|else|more)\b", re.I)
+
+
+class Conversation:
+    """Turns with one Assistant. A question that leans on earlier turns (a pronoun, or
+    too short to stand alone) is retrieved with the previous questions as context."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.turns: list[tuple[str, Answer]] = []
+
+    def context_for(self, question: str) -> str:
+        if not self.turns:
+            return ""
+        if _ANAPHORA.search(question) or len(question.split()) < 5:
+            return " ".join(q for q, _ in self.turns[-2:])
+        return ""
+
+    def stream(self, question: str, k: int | None = None, today: date | None = None) -> Iterator[str | Answer]:
+        for item in self.assistant.stream(question, k, today, self.context_for(question)):
+            if isinstance(item, Answer):
+                self.turns.append((question, item))
+            yield item
+
+    def ask(self, question: str, k: int | None = None, today: date | None = None) -> Answer:
+        return _last(self.stream(question, k, today))
+
+
+__all__ = ["Answer", "Assistant", "Conversation", "LibraryError"]

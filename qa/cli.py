@@ -178,6 +178,20 @@ def _print_answer(answer) -> None:
                   f"generate {t.get('generate_s', 0):.1f}s · total {t.get('total_s', 0):.1f}s[/]")
 
 
+@main.command()
+@library_option
+@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+def chat(library: Path | None, model: str | None) -> None:
+    """Open the full-screen chat: streaming answers, a sources panel, saved conversations.
+
+    Enter sends, Esc cancels a running answer, F1 lists the keys; Ctrl+P opens
+    the command palette (new chat, open chat, export, switch library or model).
+    """
+    from tui.app import run_app
+
+    run_app(library=library, model=model)
+
+
 @main.command("list")
 @library_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -240,3 +254,13 @@ def evaluate(dataset: Path, library: Path | None, questions: Path | None, limit:
     else:
         for key, value in result.items():
             click.echo(f"{key:12} {value}")
+
+
+def _register_maintenance() -> None:
+    from qa.maintenance import doctor, remove
+
+    main.add_command(remove)
+    main.add_command(doctor)
+
+
+_register_maintenance()

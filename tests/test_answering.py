@@ -69,7 +69,7 @@ def test_stream_yields_pieces_then_the_answer(assistant_with):
 
 def test_to_dict_has_the_json_shape(assistant_with):
     d = assistant_with("Russia proposed six-sided talks [1].").ask(Q2003).to_dict()
-    assert list(d) == ["question", "answer", "abstained", "citations", "passages", "model", "timings"]
+    assert list(d) == ["question", "answer", "abstained", "citations", "passages", "model", "timings", "verification"]
     assert set(d["citations"][0]) == {"n", "article_id", "title", "date", "source", "url", "quote"}
     assert set(d["passages"][0]) == {"article_id", "title", "date", "source", "url", "text", "score"}
 
@@ -77,3 +77,39 @@ def test_to_dict_has_the_json_shape(assistant_with):
 def test_empty_question_is_refused(assistant_with):
     with pytest.raises(ValueError):
         assistant_with().ask("   ")
+
+
+def test_follow_up_is_retrieved_with_the_conversation(assistant_with):
+    a = assistant_with("Russia proposed six-sided discussions [1].", "Losyukov said the standoff was dangerous [1].")
+    chat = a.chat()
+    chat.ask(Q2003)
+    assert chat.context_for("What did Losyukov say about it?") == Q2003
+    assert chat.context_for("Who is the foreign minister of Russia in the G8 meeting?") == ""
+    answer = chat.ask("And what did he say about it?")
+    assert any("003_c13b77ec0b5e076f" in p.article.id for p in answer.passages[:2])
+    assert len(chat.turns) == 2
+
+
+def test_an_invented_sentence_is_dropped_even_when_it_cites(assistant_with):
+    answer = assistant_with("Russia proposed six-sided discussions [1]. "
+                            "Putin and Kim met secretly in Vladivostok to sign a treaty [1].").ask(Q2003)
+    assert "Vladivostok" not in answer.text and "six-sided discussions [1]." in answer.text
+    checks = {c.sentence.split()[0]: c for c in answer.checks}
+    assert checks["Russia"].verified and not checks["Putin"].verified
+    assert [c["verified"] for c in answer.to_dict()["verification"]] == [True, False]
+
+
+def test_an_answer_with_nothing_supported_abstains(assistant_with):
+    answer = assistant_with("Argentina won the football final in Qatar [1].").ask(Q2003)
+    assert answer.abstained and answer.citations == []
+
+
+def test_a_wrong_marker_is_moved_to_the_passage_that_supports_the_sentence(assistant_with):
+    a = assistant_with()
+    passages = a.retriever.search(Q2003, 5)
+    supporting = [i for i, p in enumerate(passages[:4], 1) if "six-sided discussions" in p.text]
+    wrong = next(i for i, p in enumerate(passages[:4], 1) if "six-sided" not in p.text)
+    a.llm.replies.append(f"Russia advanced a plan for six-sided discussions involving China and Japan [{wrong}].")
+    answer = a.ask(Q2003)
+    assert len(answer.citations) == 1 and answer.citations[0].n in supporting
+    assert "six-sided discussions" in answer.citations[0].quote
