@@ -73,6 +73,11 @@ class Citation:
     source: str
     url: str
     quote: str
+    also_in: list[dict] = field(default_factory=list)  # the same story from other outlets
+
+
+def _sources(passage: Passage) -> list[dict]:
+    return [{"article_id": a.id, "title": a.title, "source": a.source, "url": a.url} for a in passage.also_in]
 
 
 @dataclass
@@ -105,7 +110,7 @@ class Answer:
             "citations": [asdict(c) for c in self.citations],
             "passages": [{"article_id": p.article.id, "title": p.article.title, "date": p.article.date,
                           "source": p.article.source, "url": p.article.url, "text": p.text,
-                          "score": round(p.score, 4)} for p in self.passages],
+                          "score": round(p.score, 4), "also_in": _sources(p)} for p in self.passages],
             "model": self.model,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "verification": [asdict(c) for c in self.checks],
@@ -224,9 +229,11 @@ def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Pas
         kept.append(f"{text} {''.join(f'[{n}]' for n in keep)}{tail.group() if tail else '.'}")
     if not kept:
         return Answer(question, ABSTAIN_TEXT, True, [], passages, model, checks=checks)
-    citations = [Citation(n, by_n[n].passage.article.id, by_n[n].passage.article.title,
-                          by_n[n].passage.article.date, by_n[n].passage.article.source,
-                          by_n[n].passage.article.url, quotes[n]) for n in sorted(quotes)]
+    citations = []
+    for n in sorted(quotes):
+        p = by_n[n].passage
+        a = p.article
+        citations.append(Citation(n, a.id, a.title, a.date, a.source, a.url, quotes[n], _sources(p)))
     return Answer(question, " ".join(kept), False, citations, passages, model, checks=checks)
 
 

@@ -119,8 +119,10 @@ def ingest(paths: tuple[Path, ...], library: Path | None) -> None:
 @library_option
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages to retrieve.")
 @click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]),
+              help="The date relative phrases in the question refer to (\"last week\"); default: today.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (answer, citations, passages, timings).")
-def ask(question: str, library: Path | None, k: int, model: str | None, as_json: bool) -> None:
+def ask(question: str, library: Path | None, k: int, model: str | None, today, as_json: bool) -> None:
     """Answer QUESTION from the library's articles, citing passages as [n].
 
     When the articles don't answer it, says so and shows the closest passages.
@@ -131,7 +133,7 @@ def ask(question: str, library: Path | None, k: int, model: str | None, as_json:
     assistant = _open_assistant(library, model, k)
     try:
         answer = None
-        for item in assistant.stream(question):
+        for item in assistant.stream(question, today=today.date() if today else None):
             if isinstance(item, Answer):
                 answer = item
             elif not as_json and sys.stdout.isatty():

@@ -14,6 +14,7 @@ import string
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import date
 from pathlib import Path
 
 _PUNCT = set(string.punctuation) | set("‘’“”–—")
@@ -85,13 +86,14 @@ def run(assistant, questions: list[dict], out: Path | None = None, retrieval_onl
     sink = open(out, "w", encoding="utf-8") if out else None
     try:
         for q in questions:
+            today = question_date(q)
             if retrieval_only:
                 start = time.perf_counter()
-                passages = assistant.retriever.search(q["question"], assistant.k)
+                passages = assistant.retriever.search(q["question"], assistant.k, today=today)
                 pred = {"id": q["id"], "answer": "", "abstained": False, "passages": [p.text for p in passages]}
                 times.append(time.perf_counter() - start)
             else:
-                answer = assistant.ask(q["question"])
+                answer = assistant.ask(q["question"], today=today)
                 pred = {"id": q["id"], "answer": answer.text, "abstained": answer.abstained,
                         "passages": [p.text for p in answer.passages]}
                 times.append(answer.timings.get("total_s", 0.0))
@@ -105,6 +107,14 @@ def run(assistant, questions: list[dict], out: Path | None = None, retrieval_onl
         if sink:
             sink.close()
     return predictions, times
+
+
+def question_date(q: dict) -> date | None:
+    """When the question was asked: relative phrases ("this week") resolve against it."""
+    try:
+        return date.fromisoformat(q["date"]) if q.get("date") else None
+    except ValueError:
+        return None
 
 
 def timing_summary(times: list[float]) -> dict:

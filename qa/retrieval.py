@@ -20,6 +20,9 @@ from qa.reading import Article
 RRF_K = 60            # reciprocal rank fusion constant (Cormack et al. 2009)
 CANDIDATES = 50       # per retriever, before fusion
 DUPLICATE_RATIO = 90  # rapidfuzz token_set_ratio at which two passages are the same text
+WINDOW = 1            # neighbouring chunks shown each side of the hit
+RECENCY_WEIGHT = 0.02 # news questions without a date mean "lately": fresher articles get up to this
+RECENCY_HALF_LIFE = 30  # days
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,25 @@ class Passage:
         return self.chunk.text
 
 
+def _parse(day: str | None) -> date | None:
+    try:
+        return date.fromisoformat(day) if day else None
+    except ValueError:
+        return None
+
+
+def _newest(days: list[str | None]) -> date | None:
+    return max((d for d in map(_parse, days) if d), default=None)
+
+
+def _freshness(day: str | None, anchor: date) -> float:
+    """1 for an article from the anchor day, halving every RECENCY_HALF_LIFE days before
+    (or after) it; undated articles get the value of a month-old one."""
+    d = _parse(day)
+    age = abs((anchor - d).days) if d else 30
+    return 0.5 ** (age / RECENCY_HALF_LIFE)
+
+
 def _in_span(day: str | None, span: tuple[date, date]) -> int:
     """0: inside the span, 1: undated, 2: outside."""
     if not day:
@@ -54,25 +76,34 @@ def _in_span(day: str | None, span: tuple[date, date]) -> int:
 class Retriever:
     """Hybrid, date-aware retrieval over one library."""
 
-    def __init__(self, library: Library, encoder: Encoder, hybrid: bool = True) -> None:
+    def __init__(self, library: Library, encoder: Encoder, *, dense: bool = True, keywords: bool = True,
+                 dates: bool = True, dedup: bool = True, window: int | None = WINDOW,
+                 recency: float = RECENCY_WEIGHT) -> None:
+        """The switches turn single steps off, to measure what each one brings.
+        ``window``: one passage per article, the best chunk widened by this many
+        neighbouring chunks each side (None: chunks as they are)."""
         self.library = library
         self.encoder = encoder
-        self.hybrid = hybrid
+        self.dense, self.keywords, self.dates, self.dedup = dense, keywords, dates, dedup
+        self.window = window
+        self.recency = recency
 
     def search(self, question: str, k: int = 5, today: date | None = None, context: str = "") -> list[Passage]:
         """The ``k`` best passages, best first. ``today`` anchors relative dates ("last week");
-        ``context`` (earlier turns of a conversation) joins the query but not the date reading."""
+        ``context`` (earlier turns of a conversation) joins the query, and lends its time
+        ("in 2003") to a follow-up that names none."""
         query = f"{context}\n{question}".strip() if context else question
         index = self.library.index
         if not len(index):
             return []
         qvec = self.encoder.encode([query])
         n = max(CANDIDATES, 4 * k)
-        _, dense_rows = index.search(qvec, n)
         ranked: dict[int, float] = {}
-        for rank, row in enumerate(int(r) for r in dense_rows[0] if r >= 0):
-            ranked[row] = ranked.get(row, 0.0) + 1.0 / (RRF_K + rank)
-        if self.hybrid:
+        if self.dense:
+            _, dense_rows = index.search(qvec, n)
+            for rank, row in enumerate(int(r) for r in dense_rows[0] if r >= 0):
+                ranked[row] = ranked.get(row, 0.0) + 1.0 / (RRF_K + rank)
+        if self.keywords:
             _, kw_rows = self.library.keyword_index.search(query, n)
             for rank, row in enumerate(int(r) for r in kw_rows):
                 ranked[row] = ranked.get(row, 0.0) + 1.0 / (RRF_K + rank)
@@ -80,10 +111,43 @@ class Retriever:
         chunks = self.library.chunks(rows)
         cosine = index.vectors(rows) @ qvec[0]
         scored = [(c, float(s), ranked[c.row]) for c, s in zip(chunks, cosine)]
-        span = self._time_span(question, today, [c.article.date for c, _, _ in scored])
+        dates = [c.article.date for c, _, _ in scored]
+        span = self.dates and (self._time_span(question, today, dates) or
+                               (context and self._time_span(context, today, dates)))
         if span:
             scored.sort(key=lambda x: (_in_span(x[0].article.date, span), -x[2]))
+        elif self.dates and self.recency:
+            anchor = today or _newest(dates)
+            if anchor:
+                scored = [(c, cos, fused + self.recency * _freshness(c.article.date, anchor))
+                          for c, cos, fused in scored]
+                scored.sort(key=lambda x: -x[2])
+        if self.window is not None:
+            scored = self._widen(scored)
+        if not self.dedup:
+            return [Passage(c, s) for c, s, _ in scored[:k]]
         return _collapse_duplicates(scored, k)
+
+    def _widen(self, scored: list[tuple[StoredChunk, float, float]]) -> list[tuple[StoredChunk, float, float]]:
+        """One entry per article: its best chunk with ``window`` neighbours each side, so a
+        passage carries the sentences around the hit and the top k cover k articles."""
+        best: dict[str, tuple[StoredChunk, float, float]] = {}
+        for chunk, cos, fused in scored:
+            aid = chunk.article.id
+            if aid not in best:
+                best[aid] = (chunk, cos, fused)
+            elif cos > best[aid][1]:
+                best[aid] = (best[aid][0], cos, best[aid][2])
+        w = self.window
+        rows = sorted({r for c, _, _ in best.values() for r in range(max(0, c.row - w), c.row + w + 1)})
+        around = {c.row: c for c in self.library.chunks(rows)}
+        out = []
+        for chunk, cos, fused in best.values():
+            near = [around[r] for r in range(chunk.row - w, chunk.row + w + 1)
+                    if r in around and around[r].article.id == chunk.article.id]
+            start, end = min(c.start for c in near), max(c.end for c in near)
+            out.append((StoredChunk(chunk.row, chunk.article, start, end), cos, fused))
+        return out
 
     def _time_span(self, question: str, today: date | None, dates: list[str | None]):
         """The span the question names, against ``today``; if nothing retrieved falls in a
@@ -91,8 +155,8 @@ class Retriever:
         span = question_time_range(question, today or date.today())
         if span is None or today is not None or any(_in_span(d, span) == 0 for d in dates):
             return span
-        newest = max((d for d in dates if d and _in_span(d, (date.min, date.max)) == 0), default=None)
-        return question_time_range(question, date.fromisoformat(newest)) if newest else span
+        newest = _newest(dates)
+        return question_time_range(question, newest) if newest else span
 
 
 def _collapse_duplicates(scored: list[tuple[StoredChunk, float, float]], k: int) -> list[Passage]:

@@ -70,8 +70,8 @@ def test_stream_yields_pieces_then_the_answer(assistant_with):
 def test_to_dict_has_the_json_shape(assistant_with):
     d = assistant_with("Russia proposed six-sided talks [1].").ask(Q2003).to_dict()
     assert list(d) == ["question", "answer", "abstained", "citations", "passages", "model", "timings", "verification"]
-    assert set(d["citations"][0]) == {"n", "article_id", "title", "date", "source", "url", "quote"}
-    assert set(d["passages"][0]) == {"article_id", "title", "date", "source", "url", "text", "score"}
+    assert set(d["citations"][0]) == {"n", "article_id", "title", "date", "source", "url", "quote", "also_in"}
+    assert set(d["passages"][0]) == {"article_id", "title", "date", "source", "url", "text", "score", "also_in"}
 
 
 def test_empty_question_is_refused(assistant_with):

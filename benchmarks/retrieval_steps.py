@@ -1,0 +1,66 @@
+"""Recall@1/5/10 of each retrieval step on an eval dataset, scored like score.py.
+
+    python benchmarks/retrieval_steps.py ../shared/eval/rtqa-2025 --library LIB [--split dev|holdout|all]
+
+Steps: dense only; BM25 only; both fused (RRF); + question dates; + near-duplicate
+collapsing (the shipped configuration). The questions are split by id hash into a
+tuning half and a held-out half, so a method tuned on one can be confirmed on the other.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import zlib
+from pathlib import Path
+
+from embeddings.encoder import load_encoder
+from qa import evaluation
+from qa.library import Library
+from qa.retrieval import Retriever
+
+STEPS = {
+    "dense": dict(keywords=False, dates=False, dedup=False, window=None),
+    "bm25": dict(dense=False, dates=False, dedup=False, window=None),
+    "dense+bm25 (RRF)": dict(dates=False, dedup=False, window=None),
+    "+ dates": dict(dedup=False, window=None),
+    "+ near-duplicates": dict(window=None),
+    "+ one passage per article, window 0": dict(window=0),
+    "+ one passage per article, window 1 (shipped)": dict(),
+    "+ one passage per article, window 2": dict(window=2),
+}
+
+
+def split(questions: list[dict], part: str) -> list[dict]:
+    if part == "all":
+        return questions
+    return [q for q in questions if (zlib.crc32(q["id"].encode()) % 2 == 0) == (part == "dev")]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dataset", type=Path)
+    ap.add_argument("--library", type=Path, required=True)
+    ap.add_argument("--split", choices=["dev", "holdout", "all"], default="all")
+    ap.add_argument("--k", type=int, default=10)
+    a = ap.parse_args()
+    encoder = load_encoder()
+    library = Library.open(a.library, encoder)
+    questions = split(evaluation.read_jsonl(a.dataset / "questions.jsonl"), a.split)
+    texts = [r["text"] for r in evaluation.read_jsonl(evaluation.corpus_path(a.dataset))]
+    encoder.encode(["warm up"])
+    print(f"{len(questions)} questions ({a.split}), library {library.counts}")
+    for name, switches in STEPS.items():
+        retriever = Retriever(library, encoder, **switches)
+        start = time.perf_counter()
+        preds = [{"id": q["id"], "answer": "", "passages": [p.text for p in retriever.search(
+            q["question"], a.k, today=evaluation.question_date(q))]} for q in questions]
+        per_q = (time.perf_counter() - start) / max(1, len(questions))
+        s = evaluation.score(questions, texts, preds)
+        print(f"{name:30} r@1 {s['recall@1']:.3f}  r@5 {s['recall@5']:.3f}  r@10 {s['recall@10']:.3f}  "
+              f"({per_q * 1000:.0f} ms/question)")
+    print(json.dumps({"answerable": s["answerable"]}))
+
+
+if __name__ == "__main__":
+    main()
