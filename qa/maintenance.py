@@ -1,17 +1,83 @@
-"""Library maintenance commands: ``qa remove`` and ``qa doctor``."""
+"""Library maintenance commands: ``qa remove`` and ``qa doctor``.
+
+Both write a new generation of the library under its lock, like ``qa ingest``,
+so an interrupted run leaves the library as it was.
+"""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+_library_option = click.option(
+    "--library", "-l", "library", type=click.Path(file_okay=False, path_type=Path),
+    help="Library directory (default: the bundled sample articles, in the data dir; QA_HOME moves it).")
+
+
+def _bad_input(message: str) -> click.ClickException:
+    from qa.cli import BadInput  # imported late: qa.cli imports this module while it loads
+
+    return BadInput(message)
+
+
+def _target(library: Path | None) -> Path:
+    from qa.paths import default_library_dir
+
+    return library or default_library_dir()
 
 
 @click.command()
 @click.argument("targets", nargs=-1, required=True)
-def remove(targets: tuple[str, ...]) -> None:
-    """Remove articles by ARTICLE_ID or source PATH."""
-    raise click.ClickException("not implemented yet")
+@_library_option
+def remove(targets: tuple[str, ...], library: Path | None) -> None:
+    """Remove articles by ARTICLE_ID (see `qa list`), URL, or the file or folder they came from.
+
+    The vectors and the keyword index are rebuilt without them. Every target
+    must match something, or nothing is removed.
+    """
+    from qa.library import Library, LibraryError
+
+    path = _target(library)
+    try:
+        lib = Library.open(path)
+        report = lib.remove(targets)
+    except LibraryError as e:
+        raise _bad_input(str(e)) from None
+    for article in report.removed:
+        click.echo(f"removed {article.id}\t{article.title}")
+    click.echo(f"{len(report.removed)} articles removed ({report.chunks} chunks); "
+               f"library {path} holds {lib.counts['articles']} articles.", err=True)
 
 
 @click.command()
-def doctor() -> None:
-    """Check that a library's store, vectors and keyword index agree, and repair them."""
-    raise click.ClickException("not implemented yet")
+@_library_option
+@click.option("--check", "check_only", is_flag=True, help="Only report; change nothing.")
+def doctor(library: Path | None, check_only: bool) -> None:
+    """Check that a library's store, vectors and keyword index agree, and repair them.
+
+    The keyword index and the counts are rebuilt from the article store; broken
+    chunks are dropped; vectors are re-made with the embedder only when they
+    must be; files left by an interrupted write are deleted. Exit code 1 when
+    something could not be repaired.
+    """
+    from qa.library import LibraryError, doctor as run_doctor
+
+    path = _target(library)
+    try:
+        report = run_doctor(path, repair=not check_only)
+    except LibraryError as e:
+        raise _bad_input(str(e)) from None
+    for line in report.checked:
+        click.echo(f"ok      {line}")
+    for line in report.problems:
+        click.echo(f"found   {line}")
+    for line in report.repaired:
+        click.echo(f"fixed   {line}")
+    for line in report.unrepaired:
+        click.echo(f"NOT FIXED  {line}")
+    if report.unrepaired:
+        raise click.ClickException(f"library {path} has problems that were not repaired")
+    if report.healthy:
+        click.echo(f"library {path} is healthy")
+    else:
+        click.echo(f"library {path} was repaired")

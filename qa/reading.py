@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 import zlib
 from collections.abc import Iterable, Iterator
@@ -28,8 +29,20 @@ MAX_PREFIX_CHARS = 60
 MAX_TITLE_CHARS = 150
 BINARY_SNIFF_BYTES = 8192
 MAX_UNDECODABLE_SHARE = 0.05
+# Limits that keep one odd file from exhausting memory or time. Whole-file formats are refused
+# unread above MAX_FILE_BYTES (counted after decompression, so a gzip bomb stops there too); a
+# JSON Lines file may be any size, but one line may not exceed MAX_LINE_BYTES; and an article
+# whose cleaned text is longer than MAX_ARTICLE_CHARS (a book, not a news story) is refused
+# rather than chunked for minutes.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_LINE_BYTES = 16 * 1024 * 1024
+MAX_ARTICLE_CHARS = 500_000
+_READ_BLOCK = 1 << 20
 
 _UNSAFE_ID_CHARS_RE = re.compile(r"[^A-Za-z0-9_.-]+")
+# Chat-template control tokens ("<|im_start|>", "<|eot_id|>", ...): llama.cpp parses them even inside
+# a user message, so an article carrying them could open a fake system turn. No news text needs them.
+_CHAT_TOKEN_RE = re.compile(r"<\|[^<>|\n]{0,40}\|>")
 _MARKDOWN_HEADING_RE = re.compile(r"^#+\s*")
 _CONTROL_CHARS = frozenset(chr(code) for code in range(32)) - set("\t\n\r\f")
 _HTML_DROPPED_TAGS = (
@@ -86,10 +99,39 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
         yield from _walk(path) if path.is_dir() else [path]
 
 
+def walk_paths(paths: Iterable[str | Path], ignored: list[str] | None = None) -> Iterator[Path | ReadError]:
+    """Like :func:`iter_files`, for a bulk import that must not stop at one bad name: a path that
+    does not exist, or a folder that cannot be listed, is a ReadError and the others still come.
+    Files of unsupported types inside folders are skipped and, if ``ignored`` is given, listed there
+    (a file named explicitly is yielded whatever its type; reading it says why it is refused)."""
+    for path in (Path(p) for p in paths):
+        if not path.exists():
+            yield ReadError(str(path), None, "no such file or folder")
+        elif path.is_dir():
+            yield from _walk(path, errors=True, ignored=ignored)
+        else:
+            yield path
+
+
 def read_paths(paths: Iterable[str | Path]) -> Iterator[Article | ReadError]:
     """Read every article in the files and folders named."""
     for path in iter_files(paths):
         yield from read_file(path)
+
+
+def is_supported(path: str | Path) -> bool:
+    """Whether the name says a format qa reads (looking through ".gz")."""
+    return _format_suffix(Path(path)) in SUPPORTED_SUFFIXES
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """sha256 and size of a file's bytes as stored (read in blocks, any size)."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as stream:
+        while block := stream.read(_READ_BLOCK):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
 
 
 def read_file(path: Path) -> Iterator[Article | ReadError]:
@@ -101,6 +143,9 @@ def read_file(path: Path) -> Iterator[Article | ReadError]:
         yield ReadError(str(path), None, f"unsupported file type {kind!r}")
         return
     try:
+        if not path.is_file():  # a folder, a FIFO or a device would block or fail on open
+            yield ReadError(str(path), None, "not a regular file")
+            return
         if suffix == ".jsonl":
             yield from _read_jsonl(path)
         else:
@@ -109,15 +154,24 @@ def read_file(path: Path) -> Iterator[Article | ReadError]:
         yield ReadError(str(path), None, f"cannot read file: {error.strerror or error}")
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    for child in sorted(folder.iterdir()):
+def _walk(folder: Path, errors: bool = False, ignored: list[str] | None = None) -> Iterator[Path | ReadError]:
+    try:
+        children = sorted(folder.iterdir())
+    except OSError as error:
+        if not errors:
+            raise
+        yield ReadError(str(folder), None, f"cannot list folder: {error.strerror or error}")
+        return
+    for child in children:
         if child.name.startswith("."):
             continue
         if child.is_dir():
             if not child.is_symlink():
-                yield from _walk(child)
+                yield from _walk(child, errors, ignored)
         elif _format_suffix(child) in SUPPORTED_SUFFIXES:
             yield child
+        elif ignored is not None:
+            ignored.append(str(child))
 
 
 def _format_suffix(path: Path) -> str:
@@ -142,7 +196,11 @@ def _decode(data: bytes) -> str:
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         raise _NotText("binary file (contains NUL bytes)")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
+        sample = text[:BINARY_SNIFF_BYTES]  # valid UTF-8 can still be control bytes
+        if sum(char in _CONTROL_CHARS for char in sample) > MAX_UNDECODABLE_SHARE * len(sample):
+            raise _NotText("binary file (control characters)")
+        return text
     except UnicodeDecodeError:
         text = data.decode("utf-8-sig", errors="replace")
     bad = text.count("\ufffd") + sum(char in _CONTROL_CHARS for char in text)
@@ -151,10 +209,28 @@ def _decode(data: bytes) -> str:
     return text
 
 
+def _too_large(size: int, limit: int, what: str) -> str:
+    return f"{what} too large ({size:,} bytes; the limit is {limit:,})"
+
+
 def _read_whole(path: Path, suffix: str) -> Iterator[Article | ReadError]:
+    advice = "; put one record per line in a .jsonl file" if suffix == ".json" else "; split it into smaller files"
     try:
         with _open_binary(path) as stream:
-            text = _decode(stream.read())
+            if isinstance(stream, gzip.GzipFile):
+                data = stream.read(MAX_FILE_BYTES + 1)  # never inflate more than the limit
+                if len(data) > MAX_FILE_BYTES:
+                    yield ReadError(str(path), None, f"file too large (over the limit of {MAX_FILE_BYTES:,} "
+                                                     f"bytes uncompressed){advice}")
+                    return
+            else:
+                size = os.fstat(stream.fileno()).st_size
+                if size > MAX_FILE_BYTES:
+                    yield ReadError(str(path), None, _too_large(size, MAX_FILE_BYTES, "file") + advice)
+                    return
+                data = stream.read(MAX_FILE_BYTES + 1)
+            text = _decode(data)
+            del data
     except _GZIP_ERRORS as error:
         yield ReadError(str(path), None, f"corrupt gzip data: {error}")
         return
@@ -195,7 +271,14 @@ def _read_jsonl(path: Path) -> Iterator[Article | ReadError]:
             if b"\x00" in stream.peek(BINARY_SNIFF_BYTES)[:BINARY_SNIFF_BYTES]:
                 yield ReadError(str(path), None, "binary file (contains NUL bytes)")
                 return
-            for line_number, raw in enumerate(stream, 1):
+            while raw := stream.readline(MAX_LINE_BYTES + 1):  # a bounded read, however long the line
+                line_number += 1
+                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    size = len(raw) + _skip_line(stream)
+                    found_record = True
+                    yield ReadError(str(path), line_number, _too_large(size, MAX_LINE_BYTES, "line") +
+                                    "; split the record")
+                    continue
                 if not raw.strip():
                     continue
                 found_record = True
@@ -205,6 +288,16 @@ def _read_jsonl(path: Path) -> Iterator[Article | ReadError]:
         return
     if not found_record:
         yield ReadError(str(path), None, "empty file")
+
+
+def _skip_line(stream: IO[bytes]) -> int:
+    """Read past the rest of an over-long line in bounded blocks; the bytes skipped."""
+    skipped = 0
+    while block := stream.readline(_READ_BLOCK):
+        skipped += len(block)
+        if block.endswith(b"\n"):
+            break
+    return skipped
 
 
 def _jsonl_record(path: Path, raw: bytes, line_number: int) -> Article | ReadError:
@@ -323,9 +416,16 @@ def _make_article(
     declared_date: str | None,
     date_url: str,
 ) -> Article | ReadError:
+    raw_text, title, source = _defuse(raw_text), _defuse(title), _defuse(source)
+    if len(raw_text) > 4 * MAX_ARTICLE_CHARS:  # not a news article whatever cleaning removes: skip the work
+        return ReadError(str(path), line, f"article text too long ({len(raw_text):,} characters; the limit is "
+                                          f"{MAX_ARTICLE_CHARS:,}); split it into several articles")
     text = clean_text(raw_text)
-    if not text:
+    if not any(char.isalnum() for char in text):
         return ReadError(str(path), line, "no article text left after removing page furniture")
+    if len(text) > MAX_ARTICLE_CHARS:
+        return ReadError(str(path), line, f"article text too long ({len(text):,} characters; the limit is "
+                                          f"{MAX_ARTICLE_CHARS:,}); split it into several articles")
     content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
     title = title or _first_title_line(text, markdown=_format_suffix(path) == ".md")
     return Article(
@@ -337,6 +437,10 @@ def _make_article(
         url=url,
         date=find_publication_date(text, title=title, url=date_url, declared=declared_date),
     )
+
+
+def _defuse(text: str) -> str:
+    return _CHAT_TOKEN_RE.sub(" ", text) if "<|" in text else text
 
 
 def _first_title_line(text: str, markdown: bool) -> str:
