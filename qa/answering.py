@@ -37,6 +37,13 @@ SYSTEM = (
     f"{ABSTAIN_MARK}"
 )
 
+# Sentences addressed to the assistant rather than reporting news: an article can't
+# instruct the model, and such a sentence can never support (or be quoted for) an answer.
+_ADDRESSED = re.compile(
+    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules)\b|^\s*(system|assistant|user)\s*:|"
+    r"\b(answer|reply|respond|say)\b.{0,30}\bto (every|all|any) questions?\b|\b(do not|don't|never) cite\b|"
+    r"\bdrop (the )?citations\b", re.I | re.M)
+_CHAT_TOKEN = re.compile(r"<\|[^<>|\n]{0,40}\|>")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 _MARK = re.compile(r"\s*\[(\d+)\]")
 _STOP = frozenset("""a an the and or but of to in on at for by with from as is are was were be been being
@@ -120,8 +127,8 @@ class Answer:
 def select_evidence(question: str, passages: list[Passage], encoder=None) -> list[Evidence]:
     """The few sentences of each top passage that bear on the question, in text order.
     Keeping the prompt to these (not whole passages) is what makes a CPU answer fast."""
-    split = [[p.text[s:e] for s, e in sentence_spans(p.text)] or [p.text]
-             for p in passages[:MAX_PASSAGES_IN_PROMPT]]
+    split = [[s for s in ([p.text[a:b] for a, b in sentence_spans(p.text)] or [p.text])
+              if not _ADDRESSED.search(s)] or [""] for p in passages[:MAX_PASSAGES_IN_PROMPT]]
     flat = [s for sentences in split for s in sentences]
     if encoder is not None and flat:
         vecs = encoder.encode([question] + flat)
@@ -143,7 +150,8 @@ def build_messages(question: str, evidence: list[Evidence]) -> list[dict[str, st
     for ev in evidence:
         a = ev.passage.article
         meta = ", ".join(x for x in (a.source, a.date) if x)
-        blocks.append(f"[{ev.n}] {a.title} ({meta})\n" + " ".join(ev.sentences))
+        text = _CHAT_TOKEN.sub(" ", " ".join(ev.sentences))
+        blocks.append(f"[{ev.n}] {_CHAT_TOKEN.sub(' ', a.title)} ({meta})\n{text}")
     user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
@@ -211,7 +219,7 @@ def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Pas
     parts = []
     for sentence in _split_sentences(raw) or [raw]:
         body = _MARK.sub("", sentence).strip()
-        if body and content_words(body):
+        if body and content_words(body) and not _ADDRESSED.search(body):
             parts.append((body, [int(m) for m in _MARK.findall(sentence) if int(m) in by_n]))
     vectors = encoder.encode([b for b, _ in parts]) if encoder is not None and parts else None
     question_words = content_words(question)

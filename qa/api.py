@@ -87,6 +87,7 @@ class Assistant:
         if not question:
             raise ValueError("empty question")
         start = time.perf_counter()
+        self.library.refresh(self.encoder)  # another process may have ingested since we opened
         passages = self.retriever.search(question, k or self.k, today=today, context=context)
         retrieve_s = time.perf_counter() - start
         for item in answer_stream(question, passages, self.llm, self.encoder):

@@ -35,9 +35,11 @@ class KeywordIndex:
         import bm25s
 
         retriever = bm25s.BM25()
-        if texts:
+        try:
             retriever.index(_tokens(texts), show_progress=False)
-        return cls(retriever if texts else None, len(texts))
+        except ValueError:  # no text holds a single indexable word (only stopwords or symbols)
+            return cls(None, len(texts))
+        return cls(retriever, len(texts))
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and rows of the ``k`` best chunks (only those sharing a word with the query)."""

@@ -92,9 +92,6 @@ def ingest(paths: tuple[Path, ...], library: Path | None) -> None:
     from qa.library import Library, LibraryError
     from qa.paths import default_library_dir
 
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise BadInput(f"no such file or folder: {', '.join(missing)}")
     target = library or default_library_dir()
     console = _stderr_console()
     encoder = load_encoder()
@@ -107,9 +104,7 @@ def ingest(paths: tuple[Path, ...], library: Path | None) -> None:
                                                                     highlight=False))
     except LibraryError as e:
         raise BadInput(str(e)) from None
-    console.print(f"{len(report.added)} articles added ({report.chunks} chunks), "
-                  f"{len(report.duplicates)} duplicates skipped, {len(report.errors)} failed; "
-                  f"library {target} holds {lib.counts['articles']} articles.")
+    console.print(f"{report.summary()}; library {target} holds {lib.counts['articles']} articles.")
     if report.errors:
         sys.exit(EXIT_BAD_INPUT)
 

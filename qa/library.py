@@ -1249,13 +1249,8 @@ def _recover_manifest(path: Path, report: DoctorReport, encoder: Callable[[], En
 
 
 def _build_keywords(texts: list[str]) -> KeywordIndex:
-    """BM25 over the chunk texts. bm25s cannot build over texts without a single indexable word
-    (only stopwords or symbols); then a word no query contains is added to each, which keeps
-    row i = chunk i and changes no query's scores."""
-    try:
-        return KeywordIndex.build(texts)
-    except ValueError:
-        return KeywordIndex.build([f"{t} qaemptydocument" for t in texts])
+    """BM25 over the chunk texts (row i = chunk i)."""
+    return KeywordIndex.build(texts)
 
 
 def _counting(progress: Progress, stage: str, total: int) -> Callable[[int], None]:

@@ -388,11 +388,15 @@ def _html_article(path: Path, html: str) -> Article | ReadError:
     )
 
 
+_XML_INCOMPATIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _visible_text(html: str) -> str:
     """Text a reader would see, minus scripts, styles and page chrome elements."""
     import lxml.html
     from lxml.etree import ParserError
 
+    html = _XML_INCOMPATIBLE.sub(" ", html)  # lxml refuses control characters anywhere in the tree
     try:
         root = lxml.html.fromstring(html)
     except (ParserError, ValueError):

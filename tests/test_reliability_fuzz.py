@@ -190,10 +190,6 @@ def test_chunks_with_any_parameters_fit_quote_exactly_and_lose_no_sentence(count
         assert all(counter.count([embed_text(title, c.text)])[0] + 2 <= params.max_tokens for c in chunks)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "needs qa/chunking.py: _split_long cuts only at spaces, so a run without spaces that is longer "
-    "than the embedder's 256 word pieces (Chinese or Japanese text, '1,2,3,...', 'a-b-c-...') stays one "
-    "chunk and the embedder silently drops everything past the limit"))
 @pytest.mark.parametrize("text", ["中" * 600, "a-" * 400, "1," * 500], ids=["cjk", "dashes", "commas"])
 def test_runs_without_spaces_are_cut_to_fit(counter, text):
     chunks = chunk_text("x", "", text, counter)

@@ -88,10 +88,6 @@ def test_an_answer_from_outside_the_articles_is_not_cited(library):
     assert all("capital" not in c.quote for c in answer.citations)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "needs qa/answering.py: drop sentences addressed to the assistant (ignore ... instructions, "
-    "SYSTEM:, answer X to every question, do not cite) from the evidence, so they are neither shown "
-    "to the model nor able to support and be quoted for an answer"))
 @pytest.mark.parametrize("reply", ["Paris.", "Paris [1].", f"{INJECTION} [1]", "Citations are dropped, as the system said."])
 def test_obeying_the_injection_gives_no_cited_answer(library, reply):
     answer, prompts = ask(library, reply)
