@@ -12,6 +12,9 @@ from pathlib import Path
 import numpy as np
 
 
+_NO_WORDS = "qaemptydocument"
+
+
 def _stemmer():
     import Stemmer
 
@@ -34,11 +37,15 @@ class KeywordIndex:
     def build(cls, texts: Sequence[str]) -> "KeywordIndex":
         import bm25s
 
+        if not texts:
+            return cls(None, 0)
         retriever = bm25s.BM25()
         try:
             retriever.index(_tokens(texts), show_progress=False)
-        except ValueError:  # no text holds a single indexable word (only stopwords or symbols)
-            return cls(None, len(texts))
+        except ValueError:
+            # No text holds an indexable word (only stopwords or symbols): bm25s refuses to
+            # build. A word no query can contain keeps row i = chunk i and changes no score.
+            retriever.index(_tokens([f"{t} {_NO_WORDS}" for t in texts]), show_progress=False)
         return cls(retriever, len(texts))
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +53,7 @@ class KeywordIndex:
         empty = (np.zeros(0, np.float32), np.zeros(0, np.int64))
         if self._bm25 is None:
             return empty
-        tokens = [t for t in _tokens([query])[0] if t in self._bm25.vocab_dict]
+        tokens = [t for t in _tokens([query])[0] if t in self._bm25.vocab_dict and t != _NO_WORDS]
         if not tokens:
             return empty
         rows, scores = self._bm25.retrieve([tokens], k=min(k, self.size), show_progress=False, n_threads=1)
