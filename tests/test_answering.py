@@ -37,8 +37,8 @@ def test_the_prompt_holds_the_question_and_numbered_evidence(assistant_with):
     a = assistant_with("Six-sided talks [1].")
     a.ask(Q2003)
     user = a.llm.prompts[0][-1]["content"]
-    assert user.rstrip().endswith(Q2003)
-    assert "[1] " in user and "six-sided" in user
+    assert f"\n\nQuestion: {Q2003}\n" in user
+    assert user.startswith("Passage [1]: ") and "six-sided" in user
 
 
 def test_unmarked_sentence_is_cited_by_the_passage_it_repeats(assistant_with):
