@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 
@@ -10,8 +11,6 @@ class VectorIndex:
     """Row ``i`` of the index is chunk ``i`` of the library."""
 
     def __init__(self, dim: int, index=None) -> None:
-        import faiss
-
         self.dim = dim
         self._index = index if index is not None else faiss.IndexFlatIP(dim)
 
@@ -35,13 +34,9 @@ class VectorIndex:
         return self._index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
 
     def save(self, path: Path) -> None:
-        import faiss
-
         faiss.write_index(self._index, str(path))
 
     @classmethod
     def load(cls, path: Path) -> "VectorIndex":
-        import faiss
-
         index = faiss.read_index(str(path))
         return cls(index.d, index)

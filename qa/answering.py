@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import numpy as np
+import Stemmer
 
 from qa.chunking import sentence_spans
 from qa.llm import LLM
@@ -53,9 +54,7 @@ say also will would can could should may might must up out if""".split())
 
 
 @lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
+def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 

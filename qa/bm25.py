@@ -3,27 +3,29 @@
 Dense vectors miss exact names, numbers and rare words that news questions
 hinge on; BM25 catches them. Row i is chunk i, as in the FAISS index. Saved
 as numpy arrays and JSON (no pickles) beside the vectors.
+
+Imports are at module level on purpose: CPython 3.11 can fail with "AST
+constructor recursion depth mismatch" when two threads import (compile) the
+same module for the first time, as a reader and a writer thread would.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+import bm25s
 import numpy as np
+import Stemmer
 
 
 _NO_WORDS = "qaemptydocument"
 
 
 def _stemmer():
-    import Stemmer
-
     return Stemmer.Stemmer("english")
 
 
 def _tokens(texts: Sequence[str]) -> list[list[str]]:
-    import bm25s
-
     return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False,
                           show_progress=False)
 
@@ -35,8 +37,6 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> "KeywordIndex":
-        import bm25s
-
         if not texts:
             return cls(None, 0)
         retriever = bm25s.BM25()
@@ -68,8 +68,6 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, path: Path, size: int) -> "KeywordIndex":
-        import bm25s
-
         if not (path / "params.index.json").exists():
             return cls(None, 0)
         return cls(bm25s.BM25.load(str(path), mmap=True, allow_pickle=False), size)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+from rapidfuzz import fuzz
 
 from embeddings.encoder import Encoder
 from qa.dates import question_time_range
@@ -160,8 +161,6 @@ class Retriever:
 
 
 def _collapse_duplicates(scored: list[tuple[StoredChunk, float, float]], k: int) -> list[Passage]:
-    from rapidfuzz import fuzz
-
     kept: list[tuple[StoredChunk, float, list[Article]]] = []
     for chunk, score, _ in scored:
         twin = next((item for item in kept if item[0].article.id != chunk.article.id and
