@@ -22,7 +22,8 @@ from qa.chunking import sentence_spans
 from qa.llm import LLM
 from qa.retrieval import Passage
 
-MIN_SCORE = 0.30            # no passage this close (cosine): abstain without asking the LLM
+MIN_SCORE = 0.30            # no passage this close (cosine): abstain without asking the LLM,
+                            # unless the encoder brings its own calibrated ``abstain_below``
 EVIDENCE_SENTENCES = 3      # per passage
 MAX_PASSAGES_IN_PROMPT = 4
 LEXICAL_SUPPORT = 0.5       # share of a sentence's new words a quote must contain
@@ -247,7 +248,7 @@ def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Pas
 def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None) -> Iterator[str | Answer]:
     """Yields the model's text pieces as they come, then the final Answer."""
     start = time.perf_counter()
-    if not passages or max(p.score for p in passages) < MIN_SCORE:
+    if not passages or max(p.score for p in passages) < getattr(encoder, "abstain_below", MIN_SCORE):
         yield ABSTAIN_TEXT
         yield Answer(question, ABSTAIN_TEXT, True, [], passages, llm.name, {"generate_s": 0.0})
         return

@@ -68,7 +68,7 @@ class FakeEncoder:
     """Hashed bag-of-words vectors: instant, deterministic, and similar texts score high.
     For logic tests only; the real encoder is tested in test_integration.py."""
 
-    name, sha256, dim, max_tokens = "fake-bow", "0" * 64, 384, 256
+    name, sha256, dim, max_tokens, abstain_below = "fake-bow", "0" * 64, 384, 256, 0.30
 
     def __init__(self) -> None:
         from embeddings.encoder import TokenCounter
