@@ -196,15 +196,8 @@ class _Change:
                     or self.manifest_only)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Flush a file or a folder (its entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -727,7 +720,7 @@ class Library:
         _checkpoint("manifest-written")
         os.replace(tmp, self.path / MANIFEST)
         _checkpoint("manifest-replaced")
-        _fsync_dir(self.path)
+        _fsync(self.path)
         self.manifest = manifest
 
     def _remove_leftovers(self, keep: Iterable[str]) -> list[str]:
@@ -948,13 +941,13 @@ class Library:
             _build_keywords(texts).save(self.path / files["bm25"])
             _checkpoint("bm25-saved")
         for name in (files["store"], files["index"]):
-            _fsync_file(self.path / name)
+            _fsync(self.path / name)
         if files["bm25"] != old.get("bm25"):
             bm25_dir = self.path / files["bm25"]
             for entry in bm25_dir.iterdir():
-                _fsync_file(entry)
-            _fsync_dir(bm25_dir)
-        _fsync_dir(self.path)  # the new names are on disk before the manifest that points at them
+                _fsync(entry)
+            _fsync(bm25_dir)
+        _fsync(self.path)  # the new names are on disk before the manifest that points at them
         _checkpoint("synced")
         manifest = dict(self.manifest, generation=gen, files=files,
                         counts={"articles": n_articles, "chunks": n_chunks},

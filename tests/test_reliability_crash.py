@@ -163,10 +163,9 @@ def test_every_new_file_is_on_disk_before_the_manifest_points_at_it(tmp_path, mo
     lib = Library.create(tmp_path / "lib", encoder)
     lib.add([SEEDS / "000_8e1adf5baa08f22c.txt"], encoder)
     events: list[tuple[str, str]] = []
-    real_file, real_dir, real_fsync, real_replace = (library._fsync_file, library._fsync_dir, os.fsync,
-                                                     os.replace)
-    monkeypatch.setattr(library, "_fsync_file", lambda p: events.append(("sync", Path(p).name)) or real_file(p))
-    monkeypatch.setattr(library, "_fsync_dir", lambda p: events.append(("sync", Path(p).name + "/")) or real_dir(p))
+    real_sync, real_fsync, real_replace = library._fsync, os.fsync, os.replace
+    monkeypatch.setattr(library, "_fsync", lambda p: events.append(
+        ("sync", Path(p).name + ("/" if Path(p).is_dir() else ""))) or real_sync(p))
     monkeypatch.setattr(os, "fsync", lambda fd: events.append(("sync", "fd")) or real_fsync(fd))
     monkeypatch.setattr(os, "replace", lambda a, b: events.append(("replace", Path(b).name)) or real_replace(a, b))
     lib.add([SEEDS / "003_c13b77ec0b5e076f.txt"], encoder)
