@@ -10,6 +10,7 @@ same module for the first time, as a reader and a writer thread would.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,16 @@ import Stemmer
 
 
 _NO_WORDS = "qaemptydocument"
+# numpy parses .npy headers with ast.literal_eval, and CPython 3.11 can fail with
+# "AST constructor recursion depth mismatch" when two threads do that at once
+# (a reader opening the library while an ingest validates its new files).
+_NPY_LOCK = threading.RLock()
+
+
+def load_array(path: Path) -> np.ndarray:
+    """A memory-mapped, pickle-free .npy array, one parse at a time."""
+    with _NPY_LOCK:
+        return np.load(path, allow_pickle=False, mmap_mode="r")
 
 
 def _stemmer():
@@ -70,4 +81,5 @@ class KeywordIndex:
     def load(cls, path: Path, size: int) -> "KeywordIndex":
         if not (path / "params.index.json").exists():
             return cls(None, 0)
-        return cls(bm25s.BM25.load(str(path), mmap=True, allow_pickle=False), size)
+        with _NPY_LOCK:
+            return cls(bm25s.BM25.load(str(path), mmap=True, allow_pickle=False), size)

@@ -43,7 +43,7 @@ from filelock import FileLock, Timeout
 
 from embeddings.encoder import Encoder
 from embeddings.index import VectorIndex
-from qa.bm25 import KeywordIndex
+from qa.bm25 import KeywordIndex, load_array
 from qa.chunking import Chunk, ChunkParams, chunk_text, embed_text
 from qa.reading import Article, ReadError, file_digest, is_supported, read_file, walk_paths
 
@@ -360,7 +360,7 @@ def _check_keyword_dir(path: Path, rows: int | None) -> int:
     if sorted(vocab.values()) != list(range(len(vocab))):
         raise _Damaged("vocabulary numbers are not 0..n-1")
     try:
-        data, indices, indptr = (np.load(path / name, allow_pickle=False, mmap_mode="r") for name in _BM25_ARRAYS)
+        data, indices, indptr = (load_array(path / name) for name in _BM25_ARRAYS)
     except FileNotFoundError:
         if not path.exists():
             raise _Vanished(path) from None
@@ -381,7 +381,7 @@ def _check_keyword_dir(path: Path, rows: int | None) -> int:
         raise _Damaged("scores are not finite")
     if params.get("method") in ("bm25l", "bm25+"):
         try:
-            nnoc = np.load(path / "nonoccurrence_array.index.npy", allow_pickle=False, mmap_mode="r")
+            nnoc = load_array(path / "nonoccurrence_array.index.npy")
         except (ValueError, OSError, EOFError) as e:
             raise _Damaged(f"unreadable array ({e})") from None
         if nnoc.ndim != 1 or nnoc.dtype.kind != "f" or len(nnoc) != docs:
