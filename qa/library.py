@@ -113,6 +113,12 @@ class _Damaged(Exception):
     """A library file that exists but cannot be trusted; the message says why."""
 
 
+def _missing(path: Path, what: str) -> Exception:
+    """A file inside ``path`` was not found: the whole generation vanished (a writer
+    switched), or only a part of it is missing (damage)."""
+    return _Vanished(path) if not path.exists() else _Damaged(f"{what} is missing")
+
+
 @dataclass
 class IngestReport:
     added: list[Article] = field(default_factory=list)
@@ -337,9 +343,7 @@ def _check_keyword_dir(path: Path, rows: int | None) -> int:
         params = json.loads(params_file.read_text(encoding="utf-8"))
         vocab = json.loads((path / "vocab.index.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
-        if not path.exists():
-            raise _Vanished(path) from None
-        raise _Damaged("vocab.index.json is missing") from None
+        raise _missing(path, "vocab.index.json") from None
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise _Damaged(f"not JSON ({e})") from None
     if not isinstance(params, dict) or set(params) - set(_BM25_PARAMS) or "num_docs" not in params:
@@ -362,9 +366,7 @@ def _check_keyword_dir(path: Path, rows: int | None) -> int:
     try:
         data, indices, indptr = (load_array(path / name) for name in _BM25_ARRAYS)
     except FileNotFoundError:
-        if not path.exists():
-            raise _Vanished(path) from None
-        raise _Damaged("an array file is missing") from None
+        raise _missing(path, "an array file") from None
     except (ValueError, OSError, EOFError) as e:
         raise _Damaged(f"unreadable array ({e})") from None
     if any(a.ndim != 1 for a in (data, indices, indptr)):
@@ -397,9 +399,7 @@ def _load_keywords(path: Path, rows: int) -> KeywordIndex:
             raise FileNotFoundError(path)
         return keywords
     except FileNotFoundError:
-        if not path.exists():
-            raise _Vanished(path) from None
-        raise _Damaged("a file is missing") from None
+        raise _missing(path, "a file") from None
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise _Damaged(str(e)) from None
 

@@ -136,15 +136,20 @@ def test_markdown_title_loses_heading_marks(tmp_path: Path) -> None:
     assert article.id.startswith("note-")
 
 
+def assert_main_text_only(text: str) -> None:
+    """The page's article sentences are all there and none of its furniture is."""
+    for sentence in PAGE_SENTENCES:
+        assert sentence in text
+    for furniture in PAGE_FURNITURE:
+        assert furniture not in text
+
+
 def test_html_keeps_main_text_and_drops_furniture(tmp_path: Path) -> None:
     path = tmp_path / "bridge.html"
     path.write_text(PAGE, encoding="utf-8")
     article = only(list(read_file(path)))
     assert isinstance(article, Article)
-    for sentence in PAGE_SENTENCES:
-        assert sentence in article.text
-    for furniture in PAGE_FURNITURE:
-        assert furniture not in article.text
+    assert_main_text_only(article.text)
     assert article.title == "Harbour bridge reopens after repairs"
     assert article.date == "2024-03-05"
     assert article.source == "Coastal Herald"
@@ -159,10 +164,7 @@ def test_html_fallback_when_extractor_finds_nothing(tmp_path: Path, monkeypatch:
     path.write_text(PAGE, encoding="utf-8")
     article = only(list(read_file(path)))
     assert isinstance(article, Article)
-    for sentence in PAGE_SENTENCES:
-        assert sentence in article.text
-    for furniture in PAGE_FURNITURE:
-        assert furniture not in article.text
+    assert_main_text_only(article.text)
 
 
 def test_html_without_text_is_an_error(tmp_path: Path) -> None:
