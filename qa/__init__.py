@@ -1,10 +1,7 @@
 """qa: offline question answering over news articles, with checked citations."""
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("qa-news")
-except PackageNotFoundError:  # running from a source checkout
-    __version__ = "0.1.0"
+# Read by hatchling at build time; a literal, because importlib.metadata costs ~0.1 s per command.
+__version__ = "0.1.0"
 
 
 def __getattr__(name: str):

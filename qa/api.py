@@ -21,7 +21,7 @@ from qa.library import IngestReport, Library, LibraryError, Progress
 from qa.llm import LLM, load_llm
 from qa.paths import default_library_dir
 from qa.reading import ReadError
-from qa.retrieval import Retriever
+from qa.retrieval import Passage, Retriever
 
 SEEDS = Path(__file__).resolve().parent / "seeds"
 
@@ -77,6 +77,19 @@ class Assistant:
             paths = [paths]
         return self.library.add(paths, self.encoder, progress, on_error)
 
+    def search(self, question: str, k: int | None = None, today: date | None = None,
+               context: str = "") -> list[Passage]:
+        """The passages that would go to the LLM, best first, without loading it."""
+        question = question.strip()
+        if not question:
+            raise ValueError("empty question")
+        self.library.refresh(self.encoder)  # another process may have ingested since we opened
+        return self.retriever.search(question, k or self.k, today=today, context=context)
+
+    def in_library(self, passages: list[Passage]) -> bool:
+        """Whether the best passage is close enough to the question to try answering."""
+        return bool(passages) and max(p.score for p in passages) >= self.encoder.abstain_below
+
     def stream(self, question: str, k: int | None = None, today: date | None = None,
                context: str = "") -> Iterator[str | Answer]:
         """Text pieces of the answer as the model writes them, then the final :class:`Answer`.
@@ -84,11 +97,8 @@ class Assistant:
         ``today`` anchors relative dates in the question ("last week"; default: today).
         ``context`` is earlier conversation text that retrieval should take into account."""
         question = question.strip()
-        if not question:
-            raise ValueError("empty question")
         start = time.perf_counter()
-        self.library.refresh(self.encoder)  # another process may have ingested since we opened
-        passages = self.retriever.search(question, k or self.k, today=today, context=context)
+        passages = self.search(question, k, today, context)
         retrieve_s = time.perf_counter() - start
         for item in answer_stream(question, passages, self.llm, self.encoder):
             if isinstance(item, Answer):

@@ -47,14 +47,26 @@ def _stderr_console():
 
 
 def _open_assistant(library: Path | None, model: str | None = None, k: int = 5):
-    from qa.api import Assistant
-    from qa.library import LibraryError
     from qa.models import ModelError
 
-    bar, update = _progress_bar()
     try:
+        # First, so that the question encoder loads while the rest is imported and opened.
+        from embeddings.encoder import load_encoder
+
+        encoder = load_encoder()
+        encoder.warm_up()
+    except ModelError as e:
+        raise click.ClickException(str(e)) from None
+    from qa.api import Assistant
+    from qa.library import Library, LibraryError
+    from qa.paths import default_library_dir
+
+    try:
+        if library is not None or Library.exists(default_library_dir()):
+            return Assistant(library, model=model, k=k, encoder=encoder)
+        bar, update = _progress_bar()  # the first run indexes the bundled sample articles
         with bar:
-            return Assistant(library, model=model, k=k, progress=update)
+            return Assistant(library, model=model, k=k, encoder=encoder, progress=update)
     except LibraryError as e:
         raise BadInput(str(e)) from None
     except ModelError as e:
@@ -117,7 +129,9 @@ def ingest(paths: tuple[Path, ...], library: Path | None) -> None:
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]),
               help="The date relative phrases in the question refer to (\"last week\"); default: today.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (answer, citations, passages, timings).")
-def ask(question: str, library: Path | None, k: int, model: str | None, today, as_json: bool) -> None:
+@click.option("--no-llm", is_flag=True,
+              help="Retrieval only: print the passages the model would read (in about a second), no answer.")
+def ask(question: str, library: Path | None, k: int, model: str | None, today, as_json: bool, no_llm: bool) -> None:
     """Answer QUESTION from the library's articles, citing passages as [n].
 
     When the articles don't answer it, says so and shows the closest passages.
@@ -126,6 +140,9 @@ def ask(question: str, library: Path | None, k: int, model: str | None, today, a
     from qa.models import ModelError
 
     assistant = _open_assistant(library, model, k)
+    if no_llm:
+        _print_passages(assistant, question, today.date() if today else None, as_json)
+        return
     try:
         answer = None
         for item in assistant.stream(question, today=today.date() if today else None):
@@ -143,6 +160,44 @@ def ask(question: str, library: Path | None, k: int, model: str | None, today, a
     if sys.stdout.isatty():
         click.echo("\n")
     _print_answer(answer)
+
+
+def _print_passages(assistant, question: str, today, as_json: bool) -> None:
+    import time
+
+    from qa.answering import ABSTAIN_TEXT, Answer
+
+    start = time.perf_counter()
+    try:
+        passages = assistant.search(question, today=today)
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+    found = assistant.in_library(passages)
+    elapsed = time.perf_counter() - start
+    answer = Answer(question, "" if found else ABSTAIN_TEXT, not found, [], passages, "",
+                    {"retrieve_s": elapsed, "total_s": elapsed})
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    console = Console()
+    if answer.abstained:
+        console.print(f"[bold yellow]{ABSTAIN_TEXT}[/]\n")
+    _print_passage_list(console, passages, "Closest passages" if answer.abstained else "Passages")
+    console.print(f"[dim]retrieve {elapsed:.1f}s[/]")
+
+
+def _print_passage_list(console, passages, heading: str) -> None:
+    from rich.markup import escape
+
+    console.print(f"[bold]{heading}[/]")
+    for i, p in enumerate(passages, 1):
+        a = p.article
+        meta = " · ".join(x for x in (a.date, a.source, f"score {p.score:.2f}") if x)
+        console.print(f"[bold]{i}.[/] {escape(a.title)} [dim]({escape(meta)})[/]", highlight=False)
+        snippet = " ".join(p.text.split())
+        console.print(f"    {escape(snippet[:300])}{'…' if len(snippet) > 300 else ''}", highlight=False)
 
 
 def _print_answer(answer) -> None:
@@ -163,13 +218,7 @@ def _print_answer(answer) -> None:
             console.print(f"[bold][{c.n}][/] {escape(c.title)} [dim]({escape(meta)})[/]", highlight=False)
             console.print(f"    “{escape(c.quote)}”", highlight=False)
     else:
-        console.print("[bold]Closest passages[/]")
-        for i, p in enumerate(answer.passages[:3], 1):
-            a = p.article
-            meta = " · ".join(x for x in (a.date, a.source, f"score {p.score:.2f}") if x)
-            console.print(f"[bold]{i}.[/] {escape(a.title)} [dim]({escape(meta)})[/]", highlight=False)
-            snippet = " ".join(p.text.split())
-            console.print(f"    {escape(snippet[:300])}{'…' if len(snippet) > 300 else ''}", highlight=False)
+        _print_passage_list(console, answer.passages[:3], "Closest passages")
     t = answer.timings
     console.print(f"[dim]{answer.model} · retrieve {t.get('retrieve_s', 0):.1f}s · "
                   f"generate {t.get('generate_s', 0):.1f}s · total {t.get('total_s', 0):.1f}s[/]")

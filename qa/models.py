@@ -92,7 +92,7 @@ def _package_dir(package: str, spec: ModelSpec) -> Path:
     return Path(next(iter(found.submodule_search_locations)))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(_CHUNK):
@@ -129,7 +129,7 @@ def verify(path: Path, spec: ModelSpec) -> None:
     size = path.stat().st_size
     if size != spec.size:
         raise ModelError(f"model {spec.name}: {path} has {size} bytes, expected {spec.size}; {spec.install_hint}")
-    digest = _sha256(path)
+    digest = file_sha256(path)
     if digest != spec.sha256:
         raise ModelError(f"model {spec.name}: sha256 mismatch for {path} ({digest}); {spec.install_hint}")
     _remember(path, spec)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from embeddings.encoder import Encoder
 from qa.llm import LLM, Messages
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,7 +65,7 @@ def seed_library(tmp_path_factory, encoder):
     return path
 
 
-class FakeEncoder:
+class FakeEncoder(Encoder):
     """Hashed bag-of-words vectors: instant, deterministic, and similar texts score high.
     For logic tests only; the real encoder is tested in test_integration.py."""
 

@@ -69,3 +69,18 @@ def test_bad_input_exit_codes(fakes, tmp_path):
     result = run("ingest", str(bad), "--library", str(tmp_path / "l2"))
     assert result.exit_code == 2
     assert f"{bad}:2" in result.output and "1 articles added" in result.output
+
+
+def test_no_llm_prints_passages_without_loading_the_model(fakes, monkeypatch):
+    monkeypatch.setattr("qa.api.load_llm", lambda model=None: pytest.fail("--no-llm loaded the LLM"))
+    obj = json.loads(run("ask", "--no-llm", "--json", "-k", "3", Q2003).stdout)
+    assert obj["answer"] == "" and obj["abstained"] is False and obj["citations"] == []
+    assert "003_c13b77ec0b5e076f" in obj["passages"][0]["article_id"] and len(obj["passages"]) == 3
+    assert set(obj["timings"]) == {"retrieve_s", "total_s"}
+    out = " ".join(run("ask", "--no-llm", Q2003).output.split())
+    assert out.startswith("Passages 1. Russia Urges Washington, Pyongyang to Reduce Tensions") and "retrieve" in out
+
+
+def test_no_llm_says_when_the_articles_do_not_answer(fakes):
+    out = " ".join(run("ask", "--no-llm", "Who won the football world cup final penalty shootout?").output.split())
+    assert out.startswith("The articles don't answer that.") and "Closest passages" in out

@@ -1,0 +1,164 @@
+"""The embedder as an ONNX graph run by ONNX Runtime, so that a question never waits for torch.
+
+Importing torch and sentence-transformers takes ~15 s on a 2-core machine, while a
+question is one short text. ONNX Runtime and ``tokenizers`` load in ~0.3 s and
+encode a question in ~10 ms. The graph is exported once, locally, from the same
+verified safetensors weights (mean pooling and L2 normalisation included), the
+first time sentence-transformers is loaded anyway (e.g. at ingest). It is kept
+only if its vectors match sentence-transformers on fixed probe texts (cosine
+≥ :data:`MIN_COSINE`), and its sha256 is recorded and checked before each load,
+like every other model file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from qa.models import ModelError, ModelSpec, file_sha256, verify
+from qa.paths import cache_dir
+
+MIN_COSINE = 0.9999
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+PROBES = (
+    "What did Russia propose in 2003?",
+    "Who won the election in the state last week, and by how many votes?",
+    "MOSCOW, April 10 (Reuters) - Russian Foreign Minister Sergei Lavrov warned on Wednesday against "
+    "stoking tensions with North Korea, saying a military solution would be unacceptable. " * 3,
+    "ok",
+)
+
+
+def onnx_path(spec: ModelSpec) -> Path:
+    """Where the export of ``spec`` lives: the cache dir, named by the source weights' sha256."""
+    return cache_dir() / "onnx" / f"{spec.name}-{spec.sha256[:16]}.onnx"
+
+
+def _record_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def onnx_spec(spec: ModelSpec) -> ModelSpec | None:
+    """The export's own entry (size and sha256 recorded at export), or None if there is no export."""
+    try:
+        record = json.loads(_record_path(onnx_path(spec)).read_text())
+        if record["source_sha256"] != spec.sha256:
+            return None
+        return ModelSpec("embedder-onnx", f"{spec.name} (ONNX export)", spec.packages, onnx_path(spec).name,
+                         int(record["size"]), str(record["sha256"]), spec.license)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class OnnxEncoder:
+    """Runs the exported graph: word pieces from the model's tokenizer.json, vectors out.
+
+    The session (~0.3 s of reading and preparing weights, with the GIL released) is
+    built in a background thread, so that opening the library and loading its
+    indexes overlap with it; the first :meth:`encode` waits for it."""
+
+    def __init__(self, path: Path, model_dir: Path, max_tokens: int) -> None:
+        self._tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tok.enable_truncation(max_tokens)
+        self._tok.enable_padding()
+        self._session: ort.InferenceSession | None = None
+        self._error: BaseException | None = None
+        self._loading = threading.Thread(target=self._open, args=(path,), name="onnx-session", daemon=True)
+        self._loading.start()
+
+    def _open(self, path: Path) -> None:
+        try:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = os.cpu_count() or 1
+            options.log_severity_level = 3
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread by session()
+            self._error = e
+
+    def session(self) -> ort.InferenceSession:
+        self._loading.join()
+        if self._session is None:
+            raise RuntimeError(f"ONNX Runtime could not load the embedder: {self._error}") from self._error
+        return self._session
+
+    @classmethod
+    def load(cls, spec: ModelSpec, model_dir: Path, max_tokens: int) -> "OnnxEncoder | None":
+        """The verified export of ``spec``; None when there is none yet. A file that fails its
+        checksum is removed (it is rebuilt at the next export) and None is returned."""
+        exported = onnx_spec(spec)
+        if exported is None:
+            return None
+        path = onnx_path(spec)
+        try:
+            verify(path, exported)
+        except ModelError:
+            path.unlink(missing_ok=True)
+            _record_path(path).unlink(missing_ok=True)
+            return None
+        return cls(path, model_dir, max_tokens)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Normalised vectors, one row per text (batched by length, so padding stays small)."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), int(self.session().get_outputs()[0].shape[-1])), np.float32)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            enc = self._tok.encode_batch([texts[i] for i in idx])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            out[idx] = self.session().run(None, dict(zip(_INPUTS, (ids, mask, np.zeros_like(ids)))))[0]
+        return out
+
+
+def export(st_model, spec: ModelSpec, model_dir: Path) -> Path | None:
+    """Export a loaded SentenceTransformer (BERT + mean pooling + normalise) to ONNX.
+
+    Returns the path, or None when the export fails or does not match (the caller
+    keeps using sentence-transformers; nothing else depends on the export)."""
+    import torch
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, bert: torch.nn.Module) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2, dim=1)
+
+    path = onnx_path(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    try:
+        module = Pooled(st_model[0].auto_model).eval()
+        dummy = torch.ones((2, 8), dtype=torch.long)
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (dummy, torch.ones_like(dummy), torch.zeros_like(dummy)), str(tmp),
+                              input_names=list(_INPUTS), output_names=["embedding"], opset_version=17,
+                              dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in _INPUTS},
+                                            "embedding": {0: "batch"}}, dynamo=False)
+        reference = st_model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
+        got = OnnxEncoder(tmp, model_dir, st_model.max_seq_length).encode(list(PROBES))
+        cosine = float((reference * got).sum(1).min())
+        if cosine < MIN_COSINE:
+            return None
+        record = {"source_sha256": spec.sha256, "size": tmp.stat().st_size, "sha256": file_sha256(tmp),
+                  "min_cosine": cosine}
+        os.replace(tmp, path)
+        _record_path(path).write_text(json.dumps(record))
+        return path
+    except Exception:  # noqa: BLE001 - any exporter failure just means "no fast path"
+        return None
+    finally:
+        tmp.unlink(missing_ok=True)

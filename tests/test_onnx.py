@@ -1,0 +1,78 @@
+"""The ONNX question encoder: same vectors as sentence-transformers, checked before use,
+and a question answered (retrieval) without importing torch (slow: real embedder)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import EVAL, REPO
+from embeddings.onnx import MIN_COSINE, OnnxEncoder, export, onnx_path, onnx_spec
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def st_model(encoder):
+    return encoder._load()
+
+
+def test_export_matches_sentence_transformers_on_the_dev_questions(encoder, st_model):
+    questions = [json.loads(line)["question"] for line in
+                 (EVAL / "rtqa-2025" / "questions.jsonl").read_text().splitlines() if line.strip()]
+    assert len(questions) >= 100
+    onnx = OnnxEncoder.load(encoder._spec, encoder.model_dir, encoder.max_tokens)
+    assert onnx is not None, "loading sentence-transformers must leave a verified export behind"
+    reference = st_model.encode(questions, normalize_embeddings=True, convert_to_numpy=True)
+    got = onnx.encode(questions)
+    assert got.shape == reference.shape == (len(questions), 384)
+    assert float((reference * got).sum(1).min()) >= MIN_COSINE
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_small_batches_use_the_export_and_bulk_uses_torch(encoder, st_model, monkeypatch):
+    calls = []
+    monkeypatch.setattr(type(st_model), "encode", lambda self, texts, **kw: calls.append(len(texts)) or
+                        np.ones((len(texts), 384), np.float32) / np.sqrt(384))
+    fresh = type(encoder)(encoder._spec)
+    vec = fresh.encode(["What did Russia propose in 2003?"])
+    assert not calls and fresh._model is None and vec.shape == (1, 384)
+    fresh._model = st_model
+    fresh.encode(["a news sentence"] * 300)
+    assert sum(calls) == 300
+
+
+def test_a_tampered_export_is_refused_and_removed(encoder, st_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_CACHE", str(tmp_path))
+    path = export(st_model, encoder._spec, encoder.model_dir)
+    assert path == onnx_path(encoder._spec) and path.is_file() and onnx_spec(encoder._spec) is not None
+    assert OnnxEncoder.load(encoder._spec, encoder.model_dir, 256) is not None
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert OnnxEncoder.load(encoder._spec, encoder.model_dir, 256) is None
+    assert not path.exists() and onnx_spec(encoder._spec) is None
+
+
+def test_a_question_is_retrieved_without_importing_torch(seed_library, encoder, tmp_path):
+    encoder.warm_up()  # makes sure the export exists in the shared cache
+    code = (
+        "import json, sys\n"
+        "from qa.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:], standalone_mode=False)\n"
+        "finally:\n"
+        "    print(json.dumps(sorted(m for m in ('torch', 'sentence_transformers', 'llama_cpp') if m in sys.modules)),"
+        " file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code, "ask", "--no-llm", "--json", "--library", str(seed_library),
+                           "What did Russia propose in 2003?"], capture_output=True, text=True, cwd=REPO,
+                          timeout=120, env={**os.environ, "QA_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+    assert result["passages"][0]["article_id"].startswith("003_c13b77ec0b5e076f")
+    assert result["abstained"] is False and result["answer"] == ""
