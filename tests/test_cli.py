@@ -83,4 +83,4 @@ def test_no_llm_prints_passages_without_loading_the_model(fakes, monkeypatch):
 
 def test_no_llm_says_when_the_articles_do_not_answer(fakes):
     out = " ".join(run("ask", "--no-llm", "Who won the football world cup final penalty shootout?").output.split())
-    assert "The articles don't answer that. Closest passages 1." in out
+    assert "The articles don't answer that." in out and "Closest passages 1." in out
