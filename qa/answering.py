@@ -246,17 +246,27 @@ def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Pas
 
 
 def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None) -> Iterator[str | Answer]:
-    """Yields the model's text pieces as they come, then the final Answer."""
+    """Yields the model's text pieces as they come, then the final Answer.
+
+    Timings: ``first_token_s`` (start → first piece: evidence selection and the prompt),
+    ``generate_s`` (start → last piece) and ``verify_s`` (checking the reply against the
+    passages), so that a slow answer says which step was slow."""
     start = time.perf_counter()
     if not passages or max(p.score for p in passages) < getattr(encoder, "abstain_below", MIN_SCORE):
         yield ABSTAIN_TEXT
-        yield Answer(question, ABSTAIN_TEXT, True, [], passages, llm.name, {"generate_s": 0.0})
+        yield Answer(question, ABSTAIN_TEXT, True, [], passages, llm.name,
+                     {"first_token_s": 0.0, "generate_s": 0.0, "verify_s": 0.0})
         return
     evidence = select_evidence(question, passages, encoder)
-    raw = []
+    raw: list[str] = []
+    first_token_s = None
     for piece in llm.stream(build_messages(question, evidence)):
+        if first_token_s is None:
+            first_token_s = time.perf_counter() - start
         raw.append(piece)
         yield piece
+    generated = time.perf_counter()
     answer = finish(question, "".join(raw), evidence, passages, llm.name, encoder)
-    answer.timings["generate_s"] = time.perf_counter() - start
+    answer.timings.update(first_token_s=generated - start if first_token_s is None else first_token_s,
+                          generate_s=generated - start, verify_s=time.perf_counter() - generated)
     yield answer

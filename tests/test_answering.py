@@ -1,6 +1,8 @@
 """Answer assembly with a queued fake model: markers, quotes, abstention, streaming."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from qa.answering import ABSTAIN_TEXT, Answer
@@ -64,7 +66,28 @@ def test_stream_yields_pieces_then_the_answer(assistant_with):
     items = list(assistant_with("Russia proposed six-sided talks [1].").stream(Q2003))
     assert isinstance(items[-1], Answer)
     assert "".join(items[:-1]) == "Russia proposed six-sided talks [1]."
-    assert set(items[-1].timings) == {"retrieve_s", "generate_s", "total_s"}
+    assert list(items[-1].timings) == ["retrieve_s", "first_token_s", "generate_s", "verify_s", "total_s"]
+
+
+def test_verification_time_is_reported_apart_from_generation(assistant_with, monkeypatch):
+    import qa.answering
+
+    real_finish = qa.answering.finish
+
+    def slow_finish(*args, **kwargs):
+        time.sleep(0.05)
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(qa.answering, "finish", slow_finish)
+    t = assistant_with("Russia proposed six-sided talks [1].").ask(Q2003).timings
+    assert t["verify_s"] >= 0.05
+    assert t["first_token_s"] <= t["generate_s"]
+    assert t["retrieve_s"] + t["generate_s"] + t["verify_s"] <= t["total_s"]
+
+
+def test_abstaining_without_the_model_reports_the_same_timing_keys(assistant_with):
+    t = assistant_with().ask("Who won the 2022 football World Cup final?").timings
+    assert list(t) == ["retrieve_s", "first_token_s", "generate_s", "verify_s", "total_s"]
 
 
 def test_to_dict_has_the_json_shape(assistant_with):
