@@ -26,8 +26,8 @@ STEPS = {
     "+ dates": dict(dedup=False, window=None),
     "+ near-duplicates": dict(window=None),
     "+ one passage per article, window 0": dict(window=0),
-    "+ one passage per article, window 1 (shipped)": dict(),
-    "+ one passage per article, window 2": dict(window=2),
+    "+ one passage per article, window 1": dict(window=1),
+    "+ one passage per article, window 2 (shipped)": dict(),
 }
 
 

@@ -21,7 +21,7 @@ from qa.reading import Article
 RRF_K = 60            # reciprocal rank fusion constant (Cormack et al. 2009)
 CANDIDATES = 50       # per retriever, before fusion
 DUPLICATE_RATIO = 90  # rapidfuzz token_set_ratio at which two passages are the same text
-WINDOW = 1            # neighbouring chunks shown each side of the hit
+WINDOW = 2            # neighbouring chunks shown each side of the hit
 RECENCY_WEIGHT = 0.02 # news questions without a date mean "lately": fresher articles get up to this
 RECENCY_HALF_LIFE = 30  # days
 
