@@ -1,0 +1,116 @@
+"""Ingest throughput against bare ``SentenceTransformer.encode`` on the same chunk texts.
+
+    python benchmarks/ingest.py [--dataset ../shared/eval/rtqa-2025] [--articles 150]
+
+Takes the first N articles of the dataset's corpus and, in one run: ingests them
+into a new library (reading, cleaning, dates, chunking, embedding, SQLite, FAISS
+and BM25: everything ``qa ingest`` does), then encodes exactly the texts that
+were embedded with a bare ``SentenceTransformer.encode`` (batch 32). The model is
+loaded before either clock starts, so both rates are steady-state. Each runs in
+its own process, so each peak RSS is its own.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATASET = REPO.parent / "shared" / "eval" / "rtqa-2025"
+
+
+def _ingest(corpus: Path, library: Path) -> dict:
+    from embeddings.encoder import load_encoder
+    from qa.library import Library
+
+    encoder = load_encoder()
+    encoder._load()  # model load is not ingest work: both sides start with a loaded model
+    start = time.perf_counter()
+    lib = Library.create(library, encoder)
+    report = lib.add([corpus], encoder)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "articles": len(report.added), "chunks": lib.counts["chunks"]}
+
+
+def _bare(library: Path) -> dict:
+    from embeddings.encoder import load_encoder
+    from qa.library import Library
+
+    texts = Library.open(library).chunk_texts()
+    model = load_encoder()._load()
+    start = time.perf_counter()
+    model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+    return {"seconds": time.perf_counter() - start, "chunks": len(texts)}
+
+
+def _child(kind: str, *args: str) -> dict:
+    """Run one side in a fresh process; returns its figures plus its peak RSS."""
+    code = (f"import json, resource, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            f"import ingest; r = ingest._{kind}(*map(ingest.Path, sys.argv[1:])); "
+            "r['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; print(json.dumps(r))")
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} failed: {done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _subset(dataset: Path, n: int, folder: Path) -> Path:
+    from qa.evaluation import corpus_path
+
+    source = corpus_path(dataset)
+    opener = gzip.open if source.suffix == ".gz" else open
+    target = folder / "corpus.jsonl"
+    with opener(source, "rt", encoding="utf-8") as f, open(target, "w", encoding="utf-8") as out:
+        for i, line in enumerate(f):
+            if i >= n:
+                break
+            out.write(line)
+    return target
+
+
+def run(dataset: Path = DATASET, articles: int = 150) -> str:
+    """Markdown section with the figures; also printed as it goes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = _subset(dataset, articles, Path(tmp))
+        ingest = _child("ingest", str(corpus), str(Path(tmp) / "lib"))
+        print(f"ingest: {ingest}", flush=True)
+        bare = _child("bare", str(Path(tmp) / "lib"))
+        print(f"bare encode: {bare}", flush=True)
+    ingest_rate, bare_rate = ingest["chunks"] / ingest["seconds"], bare["chunks"] / bare["seconds"]
+    return "\n".join([
+        "## Ingest throughput",
+        "",
+        f"`python benchmarks/ingest.py --articles {articles}`: the first {articles} articles of "
+        f"{dataset.name}'s corpus; {describe()}.",
+        "",
+        "| what | seconds | articles/s | chunks/s | peak RSS MB | vs bare |",
+        "|---|---|---|---|---|---|",
+        f"| baseline: bare `SentenceTransformer.encode` of the same {bare['chunks']} texts | {bare['seconds']:.1f} "
+        f"| | {bare_rate:.1f} | {bare['peak_rss_mb']:.0f} | 1.00 |",
+        f"| `Library.add` (read, clean, chunk, embed, store, FAISS, BM25) | {ingest['seconds']:.1f} | "
+        f"{ingest['articles'] / ingest['seconds']:.2f} | {ingest_rate:.1f} | {ingest['peak_rss_mb']:.0f} "
+        f"| {ingest_rate / bare_rate:.2f} |",
+        "",
+        "Target: ≥ 0.90 of the bare rate.",
+    ]) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", type=Path, default=DATASET)
+    ap.add_argument("--articles", type=int, default=150, help="How many of the corpus's articles to ingest.")
+    print(run(**vars(ap.parse_args())))
+
+
+if __name__ == "__main__":
+    main()
