@@ -79,7 +79,14 @@ _OWN_NAME = re.compile(r"(store-\d+\.db(-journal|-wal|-shm)?|index-\d+\.faiss|bm
 # metric (int32, 0 = inner product), then the float count (int64) and the floats.
 _FAISS_MAGIC = b"IxFI"
 _FAISS_HEADER = struct.Struct("<iqqq?iq")
-_FAISS_HEADER_SIZE = len(_FAISS_MAGIC) + _FAISS_HEADER.size
+# The FAISS IndexIVFFlat file (large libraries, see embeddings/index.py): "IwFl", the same header
+# without the float count, nlist and nprobe (uint64), the coarse quantizer (a whole IndexFlatIP
+# file of nlist centroids), the direct map (type byte, 1 = array; uint64 count; int64 per row:
+# list << 32 | offset), then the inverted lists: "ilar", nlist, code size (uint64), "full" and
+# nlist sizes or "sprs" and (list, size) pairs, then per non-empty list its codes and int64 ids.
+_IVF_MAGIC = b"IwFl"
+_IVF_HEADER = struct.Struct("<iqqq?iQQ")
+_IVF_LISTS = struct.Struct("<4sQQ4sQ")
 
 _BM25_PARAMS = {"k1": (int, float), "b": (int, float), "delta": (int, float), "method": str,
                 "idf_method": (str, type(None)), "dtype": str, "int_dtype": str, "num_docs": int,
@@ -311,22 +318,100 @@ def _store_shape(db: sqlite3.Connection) -> tuple[int, int, int | None, int | No
 
 
 def _check_index_file(stream: IO[bytes], dim: int, rows: int | None) -> int:
-    """Check a FAISS flat inner-product index file against its own size, the embedder's dimension
-    and (if given) the number of chunks, before FAISS allocates anything; returns its row count."""
+    """Check a FAISS index file (flat, or IVF for large libraries) against its own size, the
+    embedder's dimension and (if given) the number of chunks, before FAISS allocates anything;
+    returns its row count."""
     stream.seek(0)
-    head = stream.read(_FAISS_HEADER_SIZE)
-    if len(head) < _FAISS_HEADER_SIZE or head[:4] != _FAISS_MAGIC:
-        raise _Damaged("not a FAISS inner-product flat index (wrong header)")
-    d, ntotal, _, _, _, metric, floats = _FAISS_HEADER.unpack(head[4:])
     size = os.fstat(stream.fileno()).st_size
+    magic = stream.read(4)
+    if magic == _IVF_MAGIC:
+        ntotal = _check_ivf_file(stream, dim, size)
+    elif magic == _FAISS_MAGIC:
+        ntotal = _check_flat_file(stream, dim, size - 4, nothing_after=True)
+    else:
+        raise _Damaged("not a FAISS inner-product flat or IVF index (wrong header)")
+    if rows is not None and ntotal != rows:
+        raise _Damaged(f"{ntotal} vectors for {rows} chunks")
+    return ntotal
+
+
+def _check_flat_file(stream: IO[bytes], dim: int, left: int, nothing_after: bool) -> int:
+    """Check an IndexFlatIP after its magic (``left`` bytes remain in the file); returns its row
+    count and leaves the stream after its floats."""
+    head = stream.read(_FAISS_HEADER.size)
+    if len(head) < _FAISS_HEADER.size:
+        raise _Damaged("not a FAISS inner-product flat index (wrong header)")
+    d, ntotal, _, _, _, metric, floats = _FAISS_HEADER.unpack(head)
     if d != dim:
         raise _Damaged(f"vectors have {d} dimensions, the embedder makes {dim}")
     if metric != 0 or ntotal < 0 or floats != ntotal * d:
         raise _Damaged("inconsistent header")
-    if size != _FAISS_HEADER_SIZE + 4 * floats:
-        raise _Damaged(f"{size} bytes where {ntotal} vectors take {_FAISS_HEADER_SIZE + 4 * floats} (truncated?)")
-    if rows is not None and ntotal != rows:
-        raise _Damaged(f"{ntotal} vectors for {rows} chunks")
+    want = _FAISS_HEADER.size + 4 * floats
+    if left != want if nothing_after else left < want:
+        raise _Damaged(f"{left + 4} bytes where {ntotal} vectors take {want + 4} (truncated?)")
+    stream.seek(4 * floats, os.SEEK_CUR)
+    return ntotal
+
+
+def _read_exactly(stream: IO[bytes], n: int, left: int, what: str) -> bytes:
+    if n > left:
+        raise _Damaged(f"{what} runs past the end of the file (truncated?)")
+    data = stream.read(n)
+    if len(data) != n:
+        raise _Damaged(f"{what} runs past the end of the file (truncated?)")
+    return data
+
+
+def _check_ivf_file(stream: IO[bytes], dim: int, size: int) -> int:
+    """Walk an IndexIVFFlat file after its magic: every count against the bytes left, every row id
+    in range and agreeing with the direct map (so ids are rows 0..n-1, each once, and
+    reconstructing a row reads inside its list). Returns its row count."""
+    def left() -> int:
+        return size - stream.tell()
+
+    d, ntotal, _, _, trained, metric, nlist, nprobe = _IVF_HEADER.unpack(
+        _read_exactly(stream, _IVF_HEADER.size, left(), "the header"))
+    if d != dim:
+        raise _Damaged(f"vectors have {d} dimensions, the embedder makes {dim}")
+    if metric != 0 or ntotal < 0 or not trained or not 1 <= nprobe <= nlist or nlist * 4 * d > left():
+        raise _Damaged("inconsistent header")
+    if _read_exactly(stream, 4, left(), "the centroids") != _FAISS_MAGIC or _check_flat_file(
+            stream, dim, left(), nothing_after=False) != nlist:
+        raise _Damaged("inconsistent centroids")
+    kind, count = struct.unpack("<bQ", _read_exactly(stream, 9, left(), "the direct map"))
+    if kind != 1 or count != ntotal:
+        raise _Damaged("no direct map from rows to lists")
+    direct = np.frombuffer(_read_exactly(stream, 8 * count, left(), "the direct map"), np.int64)
+    magic, lists, code_size, layout, count = _IVF_LISTS.unpack(
+        _read_exactly(stream, _IVF_LISTS.size, left(), "the inverted lists"))
+    if magic != b"ilar" or lists != nlist or code_size != 4 * d or layout not in (b"full", b"sprs"):
+        raise _Damaged("inconsistent inverted lists")
+    if count > left() // 8:
+        raise _Damaged("the inverted lists run past the end of the file (truncated?)")
+    counts = np.frombuffer(_read_exactly(stream, 8 * count, left(), "the list sizes"), np.uint64)
+    if layout == b"full":
+        if count != nlist:
+            raise _Damaged("inconsistent inverted lists")
+        sizes = counts
+    else:
+        numbers, nonzero = counts[0::2], counts[1::2]
+        if count % 2 or np.any(numbers >= nlist) or len(np.unique(numbers)) != len(numbers):
+            raise _Damaged("inconsistent inverted lists")
+        sizes = np.zeros(nlist, np.uint64)
+        sizes[numbers.astype(np.int64)] = nonzero
+    if np.any(sizes > ntotal) or int(sizes.sum()) != ntotal:
+        raise _Damaged(f"the lists hold {int(sizes.sum())} vectors, the header says {ntotal}")
+    want = int(sizes.sum()) * (code_size + 8)
+    if left() != want:
+        raise _Damaged(f"{size} bytes where {ntotal} vectors take {size - left() + want} (truncated?)")
+    for number in np.flatnonzero(sizes):
+        n = int(sizes[number])
+        stream.seek(n * code_size, os.SEEK_CUR)
+        ids = np.frombuffer(stream.read(8 * n), np.int64)
+        if len(ids) != n or np.any(ids < 0) or np.any(ids >= ntotal):
+            raise _Damaged("row ids out of range")
+        if np.any(direct[ids] != (int(number) << 32) + np.arange(n, dtype=np.int64)):
+            raise _Damaged("row ids disagree with the direct map")
     return ntotal
 
 
@@ -404,9 +489,16 @@ def _load_keywords(path: Path, rows: int) -> KeywordIndex:
         raise _Damaged(str(e)) from None
 
 
-def _read_index(stream: IO[bytes], dim: int) -> VectorIndex:
+def _read_index(stream: IO[bytes], dim: int, mapped: bool = False) -> VectorIndex:
+    """The index in a checked file. ``mapped``: memory-map it (read-only; readers) through
+    /proc/self/fd, which reaches the pinned file even after a newer generation deleted its name;
+    where there is no /proc/self/fd (not Linux), FAISS reads a copy through the stream instead.
+    Writers read a copy: FAISS cannot add to a mapped index."""
     import faiss
 
+    by_descriptor = Path(f"/proc/self/fd/{stream.fileno()}")
+    if mapped and by_descriptor.exists():
+        return VectorIndex.load(by_descriptor, mapped=True)
     stream.seek(0)
     return VectorIndex(dim, faiss.read_index(faiss.PyCallbackIOReader(stream.read)))
 
@@ -580,7 +672,7 @@ class Library:
                         self._index = VectorIndex(dim)
                     else:
                         try:
-                            self._index = _read_index(self._index_file, dim)
+                            self._index = _read_index(self._index_file, dim, mapped=True)
                         except (RuntimeError, OSError, ValueError) as e:
                             raise LibraryError(f"library index {self.path / self.manifest['files']['index']} "
                                                f"is unreadable ({e}); {_doctor_hint(self.path)}") from None
@@ -925,7 +1017,7 @@ class Library:
                     if len(previous) != before:
                         raise LibraryError(f"library {self.path} is inconsistent: {before} chunks stored, "
                                            f"{len(previous)} vectors indexed; {_doctor_hint(self.path)}")
-                    index = previous if kept is None else VectorIndex(dim)
+                    index = previous if kept is None else previous.empty_like()
                     if kept is not None:
                         index.add(previous.vectors(kept))
                 if change.vectors is not None:
