@@ -25,6 +25,7 @@ from qa.retrieval import Passage
 MIN_SCORE = 0.30            # no passage this close (cosine): abstain without asking the LLM,
                             # unless the encoder brings its own calibrated ``abstain_below``
 EVIDENCE_SENTENCES = 3      # per passage
+CANDIDATE_SENTENCES = 10    # per passage, chosen by shared words, that the encoder then ranks
 MAX_PASSAGES_IN_PROMPT = 4
 LEXICAL_SUPPORT = 0.5       # share of a sentence's new words a quote must contain
 SEMANTIC_SUPPORT = 0.7      # or this cosine between sentence and quote
@@ -127,8 +128,9 @@ class Answer:
 def select_evidence(question: str, passages: list[Passage], encoder=None) -> list[Evidence]:
     """The few sentences of each top passage that bear on the question, in text order.
     Keeping the prompt to these (not whole passages) is what makes a CPU answer fast."""
-    split = [[s for s in ([p.text[a:b] for a, b in sentence_spans(p.text)] or [p.text])
-              if not _ADDRESSED.search(s)] or [""] for p in passages[:MAX_PASSAGES_IN_PROMPT]]
+    split = [_most_lexical(question, [s for s in ([p.text[a:b] for a, b in sentence_spans(p.text)] or [p.text])
+                                      if not _ADDRESSED.search(s)] or [""])
+             for p in passages[:MAX_PASSAGES_IN_PROMPT]]
     flat = [s for sentences in split for s in sentences]
     if encoder is not None and flat:
         vecs = encoder.encode([question] + flat)
@@ -143,6 +145,16 @@ def select_evidence(question: str, passages: list[Passage], encoder=None) -> lis
                                  None if vectors is None else vectors[[at + i for i in best]]))
         at += len(sentences)
     return evidence
+
+
+def _most_lexical(question: str, sentences: list[str]) -> list[str]:
+    """The CANDIDATE_SENTENCES sharing most words with the question, in text order: encoding
+    every sentence of four long passages would cost seconds on a CPU."""
+    if len(sentences) <= CANDIDATE_SENTENCES:
+        return sentences
+    scores = [overlap(question, s) for s in sentences]
+    keep = sorted(sorted(range(len(sentences)), key=lambda i: -scores[i])[:CANDIDATE_SENTENCES])
+    return [sentences[i] for i in keep]
 
 
 def build_messages(question: str, evidence: list[Evidence]) -> list[dict[str, str]]:
