@@ -1,6 +1,8 @@
 """Cold start of ``qa ask`` in a new process, against bare ``import sentence_transformers``.
 
-    python benchmarks/cold_start.py --library LIB [--dataset ../shared/eval/rtqa-2025] [--n 5] [--answers 2]
+    python benchmarks/cold_start.py [--library LIB] [--dataset ../shared/eval/rtqa-2025] [--n 5] [--answers 2]
+
+LIB is a library of the dataset's corpus (default: the one ``qa eval DATASET`` builds).
 
 Each round runs, one after the other (so machine load hits both alike):
 the baseline ``python -c "import sentence_transformers"``, then
@@ -20,10 +22,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
+from common import DATASET, describe, dev_library  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DATASET = REPO.parent / "shared" / "eval" / "rtqa-2025"
 QA = [sys.executable, "-c", "import sys; from qa.cli import main; sys.exit(main())"]
 
 
@@ -89,7 +90,7 @@ def _chunks(library: Path) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--library", type=Path, required=True, help="A library built from the dataset's corpus.")
+    ap.add_argument("--library", type=Path, default=dev_library(), help="A library built from the dataset's corpus.")
     ap.add_argument("--dataset", type=Path, default=DATASET)
     ap.add_argument("--n", type=int, default=5, help="Rounds (questions).")
     ap.add_argument("--answers", type=int, default=2, help="Rounds that also generate a full answer.")

@@ -22,10 +22,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
+from common import DATASET, describe  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DATASET = REPO.parent / "shared" / "eval" / "rtqa-2025"
 
 
 def _ingest(corpus: Path, library: Path) -> dict:

@@ -1,12 +1,22 @@
-"""One line describing the machine a benchmark ran on (figures mean little without it)."""
+"""What every benchmark shares: the machine's description and the dev data's default places."""
 from __future__ import annotations
 
 import os
 import platform
 from pathlib import Path
 
+from qa.paths import data_dir
+
+DATASET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "rtqa-2025"
+
+
+def dev_library() -> Path:
+    """The library of the dev corpus that ``qa eval ../shared/eval/rtqa-2025`` builds and reuses."""
+    return data_dir() / "libraries" / f"eval-{DATASET.name}"
+
 
 def describe() -> str:
+    """One line: figures mean little without the machine they came from."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
