@@ -1,0 +1,98 @@
+"""Answer latency, step by step: `qa ask --json` in fresh processes against one warm Assistant.
+
+    /tmp/venv/bin/python benchmarks/latency.py [--n 20] [--model NAME] [--library /tmp/lib] [--quick]
+
+Runs the first N dev questions of rtqa-2025 (split by id hash as in
+benchmarks/retrieval_steps.py), each with ``--today`` = its date, twice, alternating:
+  * cold: ``qa ask QUESTION --json`` in a new process (the installed ``qa`` next to this
+    Python), which loads the encoder, the library and the LLM every time; its wall time
+    is what a shell user waits;
+  * warm: ``Assistant.ask`` on one object kept across questions (as the TUI and
+    ``Assistant.chat()`` do), so the model is loaded and the system prompt cached.
+Prints median and p90 of the answer's own timings (retrieve / first token / generate /
+verify / total) and of the wall time. Questions that abstain before asking the model
+count with generate = verify = 0; how many did is printed. ``--quick``: 3 questions.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from qa import evaluation
+from qa.api import Assistant
+
+try:
+    from .llm import dev_questions, machine  # imported as benchmarks.latency
+except ImportError:
+    from llm import dev_questions, machine  # run as a script: benchmarks/ is on sys.path
+
+QA = Path(sys.executable).parent / "qa"
+KEYS = ["retrieve_s", "first_token_s", "generate_s", "verify_s", "total_s", "wall_s"]
+
+
+def p90(values: list[float]) -> float:
+    """Nearest-rank 90th percentile: defined for a handful of runs too (``--quick``)."""
+    ordered = sorted(values)
+    return ordered[math.ceil(0.9 * len(ordered)) - 1]
+
+
+def ask_process(q: dict, library: Path, model: str | None) -> dict:
+    """``qa ask --json`` in a new process: the answer's timings plus the process's wall time."""
+    today = evaluation.question_date(q)
+    cmd = [str(QA), "ask", q["question"], "--library", str(library), "--json"]
+    cmd += ["--today", today.isoformat()] if today else []
+    cmd += ["--model", model] if model else []
+    start = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    wall = time.perf_counter() - start
+    answer = json.loads(out)
+    return {**answer["timings"], "wall_s": wall, "abstained": answer["abstained"]}
+
+
+def ask_warm(assistant: Assistant, q: dict) -> dict:
+    start = time.perf_counter()
+    answer = assistant.ask(q["question"], today=evaluation.question_date(q))
+    return {**answer.timings, "wall_s": time.perf_counter() - start, "abstained": answer.abstained}
+
+
+def _table(label: str, rows: list[dict]) -> list[str]:
+    abstained = sum(r["abstained"] for r in rows)
+    out = [f"**{label}** ({len(rows)} questions, {abstained} abstained without the model)", "",
+           "| step | median s | p90 s |", "|---|---:|---:|"]
+    for key in KEYS:
+        values = [r.get(key, 0.0) for r in rows]
+        out.append(f"| {key.removesuffix('_s')} | {statistics.median(values):.2f} | {p90(values):.2f} |")
+    return out + [""]
+
+
+def run(n: int = 20, model: str | None = None, library: Path = Path("/tmp/lib"), quick: bool = False) -> str:
+    """Markdown: latency per step, cold processes against one warm Assistant, same questions."""
+    questions = dev_questions()[:3 if quick else n]
+    assistant = Assistant(library, model)
+    model_name = assistant.llm.name  # loads the model now: the warm side must not pay for it on question 1
+    cold, warm = [], []
+    for q in questions:
+        cold.append(ask_process(q, library, model))
+        warm.append(ask_warm(assistant, q))
+    lines = ["## Answer latency", "",
+             f"Machine: {machine()}; model {model_name}; library {library}; "
+             f"first {len(questions)} dev questions of rtqa-2025, cold and warm alternating.", "",
+             *_table(f"cold: `{QA.name} ask --json` per process", cold),
+             *_table("warm: one Assistant", warm)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=20, help="questions (default 20)")
+    ap.add_argument("--model", help="a models.txt name or a GGUF path (default: the default LLM)")
+    ap.add_argument("--library", type=Path, default=Path("/tmp/lib"))
+    ap.add_argument("--quick", action="store_true", help="3 questions: a smoke test")
+    a = ap.parse_args()
+    print(run(a.n, a.model, a.library, a.quick))
