@@ -31,3 +31,20 @@ def test_off_topic_question_abstains(assistant):
     answer = assistant.ask("Who won the 2022 World Cup?")
     assert answer.abstained
     assert answer.passages, "closest passages are still returned"
+
+
+def test_second_question_reuses_the_cached_system_prompt(assistant):
+    """One LlamaCppLLM answering a chat must not re-evaluate the system prompt: llama.cpp
+    keeps the KV cache of the common token prefix, if our prompt layout lets it."""
+    import llama_cpp
+
+    from qa.answering import SYSTEM
+
+    llama = assistant.llm._llm
+    assistant.ask("What did Russia propose in 2003?")
+    llama_cpp.llama_perf_context_reset(llama._ctx.ctx)
+    assert not assistant.ask("What did Lavrov warn about in 2013?").abstained
+    perf = llama_cpp.llama_perf_context(llama._ctx.ctx)
+    # The cache holds prompt + generated tokens; what was not decoded now was reused.
+    reused = llama.n_tokens - perf.n_p_eval - perf.n_eval
+    assert reused >= len(llama.tokenize(SYSTEM.encode(), add_bos=False)), (reused, perf.n_p_eval)
