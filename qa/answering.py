@@ -25,12 +25,14 @@ from qa.retrieval import Passage
 MIN_SCORE = 0.30            # no passage this close (cosine): abstain without asking the LLM,
                             # unless the encoder brings its own calibrated ``abstain_below``
 EVIDENCE_SENTENCES = 3      # per passage
+QUOTED_SENTENCES = 2        # quoted when the model's reply has no supported sentence
 CANDIDATE_SENTENCES = 10    # per passage, chosen by shared words, that the encoder then ranks
 MAX_PASSAGES_IN_PROMPT = 4
 LEXICAL_SUPPORT = 0.5       # share of a sentence's new words a quote must contain
 SEMANTIC_SUPPORT = 0.7      # or this cosine between sentence and quote
 ABSTAIN_TEXT = "The articles don't answer that. The closest passages are listed below."
 ABSTAIN_MARK = "NOT IN ARTICLES"
+EXTRACTIVE_LEAD = "The articles may not say it directly; the closest they come: "
 
 SYSTEM = (
     "You answer questions about the news using only the numbered passages the user gives you. "
@@ -96,6 +98,7 @@ class Evidence:
     passage: Passage
     sentences: list[str]
     vectors: np.ndarray | None = None  # of ``sentences``, when an encoder was at hand
+    scores: list[float] = field(default_factory=list)  # how closely each sentence bears on the question
 
 
 @dataclass
@@ -108,6 +111,7 @@ class Answer:
     model: str
     timings: dict[str, float] = field(default_factory=dict)
     checks: list["Check"] = field(default_factory=list)
+    extractive: bool = False  # the text quotes the evidence: the model's reply had no supported sentence
 
     def to_dict(self) -> dict:
         """The ``qa ask --json`` object."""
@@ -122,6 +126,7 @@ class Answer:
             "model": self.model,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "verification": [asdict(c) for c in self.checks],
+            "extractive": self.extractive,
         }
 
 
@@ -142,7 +147,8 @@ def select_evidence(question: str, passages: list[Passage], encoder=None) -> lis
         scores = [sims[at + i] + 0.5 * overlap(question, s) for i, s in enumerate(sentences)]
         best = sorted(sorted(range(len(sentences)), key=lambda i: -scores[i])[:EVIDENCE_SENTENCES])
         evidence.append(Evidence(n, passage, [sentences[i] for i in best],
-                                 None if vectors is None else vectors[[at + i for i in best]]))
+                                 None if vectors is None else vectors[[at + i for i in best]],
+                                 [scores[i] for i in best]))
         at += len(sentences)
     return evidence
 
@@ -226,7 +232,7 @@ def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Pas
     passage it cites; unsupported sentences are dropped, and if none is left, it abstains."""
     raw = raw.strip()
     if not raw or ABSTAIN_MARK.lower() in raw.lower():
-        return Answer(question, ABSTAIN_TEXT, True, [], passages, model)
+        return quote_evidence(question, evidence, passages, model)
     by_n = {ev.n: ev for ev in evidence}
     parts = []
     for sentence in _split_sentences(raw) or [raw]:
@@ -248,13 +254,39 @@ def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Pas
         text = body[:tail.start()] if tail else body
         kept.append(f"{text} {''.join(f'[{n}]' for n in keep)}{tail.group() if tail else '.'}")
     if not kept:
-        return Answer(question, ABSTAIN_TEXT, True, [], passages, model, checks=checks)
+        return quote_evidence(question, evidence, passages, model, checks)
+    return Answer(question, " ".join(kept), False, _citations(quotes, by_n), passages, model, checks=checks)
+
+
+def _citations(quotes: dict[int, str], by_n: dict[int, Evidence]) -> list[Citation]:
     citations = []
     for n in sorted(quotes):
         p = by_n[n].passage
         a = p.article
         citations.append(Citation(n, a.id, a.title, a.date, a.source, a.url, quotes[n], _sources(p)))
-    return Answer(question, " ".join(kept), False, citations, passages, model, checks=checks)
+    return citations
+
+
+def quote_evidence(question: str, evidence: list[Evidence], passages: list[Passage], model: str,
+                   checks: list[Check] | None = None) -> Answer:
+    """When the model's reply has no supported sentence, answer with the evidence itself.
+
+    Retrieval already judged the passages close enough to the question, and a small
+    model often declines (or strays) where its passages do hold the answer. Quoting
+    the QUOTED_SENTENCES sentences that bear most on the question, each cited, says
+    nothing the articles don't; ``extractive`` marks such an answer. With no scored
+    evidence it abstains."""
+    ranked = sorted(((score, ev.n, sentence) for ev in evidence for score, sentence in zip(ev.scores, ev.sentences)
+                     if content_words(sentence)), key=lambda x: -x[0])[:QUOTED_SENTENCES]
+    if not ranked:
+        return Answer(question, ABSTAIN_TEXT, True, [], passages, model, checks=checks or [])
+    quotes: dict[int, str] = {}
+    for _, n, sentence in ranked:
+        quotes.setdefault(n, sentence)
+    text = EXTRACTIVE_LEAD + " ".join(f"“{' '.join(s.split())}” [{n}]" for _, n, s in ranked)
+    by_n = {ev.n: ev for ev in evidence}
+    return Answer(question, text, False, _citations(quotes, by_n), passages, model, checks=checks or [],
+                  extractive=True)
 
 
 def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None) -> Iterator[str | Answer]:

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from qa.answering import ABSTAIN_TEXT, Answer
+from qa.answering import ABSTAIN_TEXT, EXTRACTIVE_LEAD, QUOTED_SENTENCES, Answer
 from qa.api import Assistant
 from qa.library import Library
 
@@ -50,10 +50,27 @@ def test_unmarked_sentence_is_cited_by_the_passage_it_repeats(assistant_with):
     assert answer.text.endswith(f"[{answer.citations[0].n}].")
 
 
-def test_model_saying_not_in_articles_is_an_abstention(assistant_with):
+def _assert_quotes_the_evidence(answer):
+    assert not answer.abstained and answer.extractive and answer.text.startswith(EXTRACTIVE_LEAD)
+    assert 1 <= len(answer.citations) <= QUOTED_SENTENCES
+    for c in answer.citations:
+        assert f"[{c.n}]" in answer.text
+        assert " ".join(c.quote.split()) in " ".join(answer.passages[c.n - 1].text.split())
+        assert f"“{' '.join(c.quote.split())}” [{c.n}]" in answer.text
+
+
+def test_model_declining_on_close_passages_gets_the_evidence_quoted(assistant_with):
     answer = assistant_with("NOT IN ARTICLES").ask(Q2003)
-    assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == []
-    assert answer.passages, "the closest passages are still shown"
+    _assert_quotes_the_evidence(answer)
+    assert "six-sided" in answer.text, "the sentence that answers the question is quoted"
+    assert answer.to_dict()["extractive"] is True
+
+
+def test_without_evidence_sentences_a_decline_is_an_abstention(fake_encoder):
+    from qa.answering import finish
+
+    answer = finish(Q2003, "NOT IN ARTICLES", [], [], "fake", fake_encoder)
+    assert answer.abstained and answer.text == ABSTAIN_TEXT and not answer.extractive
 
 
 def test_unrelated_question_abstains_without_asking_the_model(assistant_with):
@@ -92,7 +109,8 @@ def test_abstaining_without_the_model_reports_the_same_timing_keys(assistant_wit
 
 def test_to_dict_has_the_json_shape(assistant_with):
     d = assistant_with("Russia proposed six-sided talks [1].").ask(Q2003).to_dict()
-    assert list(d) == ["question", "answer", "abstained", "citations", "passages", "model", "timings", "verification"]
+    assert list(d) == ["question", "answer", "abstained", "citations", "passages", "model", "timings", "verification",
+                       "extractive"]
     assert set(d["citations"][0]) == {"n", "article_id", "title", "date", "source", "url", "quote", "also_in"}
     assert set(d["passages"][0]) == {"article_id", "title", "date", "source", "url", "text", "score", "also_in"}
 
@@ -122,9 +140,10 @@ def test_an_invented_sentence_is_dropped_even_when_it_cites(assistant_with):
     assert [c["verified"] for c in answer.to_dict()["verification"]] == [True, False]
 
 
-def test_an_answer_with_nothing_supported_abstains(assistant_with):
+def test_an_answer_with_nothing_supported_is_replaced_by_quotes(assistant_with):
     answer = assistant_with("Argentina won the football final in Qatar [1].").ask(Q2003)
-    assert answer.abstained and answer.citations == []
+    _assert_quotes_the_evidence(answer)
+    assert "Argentina" not in answer.text and answer.checks[0].verified is False
 
 
 def test_a_wrong_marker_is_moved_to_the_passage_that_supports_the_sentence(assistant_with):

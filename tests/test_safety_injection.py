@@ -93,4 +93,5 @@ def test_obeying_the_injection_gives_no_cited_answer(library, reply):
     answer, prompts = ask(library, reply)
     assert INJECTION not in prompts[0][-1]["content"]
     assert all(INJECTION not in c.quote and "SYSTEM" not in c.quote for c in answer.citations)
-    assert answer.abstained
+    assert answer.abstained or answer.extractive, "the obeying reply itself is never the answer"
+    assert "Paris" not in answer.text and "instructions" not in answer.text
