@@ -1,6 +1,6 @@
 """Vector and keyword search at library scale: build time, memory, query latency, recall@10.
 
-    python benchmarks/scale.py --sizes 100000,1000000 [--library /tmp/lib] [--quick]
+    python benchmarks/scale.py --sizes 100000,1000000 [--library LIB] [--quick]
 
 Why: qa's retrieval must stay interactive as a library grows from thousands of chunks to a
 million. This measures, for each size, (1) the exact baseline ``IndexFlatIP``; (2) the index
@@ -9,7 +9,7 @@ above), saved, checked (``qa.library._check_index_file``, done on every open) an
 memory-mapped the way ``qa ask`` opens it; (3) BM25 (``qa.bm25.KeywordIndex``).
 
 Data: the real all-MiniLM-L6-v2 vectors of a library's chunks (``--library``, default
-/tmp/lib), 1,000 of them held out as queries; the rest repeated to the size, every copy
+the rtqa-2025 library ``qa eval`` builds), 1,000 of them held out as queries; the rest repeated to the size, every copy
 after the first with Gaussian noise (sigma 0.02 a dimension, about 0.4 of the unit norm)
 and re-normalised. Queries are the held-out vectors with the same noise, searched one at a
 time (like ``qa ask``). Recall@10 is against exact search over the same vectors. BM25
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import platform
 import resource
 import sys
 import tempfile
@@ -35,7 +34,10 @@ from typing import Any
 import faiss
 import numpy as np
 
-DEFAULT_LIBRARY = Path("/tmp/lib")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import describe, dev_library  # noqa: E402
+
+DEFAULT_LIBRARY = dev_library()
 HELD_OUT = 1000
 NOISE = 0.02
 TIMED_QUERIES = 300  # single queries timed per index (exact search at 1M takes ~0.2 s each)
@@ -158,11 +160,7 @@ def _in_child(fn, *args):
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{os.cpu_count()} cores ({cpu}), {ram:.0f} GiB RAM, Python {platform.python_version()}, "
-            f"faiss {faiss.__version__} ({faiss.omp_get_max_threads()} threads)")
+    return f"{describe()}, faiss {faiss.__version__} ({faiss.omp_get_max_threads()} threads)"
 
 
 def run(sizes: tuple[int, ...] = (100_000, 1_000_000), library: Path = DEFAULT_LIBRARY,
