@@ -1,9 +1,10 @@
 """Answer latency, step by step: `qa ask --json` in fresh processes against one warm Assistant.
 
-    /tmp/venv/bin/python benchmarks/latency.py [--n 20] [--model NAME] [--library /tmp/lib] [--quick]
+    python benchmarks/latency.py [--n 20] [--model NAME] [--library LIB] [--quick]
 
 Runs the first N dev questions of rtqa-2025 (split by id hash as in
-benchmarks/retrieval_steps.py), each with ``--today`` = its date, twice, alternating:
+benchmarks/retrieval_steps.py) against LIB (default: the rtqa-2025 library ``qa eval``
+builds), each with ``--today`` = its date, twice, alternating:
   * cold: ``qa ask QUESTION --json`` in a new process (the installed ``qa`` next to this
     Python), which loads the encoder, the library and the LLM every time; its wall time
     is what a shell user waits;
@@ -27,10 +28,9 @@ from pathlib import Path
 from qa import evaluation
 from qa.api import Assistant
 
-try:
-    from .llm import dev_questions, machine  # imported as benchmarks.latency
-except ImportError:
-    from llm import dev_questions, machine  # run as a script: benchmarks/ is on sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import dev_library  # noqa: E402
+from llm import dev_questions, machine  # noqa: E402
 
 QA = Path(sys.executable).parent / "qa"
 KEYS = ["retrieve_s", "first_token_s", "generate_s", "verify_s", "total_s", "wall_s"]
@@ -71,8 +71,9 @@ def _table(label: str, rows: list[dict]) -> list[str]:
     return out + [""]
 
 
-def run(n: int = 20, model: str | None = None, library: Path = Path("/tmp/lib"), quick: bool = False) -> str:
+def run(n: int = 20, model: str | None = None, library: Path | None = None, quick: bool = False) -> str:
     """Markdown: latency per step, cold processes against one warm Assistant, same questions."""
+    library = library or dev_library()
     questions = dev_questions()[:3 if quick else n]
     assistant = Assistant(library, model)
     model_name = assistant.llm.name  # loads the model now: the warm side must not pay for it on question 1
@@ -92,7 +93,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20, help="questions (default 20)")
     ap.add_argument("--model", help="a models.txt name or a GGUF path (default: the default LLM)")
-    ap.add_argument("--library", type=Path, default=Path("/tmp/lib"))
+    ap.add_argument("--library", type=Path, default=dev_library())
     ap.add_argument("--quick", action="store_true", help="3 questions: a smoke test")
     a = ap.parse_args()
     print(run(a.n, a.model, a.library, a.quick))

@@ -1,6 +1,8 @@
 """LLM speed: the product's answer path against bare llama-cpp-python, and KV-cache reuse in chat.
 
-    /tmp/venv/bin/python benchmarks/llm.py [--library /tmp/lib] [--model NAME] [--reps 3]
+    python benchmarks/llm.py [--library LIB] [--model NAME] [--reps 3]
+
+LIB: a library of rtqa-2025's corpus (default: the one ``qa eval`` builds).
 
 The prompt is the product's own: ``build_messages`` over the evidence retrieved from
 the library for the first dev question of rtqa-2025 that does not abstain. The product
@@ -24,8 +26,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -42,17 +44,15 @@ from qa.llm import LLM, LlamaCppLLM, Messages, cpu_cores
 from qa.models import resolve_llm
 from qa.retrieval import Passage, Retriever
 
-DATASET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "rtqa-2025"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DATASET, describe, dev_library  # noqa: E402
+
 MAX_TOKENS = 200  # LLM.stream's default: what an answer may use
 
 
 def machine() -> str:
-    """Cores, CPU model and llama-cpp-python version: the figures mean nothing without them."""
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
-        else platform.processor()
-    return (f"{cpu_cores()} usable cores ({os.cpu_count()} online), {model}, "
-            f"llama-cpp-python {llama_cpp.__version__}")
+    """The shared machine line, plus what decides LLM speed: usable cores and llama.cpp's version."""
+    return f"{describe()}, {cpu_cores()} cores usable by this process, llama-cpp-python {llama_cpp.__version__}"
 
 
 def dev_questions(dataset: Path = DATASET) -> list[dict]:
@@ -168,10 +168,10 @@ def _median(runs: list[Run], attr: str) -> float:
     return statistics.median(getattr(r, attr) for r in runs)
 
 
-def run(library: Path = Path("/tmp/lib"), model: str | None = None, reps: int = 3) -> str:
+def run(library: Path | None = None, model: str | None = None, reps: int = 3) -> str:
     """Markdown: throughput of product vs bare, and the second chat question with and without reuse."""
     encoder = load_encoder()
-    retriever = Retriever(Library.open(library, encoder), encoder)
+    retriever = Retriever(Library.open(library or dev_library(), encoder), encoder)
     (q1, passages1), (q2, passages2) = _answerable(retriever, encoder, dev_questions(), 2)
     name, path = resolve_llm(model)
     product = LlamaCppLLM(path, name)
@@ -230,7 +230,7 @@ def run(library: Path = Path("/tmp/lib"), model: str | None = None, reps: int = 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--library", type=Path, default=Path("/tmp/lib"))
+    ap.add_argument("--library", type=Path, default=dev_library())
     ap.add_argument("--model", help="a models.txt name or a GGUF path (default: the default LLM)")
     ap.add_argument("--reps", type=int, default=3)
     a = ap.parse_args()
