@@ -95,7 +95,10 @@ def run(assistant, questions: list[dict], out: Path | None = None, retrieval_onl
             else:
                 answer = assistant.ask(q["question"], today=today)
                 pred = {"id": q["id"], "answer": answer.text, "abstained": answer.abstained,
-                        "passages": [p.text for p in answer.passages]}
+                        "passages": [p.text for p in answer.passages], "extractive": answer.extractive,
+                        "citations": [{"n": c.n, "article_id": c.article_id, "quote": c.quote}
+                                      for c in answer.citations],
+                        "timings": {k: round(v, 3) for k, v in answer.timings.items()}}
                 times.append(answer.timings.get("total_s", 0.0))
             predictions.append(pred)
             if sink:

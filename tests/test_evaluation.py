@@ -49,3 +49,25 @@ def test_normalisation_matches_squad():
     assert evaluation.normalize("The U.S.-led “War”, an  Iraq!") == "u s led war iraq"
     assert evaluation.contains("Officials named Marco Rubio today", "marco rubio")
     assert not evaluation.contains("Rubios", "Rubio")
+
+
+def test_run_writes_predictions_with_their_citations_and_timings(tmp_path, fake_encoder):
+    from qa.api import SEEDS, Assistant
+
+    from conftest import FakeLLM
+
+    assistant = Assistant.create(tmp_path / "lib", encoder=fake_encoder, llm=FakeLLM(
+        "Russia proposed six-sided discussions [1].", "NOT IN ARTICLES"))
+    assistant.add([SEEDS])
+    questions = [{"id": "a", "date": "2003-04-10", "question": "What did Russia propose for six-sided discussions?"},
+                 {"id": "b", "date": "2003-04-10", "question": "What did Russia propose in 2003 for North Korea six-sided discussions?"}]
+    out = tmp_path / "pred.jsonl"
+    predictions, times = evaluation.run(assistant, questions, out)
+    assert [json.loads(line) for line in out.read_text().splitlines()] == predictions and len(times) == 2
+    first, second = predictions
+    assert first["answer"] == "Russia proposed six-sided discussions [1]." and not first["extractive"]
+    assert second["extractive"] and not second["abstained"], second["answer"]
+    for pred in predictions:
+        assert {"retrieve_s", "generate_s", "verify_s", "total_s"} <= set(pred["timings"])
+        for c in pred["citations"]:
+            assert " ".join(c["quote"].split()) in " ".join(pred["passages"][c["n"] - 1].split())
