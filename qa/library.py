@@ -41,7 +41,7 @@ from urllib.parse import quote
 import numpy as np
 from filelock import FileLock, Timeout
 
-from embeddings.encoder import Encoder
+from embeddings.encoder import Encoder, EncodingQueue
 from embeddings.index import VectorIndex
 from qa.bm25 import KeywordIndex, load_array
 from qa.chunking import Chunk, ChunkParams, chunk_text, embed_text
@@ -847,80 +847,80 @@ class Library:
             seen_files = _file_hashes(db) if db else {}
         change = _Change()
         counter = encoder.token_counter()
-        titles: dict[str, str] = {}
-        now: dict[str, set[str]] = {}  # files read whole: path -> the articles they hold now
-        own = self.path.resolve()
+        # Chunks are encoded in a worker as they come, so reading and chunking hide behind the encoder.
+        with EncodingQueue(encoder, lambda done, total: progress("embed", done, total)) as queue:
+            now: dict[str, set[str]] = {}  # files read whole: path -> the articles they hold now
+            own = self.path.resolve()
 
-        def fail(error: ReadError) -> None:
-            report.errors.append(error)
-            if on_error:
-                on_error(error)
+            def fail(error: ReadError) -> None:
+                report.errors.append(error)
+                if on_error:
+                    on_error(error)
 
-        for item in walk_paths(paths, ignored=report.ignored):
-            if isinstance(item, ReadError):
-                fail(item)
-                continue
-            key = str(item.resolve())
-            if own in item.resolve().parents:  # the library's own files, inside a folder being ingested
-                continue
-            try:
-                digest = file_digest(item) if is_supported(item) and item.is_file() else None
-            except OSError as e:
-                fail(ReadError(str(item), None, f"cannot read file: {e.strerror or e}"))
-                continue
-            if digest is not None and seen_files.get(key) == digest[0]:
-                report.unchanged.append(str(item))
-                report.duplicates += sorted(now.get(key) or links.get(key, ()))
-                continue
-            holds: set[str] = set()
-            whole = True   # False when the file as a whole failed: keep what it gave before
-            clean = True   # no errors at all: remember its hash to skip it next time
-            for art in read_file(item):
-                if isinstance(art, ReadError):
-                    fail(art)
-                    clean = False
-                    whole = whole and art.line is not None
+            for item in walk_paths(paths, ignored=report.ignored):
+                if isinstance(item, ReadError):
+                    fail(item)
                     continue
-                if art.content_hash in known:
-                    report.duplicates.append(art.id)
-                    holds.add(known[art.content_hash])
+                key = str(item.resolve())
+                if own in item.resolve().parents:  # the library's own files, inside a folder being ingested
                     continue
-                pieces = chunk_text(art.id, art.title, art.text, counter, self.params)
-                if not pieces:
-                    fail(ReadError(str(item), None, f"{art.id}: no text to index"))
-                    clean = False
+                try:
+                    digest = file_digest(item) if is_supported(item) and item.is_file() else None
+                except OSError as e:
+                    fail(ReadError(str(item), None, f"cannot read file: {e.strerror or e}"))
                     continue
-                known[art.content_hash] = art.id
-                holds.add(art.id)
-                report.added.append(art)
-                titles[art.id] = art.title
-                change.chunks += pieces
-                progress("read", len(report.added), 0)
-            change.links |= {(key, aid) for aid in holds}
-            if whole:
-                now[key] = now.get(key, set()) | holds
-                if clean and digest is not None:
-                    change.files[key] = digest
-                    seen_files[key] = digest[0]
-        change.articles = report.added
-        report.chunks = len(change.chunks)
+                if digest is not None and seen_files.get(key) == digest[0]:
+                    report.unchanged.append(str(item))
+                    report.duplicates += sorted(now.get(key) or links.get(key, ()))
+                    continue
+                holds: set[str] = set()
+                whole = True   # False when the file as a whole failed: keep what it gave before
+                clean = True   # no errors at all: remember its hash to skip it next time
+                for art in read_file(item):
+                    if isinstance(art, ReadError):
+                        fail(art)
+                        clean = False
+                        whole = whole and art.line is not None
+                        continue
+                    if art.content_hash in known:
+                        report.duplicates.append(art.id)
+                        holds.add(known[art.content_hash])
+                        continue
+                    pieces = chunk_text(art.id, art.title, art.text, counter, self.params)
+                    if not pieces:
+                        fail(ReadError(str(item), None, f"{art.id}: no text to index"))
+                        clean = False
+                        continue
+                    known[art.content_hash] = art.id
+                    holds.add(art.id)
+                    report.added.append(art)
+                    change.chunks += pieces
+                    queue.add([embed_text(art.title, c.text) for c in pieces])
+                    progress("read", len(report.added), 0)
+                change.links |= {(key, aid) for aid in holds}
+                if whole:
+                    now[key] = now.get(key, set()) | holds
+                    if clean and digest is not None:
+                        change.files[key] = digest
+                        seen_files[key] = digest[0]
+            change.articles = report.added
+            report.chunks = len(change.chunks)
 
-        # A file that now holds other articles than before: drop the old links, and the old
-        # articles that no file holds any more (replaced by the file's new content).
-        for key, holds in now.items():
-            change.unlinks |= {(key, aid) for aid in links.get(key, set()) - holds}
-        change.links -= {(p, a) for p, a in change.links if a in links.get(p, set())}
-        if change.unlinks:
-            still = _linked_articles(links, change)
-            change.remove = {aid for _, aid in change.unlinks if aid not in still}
-            report.removed = sorted(change.remove)
-        if change.empty:
+            # A file that now holds other articles than before: drop the old links, and the old
+            # articles that no file holds any more (replaced by the file's new content).
+            for key, holds in now.items():
+                change.unlinks |= {(key, aid) for aid in links.get(key, set()) - holds}
+            change.links -= {(p, a) for p, a in change.links if a in links.get(p, set())}
+            if change.unlinks:
+                still = _linked_articles(links, change)
+                change.remove = {aid for _, aid in change.unlinks if aid not in still}
+                report.removed = sorted(change.remove)
+            if change.empty:
+                return report
+            if change.chunks:
+                change.vectors = queue.result()
+            self._commit(change, encoder)
             return report
-        if change.chunks:
-            change.vectors = encoder.encode([embed_text(titles[c.article_id], c.text) for c in change.chunks],
-                                            progress=_counting(progress, "embed", len(change.chunks)))
-        self._commit(change, encoder)
-        return report
 
     def find(self, targets: Iterable[str]) -> tuple[dict[str, list[str]], list[str]]:
         """Article ids for each target (an article id, a URL, or a file or folder that was

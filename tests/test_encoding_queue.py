@@ -1,0 +1,64 @@
+"""Encoding in a worker while ingest goes on reading: same vectors, same order, progress counted."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from embeddings.encoder import EncodingQueue
+from qa.api import SEEDS
+from qa.library import Library
+
+from conftest import FakeEncoder
+
+
+class RecordingEncoder(FakeEncoder):
+    """A fake that notes which thread encoded each call, and whether bulk loading came first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+        self.prepared = False
+
+    def prepare_bulk(self) -> None:
+        assert threading.current_thread() is threading.main_thread()
+        self.prepared = True
+
+    def encode(self, texts, batch_size=32, progress=None):
+        self.threads.append(threading.current_thread().name)
+        return super().encode(texts, batch_size, progress)
+
+
+def test_queue_keeps_order_and_counts_progress(monkeypatch):
+    monkeypatch.setattr(EncodingQueue, "batch", 4)
+    encoder, seen = RecordingEncoder(), []
+    texts = [f"article {i} about harbour number {i * 7}" for i in range(11)]
+    with EncodingQueue(encoder, lambda done, total: seen.append((done, total))) as queue:
+        for i in range(0, len(texts), 3):
+            queue.add(texts[i:i + 3])
+        vectors = queue.result()
+    np.testing.assert_array_equal(vectors, FakeEncoder().encode(texts))
+    assert encoder.prepared and all(name.startswith("qa-encode") for name in encoder.threads)
+    assert seen[-1] == (11, 11) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_a_small_job_is_encoded_in_the_callers_thread():
+    encoder = RecordingEncoder()
+    with EncodingQueue(encoder) as queue:
+        queue.add(["one short text"])
+        assert queue.result().shape == (1, 384)
+    assert encoder.threads == [threading.current_thread().name] and not encoder.prepared
+
+
+def test_ingest_through_the_worker_gives_the_same_library(monkeypatch, tmp_path):
+    direct = Library.create(tmp_path / "direct", FakeEncoder())
+    direct.add([SEEDS], FakeEncoder())
+    monkeypatch.setattr(EncodingQueue, "batch", 5)
+    encoder = RecordingEncoder()
+    queued = Library.create(tmp_path / "queued", encoder)
+    queued.add([SEEDS], encoder)
+    assert any(name.startswith("qa-encode") for name in encoder.threads)
+    assert queued.counts == direct.counts
+    rows = list(range(direct.counts["chunks"]))
+    np.testing.assert_array_equal(queued.index.vectors(rows), direct.index.vectors(rows))
+    assert queued.chunk_texts() == direct.chunk_texts()
