@@ -1336,13 +1336,3 @@ def _recover_manifest(path: Path, report: DoctorReport, encoder: Callable[[], En
 def _build_keywords(texts: list[str]) -> KeywordIndex:
     """BM25 over the chunk texts (row i = chunk i)."""
     return KeywordIndex.build(texts)
-
-
-def _counting(progress: Progress, stage: str, total: int) -> Callable[[int], None]:
-    done = 0
-
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
-        progress(stage, done, total)
-    return step

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-import numpy as np
 from rapidfuzz import fuzz
 
 from embeddings.encoder import Encoder
