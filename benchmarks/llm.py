@@ -29,7 +29,6 @@ import os
 import statistics
 import sys
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ import llama_cpp
 
 from embeddings.encoder import load_encoder
 from qa import evaluation
-from qa.answering import MIN_SCORE, Answer, answer_stream, build_messages, select_evidence
+from qa.answering import Answer, answer_stream, build_messages, close_enough, select_evidence
 from qa.library import Library
 from qa.llm import LLM, LlamaCppLLM, Messages, cpu_cores
 from qa.models import resolve_llm
@@ -46,6 +45,7 @@ from qa.retrieval import Passage, Retriever
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DATASET, describe, dev_library  # noqa: E402
+from retrieval_steps import split  # noqa: E402
 
 MAX_TOKENS = 200  # LLM.stream's default: what an answer may use
 
@@ -57,7 +57,7 @@ def machine() -> str:
 
 def dev_questions(dataset: Path = DATASET) -> list[dict]:
     """The dev half of the dataset, split by id hash as benchmarks/retrieval_steps.py does."""
-    return [q for q in evaluation.read_jsonl(dataset / "questions.jsonl") if zlib.crc32(q["id"].encode()) % 2 == 0]
+    return split(evaluation.read_jsonl(dataset / "questions.jsonl"), "dev")
 
 
 @dataclass
@@ -157,7 +157,7 @@ def _answerable(retriever: Retriever, encoder, questions: list[dict], count: int
     out = []
     for q in questions:
         passages = retriever.search(q["question"], 5, today=evaluation.question_date(q))
-        if passages and max(p.score for p in passages) >= getattr(encoder, "abstain_below", MIN_SCORE):
+        if close_enough(passages, encoder):
             out.append((q["question"], passages))
             if len(out) == count:
                 break

@@ -289,6 +289,12 @@ def quote_evidence(question: str, evidence: list[Evidence], passages: list[Passa
                   extractive=True)
 
 
+def close_enough(passages: list[Passage], encoder=None) -> bool:
+    """Whether the best passage is close enough to the question to try answering: the
+    encoder's calibrated ``abstain_below``, or MIN_SCORE without one."""
+    return bool(passages) and max(p.score for p in passages) >= getattr(encoder, "abstain_below", MIN_SCORE)
+
+
 def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None) -> Iterator[str | Answer]:
     """Yields the model's text pieces as they come, then the final Answer.
 
@@ -296,7 +302,7 @@ def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None
     ``generate_s`` (start → last piece) and ``verify_s`` (checking the reply against the
     passages), so that a slow answer says which step was slow."""
     start = time.perf_counter()
-    if not passages or max(p.score for p in passages) < getattr(encoder, "abstain_below", MIN_SCORE):
+    if not close_enough(passages, encoder):
         yield ABSTAIN_TEXT
         yield Answer(question, ABSTAIN_TEXT, True, [], passages, llm.name,
                      {"first_token_s": 0.0, "generate_s": 0.0, "verify_s": 0.0})

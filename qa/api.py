@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from embeddings.encoder import Encoder, load_encoder
-from qa.answering import Answer, answer_stream
+from qa.answering import Answer, answer_stream, close_enough
 from qa.library import IngestReport, Library, LibraryError, Progress
 from qa.llm import LLM, load_llm
 from qa.paths import default_library_dir
@@ -88,7 +88,7 @@ class Assistant:
 
     def in_library(self, passages: list[Passage]) -> bool:
         """Whether the best passage is close enough to the question to try answering."""
-        return bool(passages) and max(p.score for p in passages) >= self.encoder.abstain_below
+        return close_enough(passages, self.encoder)
 
     def stream(self, question: str, k: int | None = None, today: date | None = None,
                context: str = "") -> Iterator[str | Answer]:
