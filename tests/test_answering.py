@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from qa.answering import ABSTAIN_TEXT, EXTRACTIVE_LEAD, QUOTED_SENTENCES, Answer
+from qa.answering import (ABSTAIN_TEXT, EVIDENCE_SENTENCES, EXTRACTIVE_LEAD, PROMPT_SENTENCES, QUOTED_SENTENCES,
+                          Answer, select_evidence)
 from qa.api import Assistant
 from qa.library import Library
 
@@ -40,7 +41,42 @@ def test_the_prompt_holds_the_question_and_numbered_evidence(assistant_with):
     a.ask(Q2003)
     user = a.llm.prompts[0][-1]["content"]
     assert f"\n\nQuestion: {Q2003}\n" in user
-    assert user.startswith("Passage [1]: ") and "six-sided" in user
+    assert user.startswith("Passage [") and "six-sided" in user
+
+
+def test_the_prompt_keeps_only_the_sentences_that_bear_most_on_the_question(assistant_with, fake_encoder):
+    a = assistant_with()
+    passages = a.retriever.search(Q2003, 5)
+    evidence = select_evidence(Q2003, passages, fake_encoder)
+    assert sum(len(ev.sentences) for ev in evidence) == PROMPT_SENTENCES
+    assert all(1 <= len(ev.sentences) <= EVIDENCE_SENTENCES for ev in evidence)
+    shown = [s for ev in evidence for s in ev.sentences]
+    assert any("six-sided" in s for s in shown)
+    for ev in evidence:
+        assert ev.passage is passages[ev.n - 1]
+        assert all(s in ev.passage.text for s in ev.sentences), "sentences keep their text order and wording"
+        assert [ev.passage.text.index(s) for s in ev.sentences] == sorted(ev.passage.text.index(s) for s in ev.sentences)
+
+
+def test_sentences_left_out_of_the_prompt_bear_less_on_the_question(assistant_with, fake_encoder, monkeypatch):
+    import qa.answering
+    passages = assistant_with().retriever.search(Q2003, 5)
+    shown = {(ev.n, s): sc for ev in select_evidence(Q2003, passages, fake_encoder)
+             for s, sc in zip(ev.sentences, ev.scores)}
+    monkeypatch.setattr(qa.answering, "PROMPT_SENTENCES", 1000)
+    monkeypatch.setattr(qa.answering, "EVIDENCE_SENTENCES", 1000)
+    every = {(ev.n, s): sc for ev in select_evidence(Q2003, passages, fake_encoder)
+             for s, sc in zip(ev.sentences, ev.scores)}
+    assert set(shown) < set(every)
+    full = {n for n, _ in shown if sum(1 for m, _ in shown if m == n) == EVIDENCE_SENTENCES}
+    left_out = [sc for key, sc in every.items() if key not in shown and key[0] not in full]
+    assert min(shown.values()) >= max(left_out)
+
+
+def test_placeholder_and_list_markers_from_a_small_model_are_understood(assistant_with):
+    answer = assistant_with(". Russia proposed six-sided discussions with China and Japan [n] [1, 9].").ask(Q2003)
+    assert answer.text == "Russia proposed six-sided discussions with China and Japan [1]."
+    assert [c.n for c in answer.citations] == [1]
 
 
 def test_unmarked_sentence_is_cited_by_the_passage_it_repeats(assistant_with):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 
 import pytest
@@ -105,3 +106,19 @@ def test_gguf_path_is_used_as_given(tmp_path):
     assert models.resolve_llm(str(f)) == ("mine.gguf", f)
     with pytest.raises(ModelError, match="no GGUF file"):
         models.resolve_llm(str(tmp_path / "absent.gguf"))
+
+
+def test_llm_threads_default_to_the_usable_cores_and_follow_qa_threads(monkeypatch):
+    from qa.llm import cpu_cores, llm_threads
+    monkeypatch.delenv("QA_THREADS", raising=False)
+    assert llm_threads() == cpu_cores() >= 1
+    monkeypatch.setenv("QA_THREADS", "1")
+    assert llm_threads() == 1
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_bad_qa_threads_is_a_clear_error(monkeypatch, value):
+    from qa.llm import llm_threads
+    monkeypatch.setenv("QA_THREADS", value)
+    with pytest.raises(ModelError, match="QA_THREADS.*" + re.escape(repr(value))):
+        llm_threads()
