@@ -25,7 +25,8 @@ from qa.retrieval import Passage
 MIN_SCORE = 0.30            # no passage this close (cosine): abstain without asking the LLM,
                             # unless the encoder brings its own calibrated ``abstain_below``
 EVIDENCE_SENTENCES = 3      # at most, per passage
-PROMPT_SENTENCES = 6        # in all: every 100 prompt tokens cost the 1.5B model ~2.7 s on 2 cores
+PROMPT_SENTENCES = 5        # in all: each sentence (~28 tokens) costs the 1.5B model ~0.8 s on 2 cores;
+                            # 5 held accuracy and cut the median answer to 7.2 s (docs/quality.md)
 QUOTED_SENTENCES = 2        # quoted when the model's reply has no supported sentence
 CANDIDATE_SENTENCES = 10    # per passage, chosen by shared words, that the encoder then ranks
 MAX_PASSAGES_IN_PROMPT = 4

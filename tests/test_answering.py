@@ -4,13 +4,19 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import SEEDS, FakeLLM
 
-from qa.answering import (ABSTAIN_TEXT, EVIDENCE_SENTENCES, EXTRACTIVE_LEAD, PROMPT_SENTENCES, QUOTED_SENTENCES,
-                          Answer, select_evidence)
+from qa.answering import (
+    ABSTAIN_TEXT,
+    EVIDENCE_SENTENCES,
+    EXTRACTIVE_LEAD,
+    PROMPT_SENTENCES,
+    QUOTED_SENTENCES,
+    Answer,
+    select_evidence,
+)
 from qa.api import Assistant
 from qa.library import Library
-
-from conftest import SEEDS, FakeLLM
 
 
 @pytest.fixture

@@ -1,0 +1,67 @@
+"""How often the prompt's evidence holds the answer, for several prompt sizes.
+
+    python benchmarks/evidence.py [DATASET] [--library LIB] [--sizes 4,5,6,8,12]
+
+The model can only phrase what its prompt holds, and every 100 prompt tokens cost
+the default 1.5B model ~2.7 s on 2 cores, so the number of evidence sentences
+trades answer time against answers. For each size this prints the share of
+answerable questions whose correct choice text (normalised as score.py does) is
+in one of the evidence sentences ``select_evidence`` picks, and the median prompt
+length in words, on the tuning half, the held-out half and all questions. The
+last line is the ceiling: the whole text of the passages those sentences come from.
+No LLM runs.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import qa.answering
+from embeddings.encoder import load_encoder
+from qa import evaluation
+from qa.library import Library
+from qa.retrieval import Retriever
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DATASET, describe, dev_library  # noqa: E402
+from retrieval_steps import split  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dataset", type=Path, nargs="?", default=DATASET)
+    ap.add_argument("--library", type=Path, default=None)
+    ap.add_argument("--sizes", default="4,5,6,8,12", help="evidence sentences in the prompt, comma-separated")
+    a = ap.parse_args()
+    encoder = load_encoder()
+    library = Library.open(a.library or dev_library(), encoder)
+    retriever = Retriever(library, encoder)
+    corpus = " " + " ".join(evaluation.normalize(r["text"])
+                            for r in evaluation.read_jsonl(evaluation.corpus_path(a.dataset))) + " "
+    questions = [q for q in evaluation.read_jsonl(a.dataset / "questions.jsonl")
+                 if f" {evaluation.normalize(q['answer'])} " in corpus]
+    passages = {q["id"]: retriever.search(q["question"], 5, today=evaluation.question_date(q)) for q in questions}
+    halves = {"tuning": split(questions, "dev"), "held-out": split(questions, "holdout"), "all": questions}
+    print(describe())
+    print(f"{len(questions)} answerable questions, library {library.counts}")
+    print(f"{'evidence':>22} | " + " | ".join(f"{h} ({len(qs)})" for h, qs in halves.items()) + " | words")
+    sizes = [int(s) for s in a.sizes.split(",")]
+    for size in sizes:
+        qa.answering.PROMPT_SENTENCES = size
+        evidence = {q["id"]: qa.answering.select_evidence(q["question"], passages[q["id"]], encoder) for q in questions}
+        held = {qid: any(evaluation.contains(s, q["answer"]) for ev in evidence[qid] for s in ev.sentences)
+                for qid, q in ((q["id"], q) for q in questions)}
+        words = statistics.median(sum(len(s.split()) for ev in evidence[q["id"]] for s in ev.sentences)
+                                  for q in questions)
+        shares = [sum(held[q["id"]] for q in qs) / len(qs) for qs in halves.values()]
+        print(f"{f'{size} sentences':>22} | " + " | ".join(f"{s:.3f}" for s in shares) + f" | {words:.0f}")
+    ceiling = {q["id"]: any(evaluation.contains(ev.passage.text, q["answer"]) for ev in evidence[q["id"]])
+               for q in questions}
+    shares = [sum(ceiling[q["id"]] for q in qs) / len(qs) for qs in halves.values()]
+    print(f"{'their whole passages':>22} | " + " | ".join(f"{s:.3f}" for s in shares))
+
+
+if __name__ == "__main__":
+    main()
