@@ -182,7 +182,8 @@ def build_messages(question: str, evidence: list[Evidence]) -> list[dict[str, st
         text = _CHAT_TOKEN.sub(" ", " ".join(ev.sentences))
         dated = f" ({a.date})" if a.date else ""
         blocks.append(f"Passage [{ev.n}]{dated}: {_CHAT_TOKEN.sub(' ', a.title)}\n{text}")
-    user = "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer in one sentence that names the answer, ending with its passage number in brackets."
+    user = "\n\n".join(blocks) + (f"\n\nQuestion: {question}\n"
+                                   "Answer in one sentence that names the answer, ending with its passage number in brackets.")
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
@@ -241,7 +242,8 @@ def _verify(body: str, cited: list[int], question_words: set[str], evidence: lis
 def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Passage], model: str,
            encoder=None) -> Answer:
     """Turn the model's raw reply into an Answer whose every sentence is supported by the
-    passage it cites; unsupported sentences are dropped, and if none is left, it abstains."""
+    passage it cites; unsupported sentences are dropped, and if none is left, the evidence
+    is quoted instead (``quote_evidence``)."""
     raw = raw.strip()
     if not raw or ABSTAIN_MARK.lower() in raw.lower():
         return quote_evidence(question, evidence, passages, model)
