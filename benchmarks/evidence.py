@@ -8,7 +8,7 @@ trades answer time against answers. For each size this prints the share of
 answerable questions whose correct choice text (normalised as score.py does) is
 in one of the evidence sentences ``select_evidence`` picks, and the median prompt
 length in words, on the tuning half, the held-out half and all questions. The
-last line is the ceiling: the whole text of the passages those sentences come from.
+last line is the ceiling: the whole text of the top passages the sentences are drawn from.
 No LLM runs.
 """
 from __future__ import annotations
@@ -38,10 +38,8 @@ def main() -> None:
     encoder = load_encoder()
     library = Library.open(a.library or dev_library(), encoder)
     retriever = Retriever(library, encoder)
-    corpus = " " + " ".join(evaluation.normalize(r["text"])
-                            for r in evaluation.read_jsonl(evaluation.corpus_path(a.dataset))) + " "
-    questions = [q for q in evaluation.read_jsonl(a.dataset / "questions.jsonl")
-                 if f" {evaluation.normalize(q['answer'])} " in corpus]
+    questions = evaluation.answerable(evaluation.read_jsonl(a.dataset / "questions.jsonl"),
+                                      (r["text"] for r in evaluation.read_jsonl(evaluation.corpus_path(a.dataset))))
     passages = {q["id"]: retriever.search(q["question"], 5, today=evaluation.question_date(q)) for q in questions}
     halves = {"tuning": split(questions, "dev"), "held-out": split(questions, "holdout"), "all": questions}
     print(describe())
@@ -57,10 +55,11 @@ def main() -> None:
                                   for q in questions)
         shares = [sum(held[q["id"]] for q in qs) / len(qs) for qs in halves.values()]
         print(f"{f'{size} sentences':>22} | " + " | ".join(f"{s:.3f}" for s in shares) + f" | {words:.0f}")
-    ceiling = {q["id"]: any(evaluation.contains(ev.passage.text, q["answer"]) for ev in evidence[q["id"]])
+    top = qa.answering.MAX_PASSAGES_IN_PROMPT
+    ceiling = {q["id"]: any(evaluation.contains(p.text, q["answer"]) for p in passages[q["id"]][:top])
                for q in questions}
     shares = [sum(ceiling[q["id"]] for q in qs) / len(qs) for qs in halves.values()]
-    print(f"{'their whole passages':>22} | " + " | ".join(f"{s:.3f}" for s in shares))
+    print(f"{f'top {top} passages, whole':>22} | " + " | ".join(f"{s:.3f}" for s in shares))
 
 
 if __name__ == "__main__":

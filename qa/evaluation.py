@@ -54,25 +54,31 @@ def corpus_path(dataset: Path) -> Path:
     raise FileNotFoundError(f"no corpus.jsonl[.gz] in {dataset}")
 
 
+def answerable(questions: Iterable[dict], corpus_texts: Iterable[str]) -> list[dict]:
+    """The questions whose correct choice occurs in the corpus text (score.py's rule)."""
+    full = " " + " ".join(normalize(t) for t in corpus_texts) + " "
+    return [q for q in questions if f" {normalize(q['answer'])} " in full]
+
+
 def score(questions: Iterable[dict], corpus_texts: Iterable[str], predictions: Iterable[dict]) -> dict:
     """recall@1/5/10, accuracy and abstained, defined exactly as in score.py."""
     qs = {q["id"]: q for q in questions}
-    full = " " + " ".join(normalize(t) for t in corpus_texts) + " "
     preds = [p for p in predictions if p["id"] in qs]
-    answerable = [p for p in preds if f" {normalize(qs[p['id']]['answer'])} " in full]
-    out: dict = {"questions": len(preds), "answerable": len(answerable)}
+    found = {q["id"] for q in answerable([qs[p["id"]] for p in preds], corpus_texts)}
+    answerable_preds = [p for p in preds if p["id"] in found]
+    out: dict = {"questions": len(preds), "answerable": len(answerable_preds)}
     for k in (1, 5, 10):
-        hits = [any(contains(t, qs[p["id"]]["answer"]) for t in p.get("passages", [])[:k]) for p in answerable]
+        hits = [any(contains(t, qs[p["id"]]["answer"]) for t in p.get("passages", [])[:k]) for p in answerable_preds]
         out[f"recall@{k}"] = round(sum(hits) / max(1, len(hits)), 4)
     correct = 0
-    for p in answerable:
+    for p in answerable_preds:
         q = qs[p["id"]]
         if p.get("abstained") or not p.get("answer"):
             continue
         scores = [f1(p["answer"], c) for c in q["choices"]]
         best = max(range(len(scores)), key=lambda i: scores[i])
         correct += scores[best] > 0 and best == q["answer_index"]
-    out["accuracy"] = round(correct / max(1, len(answerable)), 4)
+    out["accuracy"] = round(correct / max(1, len(answerable_preds)), 4)
     out["abstained"] = round(sum(bool(p.get("abstained")) for p in preds) / max(1, len(preds)), 4)
     return out
 
