@@ -45,12 +45,11 @@ def main() -> None:
     print(describe())
     print(f"{len(questions)} answerable questions, library {library.counts}")
     print(f"{'evidence':>22} | " + " | ".join(f"{h} ({len(qs)})" for h, qs in halves.items()) + " | words")
-    sizes = [int(s) for s in a.sizes.split(",")]
-    for size in sizes:
+    for size in (int(s) for s in a.sizes.split(",")):
         qa.answering.PROMPT_SENTENCES = size
         evidence = {q["id"]: qa.answering.select_evidence(q["question"], passages[q["id"]], encoder) for q in questions}
-        held = {qid: any(evaluation.contains(s, q["answer"]) for ev in evidence[qid] for s in ev.sentences)
-                for qid, q in ((q["id"], q) for q in questions)}
+        held = {q["id"]: any(evaluation.contains(s, q["answer"]) for ev in evidence[q["id"]] for s in ev.sentences)
+                for q in questions}
         words = statistics.median(sum(len(s.split()) for ev in evidence[q["id"]] for s in ev.sentences)
                                   for q in questions)
         shares = [sum(held[q["id"]] for q in qs) / len(qs) for qs in halves.values()]

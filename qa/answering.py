@@ -142,14 +142,15 @@ def select_evidence(question: str, passages: list[Passage], encoder=None) -> lis
     split = [_most_lexical(question, [s for s in ([p.text[a:b] for a, b in sentence_spans(p.text)] or [p.text])
                                       if not _ADDRESSED.search(s)] or [""])
              for p in passages[:MAX_PASSAGES_IN_PROMPT]]
-    flat = [s for sentences in split for s in sentences]
+    flat = [s for candidates in split for s, _ in candidates]
     if encoder is not None and flat:
         vecs = encoder.encode([question] + flat)
         sims, vectors = (vecs[1:] @ vecs[0]).tolist(), vecs[1:]
     else:
         sims, vectors = [0.0] * len(flat), None
-    scores = [sims[i] + 0.5 * overlap(question, s) for i, s in enumerate(flat)]
-    owner = [n for n, sentences in enumerate(split) for _ in sentences]
+    lexical = [shared for candidates in split for _, shared in candidates]
+    scores = [sim + 0.5 * shared for sim, shared in zip(sims, lexical)]
+    owner = [n for n, candidates in enumerate(split) for _ in candidates]
     chosen: list[int] = []
     per_passage = [0] * len(split)
     for i in sorted(range(len(flat)), key=lambda i: -scores[i]):
@@ -165,14 +166,13 @@ def select_evidence(question: str, passages: list[Passage], encoder=None) -> lis
     return evidence
 
 
-def _most_lexical(question: str, sentences: list[str]) -> list[str]:
-    """The CANDIDATE_SENTENCES sharing most words with the question, in text order: encoding
-    every sentence of four long passages would cost seconds on a CPU."""
-    if len(sentences) <= CANDIDATE_SENTENCES:
-        return sentences
-    scores = [overlap(question, s) for s in sentences]
-    keep = sorted(sorted(range(len(sentences)), key=lambda i: -scores[i])[:CANDIDATE_SENTENCES])
-    return [sentences[i] for i in keep]
+def _most_lexical(question: str, sentences: list[str]) -> list[tuple[str, float]]:
+    """The CANDIDATE_SENTENCES sharing most words with the question, in text order, each with
+    its share of the question's words: encoding every sentence of four long passages would
+    cost seconds on a CPU."""
+    shares = [overlap(question, s) for s in sentences]
+    keep = sorted(sorted(range(len(sentences)), key=lambda i: -shares[i])[:CANDIDATE_SENTENCES])
+    return [(sentences[i], shares[i]) for i in keep]
 
 
 def build_messages(question: str, evidence: list[Evidence]) -> list[dict[str, str]]:
