@@ -748,6 +748,17 @@ class Library:
                     out.append(StoredChunk(r, article, s, e))
         return out
 
+    def article_chunks(self, article_id: str) -> list[StoredChunk]:
+        """All chunks of one article, in text order."""
+        db = self._connect()
+        article = self.article(article_id)
+        if db is None or article is None:
+            return []
+        with self._reading():
+            rows = db.execute("SELECT row, start, end FROM chunks WHERE article_id = ? ORDER BY start, row",
+                              (article_id,)).fetchall()
+        return [StoredChunk(r, article, s, e) for r, s, e in rows]
+
     def sources(self, article_id: str) -> list[str]:
         """The files an article was read from (empty for articles ingested before qa recorded them)."""
         db = self._connect()

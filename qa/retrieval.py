@@ -7,9 +7,12 @@ outlets shown once (the copies are kept as alternative sources).
 """
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 from rapidfuzz import fuzz
 
 from embeddings.encoder import Encoder
@@ -122,32 +125,35 @@ class Retriever:
                 scored = [(c, cos, fused + self.recency * _freshness(c.article.date, anchor))
                           for c, cos, fused in scored]
                 scored.sort(key=lambda x: -x[2])
-        if self.window is not None:
-            scored = self._widen(scored)
+        if self.window is None:
+            scored = [(c, cos) for c, cos, _ in scored]
+        else:
+            scored = self._widen(scored, qvec[0])
         if not self.dedup:
-            return [Passage(c, s) for c, s, _ in scored[:k]]
+            return [Passage(c, s) for c, s in itertools.islice(scored, k)]
         return _collapse_duplicates(scored, k)
 
-    def _widen(self, scored: list[tuple[StoredChunk, float, float]]) -> list[tuple[StoredChunk, float, float]]:
-        """One entry per article: its best chunk with ``window`` neighbours each side, so a
-        passage carries the sentences around the hit and the top k cover k articles."""
-        best: dict[str, tuple[StoredChunk, float, float]] = {}
-        for chunk, cos, fused in scored:
-            aid = chunk.article.id
-            if aid not in best:
-                best[aid] = (chunk, cos, fused)
-            elif cos > best[aid][1]:
-                best[aid] = (best[aid][0], cos, best[aid][2])
+    def _widen(self, scored: list[tuple[StoredChunk, float, float]], qvec: np.ndarray) -> Iterator[tuple[StoredChunk, float]]:
+        """One passage per article, in the order of its best chunk: the run of ``2 * window + 1``
+        chunks of the article closest to the question (the largest sum of chunk cosines), so a
+        passage carries the sentences around the hit and the top k cover k articles. Choosing
+        the run, not the single best chunk, raised recall@1/5/10 from 0.418/0.627/0.702 to
+        0.455/0.657/0.731 on the dev set (docs/quality.md).
+        Lazy: only the articles that make the top k are read."""
+        seen: set[str] = set()
         w = self.window
-        rows = sorted({r for c, _, _ in best.values() for r in range(max(0, c.row - w), c.row + w + 1)})
-        around = {c.row: c for c in self.library.chunks(rows)}
-        out = []
-        for chunk, cos, fused in best.values():
-            near = [around[r] for r in range(chunk.row - w, chunk.row + w + 1)
-                    if r in around and around[r].article.id == chunk.article.id]
-            start, end = min(c.start for c in near), max(c.end for c in near)
-            out.append((StoredChunk(chunk.row, chunk.article, start, end), cos, fused))
-        return out
+        for chunk, _, _ in scored:
+            if chunk.article.id in seen:
+                continue
+            seen.add(chunk.article.id)
+            chunks = self.library.article_chunks(chunk.article.id) or [chunk]
+            cos = self.library.index.vectors([c.row for c in chunks]) @ qvec
+            runs = np.convolve(cos, np.ones(2 * w + 1), mode="same")
+            centre = int(np.argmax(runs))
+            near = chunks[max(0, centre - w): centre + w + 1]
+            best = max(range(len(near)), key=lambda i: cos[max(0, centre - w) + i])
+            yield (StoredChunk(near[best].row, chunk.article, near[0].start, max(c.end for c in near)),
+                   float(cos[max(0, centre - w) + best]))
 
     def _time_span(self, question: str, today: date | None, dates: list[str | None]):
         """The span the question names, against ``today``; if nothing retrieved falls in a
@@ -159,9 +165,9 @@ class Retriever:
         return question_time_range(question, newest) if newest else span
 
 
-def _collapse_duplicates(scored: list[tuple[StoredChunk, float, float]], k: int) -> list[Passage]:
+def _collapse_duplicates(scored: Iterable[tuple[StoredChunk, float]], k: int) -> list[Passage]:
     kept: list[tuple[StoredChunk, float, list[Article]]] = []
-    for chunk, score, _ in scored:
+    for chunk, score in scored:
         twin = next((item for item in kept if item[0].article.id != chunk.article.id and
                      fuzz.token_set_ratio(item[0].text, chunk.text) >= DUPLICATE_RATIO), None)
         if twin is not None:
