@@ -29,6 +29,7 @@ PROMPT_SENTENCES = 5        # in all: each sentence (~28 tokens) costs the 1.5B 
                             # 5 held accuracy and cut the median answer to 7.2 s (docs/quality.md)
 QUOTED_SENTENCES = 2        # quoted when the model's reply has no supported sentence
 CANDIDATE_SENTENCES = 10    # per passage, chosen by shared words, that the encoder then ranks
+RANK_PRIOR = 0.03           # taken off a sentence's score per place its passage is ranked below the first
 MAX_PASSAGES_IN_PROMPT = 4
 LEXICAL_SUPPORT = 0.5       # share of a sentence's new words a quote must contain
 SEMANTIC_SUPPORT = 0.7      # or this cosine between sentence and quote
@@ -138,7 +139,10 @@ def select_evidence(question: str, passages: list[Passage], encoder=None) -> lis
     """The PROMPT_SENTENCES sentences of the top passages that bear most on the question
     (at most EVIDENCE_SENTENCES from one passage), grouped by passage in text order;
     passages left without one are not shown to the model. Keeping the prompt to these
-    (not whole passages) is what makes a CPU answer fast."""
+    (not whole passages) is what makes a CPU answer fast. A sentence's score is its cosine
+    to the question plus half its share of the question's words, less RANK_PRIOR per place
+    its passage ranks below the first: retrieval judged the whole article, the sentence
+    score sees one sentence."""
     split = [_most_lexical(question, [s for s in ([p.text[a:b] for a, b in sentence_spans(p.text)] or [p.text])
                                       if not _ADDRESSED.search(s)] or [""])
              for p in passages[:MAX_PASSAGES_IN_PROMPT]]
@@ -149,8 +153,8 @@ def select_evidence(question: str, passages: list[Passage], encoder=None) -> lis
     else:
         sims, vectors = [0.0] * len(flat), None
     lexical = [shared for candidates in split for _, shared in candidates]
-    scores = [sim + 0.5 * shared for sim, shared in zip(sims, lexical)]
     owner = [n for n, candidates in enumerate(split) for _ in candidates]
+    scores = [sim + 0.5 * shared - RANK_PRIOR * n for sim, shared, n in zip(sims, lexical, owner)]
     chosen: list[int] = []
     per_passage = [0] * len(split)
     for i in sorted(range(len(flat)), key=lambda i: -scores[i]):

@@ -1,8 +1,10 @@
-"""Which stretch of an article retrieval shows."""
+"""Which stretch of an article retrieval shows, and how evidence sentences are ranked."""
 from __future__ import annotations
 
 import pytest
 
+import qa.answering
+from qa.answering import RANK_PRIOR, select_evidence
 from qa.chunking import ChunkParams
 from qa.library import Library
 from qa.retrieval import Retriever
@@ -55,3 +57,20 @@ def test_a_short_article_is_shown_whole(tmp_path, fake_encoder):
     [passage] = Retriever(lib, fake_encoder).search(QUESTION, 5)
     assert len(lib.article_chunks(passage.article.id)) == 3
     assert passage.text.strip() == passage.article.text.strip()
+
+
+def test_evidence_from_lower_ranked_passages_pays_the_rank_prior(tmp_path, fake_encoder, monkeypatch):
+    from conftest import SEEDS
+    lib = Library.create(tmp_path / "seeds", fake_encoder)
+    lib.add([SEEDS], fake_encoder)
+    question = "What did Russia propose for North Korea talks?"
+    passages = Retriever(lib, fake_encoder).search(question, 5)
+    monkeypatch.setattr(qa.answering, "PROMPT_SENTENCES", 1000)
+    monkeypatch.setattr(qa.answering, "EVIDENCE_SENTENCES", 1000)
+    with_prior = select_evidence(question, passages, fake_encoder)
+    monkeypatch.setattr(qa.answering, "RANK_PRIOR", 0.0)
+    without = select_evidence(question, passages, fake_encoder)
+    assert len(with_prior) >= 2
+    for a, b in zip(with_prior, without, strict=True):
+        assert a.sentences == b.sentences
+        assert a.scores == pytest.approx([s - RANK_PRIOR * (a.n - 1) for s in b.scores])
