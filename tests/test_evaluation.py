@@ -71,3 +71,12 @@ def test_run_writes_predictions_with_their_citations_and_timings(tmp_path, fake_
         assert {"retrieve_s", "generate_s", "verify_s", "total_s"} <= set(pred["timings"])
         for c in pred["citations"]:
             assert " ".join(c["quote"].split()) in " ".join(pred["passages"][c["n"] - 1].split())
+
+
+def test_p90_is_the_nearest_rank_value_for_any_number_of_runs():
+    from qa.evaluation import p90, timing_summary
+
+    assert p90([3.0]) == 3.0
+    assert p90([float(i) for i in range(10, 0, -1)]) == 9.0
+    assert p90([float(i) for i in range(1, 21)]) == 18.0
+    assert timing_summary([2.0, 1.0, 4.0]) == {"median_s": 2.0, "p90_s": 4.0}
