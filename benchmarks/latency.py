@@ -4,10 +4,16 @@
 
 Runs the first N dev questions of rtqa-2025 (split by id hash as in
 benchmarks/retrieval_steps.py) against LIB (default: the rtqa-2025 library ``qa eval``
-builds), each with ``--today`` = its date, twice, alternating:
+builds), each with ``--today`` = its date, three times, alternating:
   * cold: ``qa ask QUESTION --json`` in a new process (the installed ``qa`` next to this
     Python), which loads the encoder, the library and the LLM every time; its wall time
-    is what a shell user waits;
+    is what a shell user waits. It starts from the LLM state the previous question's
+    process saved (so its system prompt is not computed again, as for a user's second
+    ``qa ask``);
+  * cold, no saved state (the baseline): the same, with the saved state removed first,
+    as for the very first ``qa ask``; this process saves the state the next question's
+    cold run starts from (one that abstains without the model saves none, and the next
+    cold run starts bare). The saved state is the user's cache, rebuilt by any answer;
   * warm: ``Assistant.ask`` on one object kept across questions (as the TUI and
     ``Assistant.chat()`` do), so the model is loaded and the system prompt cached.
 Prints median and p90 of the answer's own timings (retrieve / first token / generate /
@@ -18,15 +24,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from qa import evaluation
 from qa.api import Assistant
+from qa.evaluation import p90
+from qa.paths import cache_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import dev_library  # noqa: E402
@@ -34,12 +43,6 @@ from llm import dev_questions, machine  # noqa: E402
 
 QA = Path(sys.executable).parent / "qa"
 KEYS = ["retrieve_s", "first_token_s", "generate_s", "verify_s", "total_s", "wall_s"]
-
-
-def p90(values: list[float]) -> float:
-    """Nearest-rank 90th percentile: defined for a handful of runs too (``--quick``)."""
-    ordered = sorted(values)
-    return ordered[math.ceil(0.9 * len(ordered)) - 1]
 
 
 def ask_process(q: dict, library: Path, model: str | None) -> dict:
@@ -74,17 +77,26 @@ def _table(label: str, rows: list[dict]) -> list[str]:
 def run(n: int = 20, model: str | None = None, library: Path | None = None, quick: bool = False) -> str:
     """Markdown: latency per step, cold processes against one warm Assistant, same questions."""
     library = library or dev_library()
-    questions = dev_questions()[:3 if quick else n]
+    primer, *questions = dev_questions()[:1 + (3 if quick else n)]
     assistant = Assistant(library, model)
     model_name = assistant.llm.name  # loads the model now: the warm side must not pay for it on question 1
-    cold, warm = [], []
+    assistant.llm.state_dir = Path(tempfile.mkdtemp())  # the warm side keeps to its own cache
+    saved = cache_dir() / "llm-state"
+    shutil.rmtree(saved, ignore_errors=True)
+    ask_process(primer, library, model)  # saves the state question 1's cold run starts from
+    cold, bare, warm = [], [], []
     for q in questions:
         cold.append(ask_process(q, library, model))
+        shutil.rmtree(saved, ignore_errors=True)
+        bare.append(ask_process(q, library, model))
         warm.append(ask_warm(assistant, q))
-    lines = ["## Answer latency", "",
-             f"Machine: {machine()}; model {model_name}; library {library}; "
-             f"first {len(questions)} dev questions of rtqa-2025, cold and warm alternating.", "",
-             *_table(f"cold: `{QA.name} ask --json` per process", cold),
+    shutil.rmtree(assistant.llm.state_dir, ignore_errors=True)
+    setup = (f"Machine: {machine()}; model {model_name}; library {library}; "
+             f"dev questions 2-{len(questions) + 1} of rtqa-2025 (the first one primes the saved state), "
+             "cold, cold without a saved state and warm alternating.")
+    lines = ["## Answer latency", "", setup, "",
+             *_table(f"cold: `{QA.name} ask --json` per process, from the state the previous one saved", cold),
+             *_table(f"cold, no saved state (baseline): `{QA.name} ask --json` per process", bare),
              *_table("warm: one Assistant", warm)]
     return "\n".join(lines)
 

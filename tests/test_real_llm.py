@@ -48,3 +48,57 @@ def test_second_question_reuses_the_cached_system_prompt(assistant):
     # The cache holds prompt + generated tokens; what was not decoded now was reused.
     reused = llama.n_tokens - perf.n_p_eval - perf.n_eval
     assert reused >= len(llama.tokenize(SYSTEM.encode(), add_bos=False)), (reused, perf.n_p_eval)
+
+
+def _fresh_llm(state_dir):
+    from qa.llm import LlamaCppLLM
+    from qa.models import resolve_llm
+
+    name, path = resolve_llm(None)
+    return LlamaCppLLM(path, name, state_dir=state_dir)
+
+
+def _messages(city: str, cost: int) -> list[dict[str, str]]:
+    from qa.answering import SYSTEM
+
+    return [{"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"Passage [1]: Travel\nThe new bridge in {city} cost {cost} million pounds.\n\n"
+                                        f"Question: How much did the new bridge in {city} cost?"}]
+
+
+def test_a_new_process_starts_from_the_saved_system_prompt(tmp_path):
+    """``qa ask`` is a new process each time: the first reply's state is saved, and the next
+    LLM object starts from it instead of computing the system prompt again."""
+    import llama_cpp
+
+    from qa.answering import SYSTEM
+
+    first = _fresh_llm(tmp_path)
+    reply = "".join(first.stream(_messages("Leeds", 40)))
+    assert first.restored == 0 and len(list(tmp_path.glob("*.state"))) == 1
+    del first
+
+    second = _fresh_llm(tmp_path)
+    llama = second._llm
+    system_tokens = len(llama.tokenize(SYSTEM.encode(), add_bos=False))
+    llama_cpp.llama_perf_context_reset(llama._ctx.ctx)
+    assert "".join(second.stream(_messages("Leeds", 40))) == reply
+    assert system_tokens < second.restored < system_tokens + 8, "the system prompt, nothing of the question"
+    assert llama_cpp.llama_perf_context(llama._ctx.ctx).n_p_eval < system_tokens, "system prompt not recomputed"
+    assert "40 million" in reply
+    assert "25 million" in "".join(second.stream(_messages("York", 25)))
+
+
+def test_a_damaged_saved_state_is_replaced_not_used(tmp_path):
+    first = _fresh_llm(tmp_path)
+    reply = "".join(first.stream(_messages("Leeds", 40)))
+    del first
+    [state] = tmp_path.glob("*.state")
+    data = bytearray(state.read_bytes())
+    data[-100] ^= 0xFF
+    state.write_bytes(bytes(data))
+
+    second = _fresh_llm(tmp_path)
+    assert "".join(second.stream(_messages("Leeds", 40))) == reply
+    assert second.restored == 0
+    assert state.read_bytes() != bytes(data), "saved again from this process"
