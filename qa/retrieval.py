@@ -125,15 +125,13 @@ class Retriever:
                 scored = [(c, cos, fused + self.recency * _freshness(c.article.date, anchor))
                           for c, cos, fused in scored]
                 scored.sort(key=lambda x: -x[2])
-        if self.window is None:
-            scored = [(c, cos) for c, cos, _ in scored]
-        else:
-            scored = self._widen(scored, qvec[0])
+        shown = ((c, cos) for c, cos, _ in scored) if self.window is None else self._widen(scored, qvec[0])
         if not self.dedup:
-            return [Passage(c, s) for c, s in itertools.islice(scored, k)]
-        return _collapse_duplicates(scored, k)
+            return [Passage(c, s) for c, s in itertools.islice(shown, k)]
+        return _collapse_duplicates(shown, k)
 
-    def _widen(self, scored: list[tuple[StoredChunk, float, float]], qvec: np.ndarray) -> Iterator[tuple[StoredChunk, float]]:
+    def _widen(self, scored: list[tuple[StoredChunk, float, float]],
+               qvec: np.ndarray) -> Iterator[tuple[StoredChunk, float]]:
         """One passage per article, in the order of its best chunk: the run of ``2 * window + 1``
         chunks of the article closest to the question (the largest sum of chunk cosines), so a
         passage carries the sentences around the hit and the top k cover k articles. Choosing
@@ -148,12 +146,11 @@ class Retriever:
             seen.add(chunk.article.id)
             chunks = self.library.article_chunks(chunk.article.id) or [chunk]
             cos = self.library.index.vectors([c.row for c in chunks]) @ qvec
-            runs = np.convolve(cos, np.ones(2 * w + 1), mode="same")
-            centre = int(np.argmax(runs))
-            near = chunks[max(0, centre - w): centre + w + 1]
-            best = max(range(len(near)), key=lambda i: cos[max(0, centre - w) + i])
-            yield (StoredChunk(near[best].row, chunk.article, near[0].start, max(c.end for c in near)),
-                   float(cos[max(0, centre - w) + best]))
+            centre = int(np.argmax(np.convolve(cos, np.ones(2 * w + 1), mode="same")))
+            lo, hi = max(0, centre - w), centre + w + 1
+            best = lo + int(np.argmax(cos[lo:hi]))
+            end = max(c.end for c in chunks[lo:hi])
+            yield StoredChunk(chunks[best].row, chunk.article, chunks[lo].start, end), float(cos[best])
 
     def _time_span(self, question: str, today: date | None, dates: list[str | None]):
         """The span the question names, against ``today``; if nothing retrieved falls in a
