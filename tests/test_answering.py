@@ -11,6 +11,7 @@ from qa.answering import (
     EXTRACTIVE_LEAD,
     PROMPT_SENTENCES,
     QUOTED_SENTENCES,
+    RANK_PRIOR,
     Answer,
     select_evidence,
 )
@@ -80,6 +81,19 @@ def test_sentences_left_out_of_the_prompt_bear_less_on_the_question(assistant_wi
     left_out = [sc for key, sc in every.items() if key not in shown and key[0] not in full]
     assert min(shown.values()) >= max(left_out)
 
+
+def test_evidence_from_lower_ranked_passages_pays_the_rank_prior(assistant_with, fake_encoder, monkeypatch):
+    import qa.answering
+    passages = assistant_with().retriever.search(Q2003, 5)
+    monkeypatch.setattr(qa.answering, "PROMPT_SENTENCES", 1000)
+    monkeypatch.setattr(qa.answering, "EVIDENCE_SENTENCES", 1000)
+    with_prior = select_evidence(Q2003, passages, fake_encoder)
+    monkeypatch.setattr(qa.answering, "RANK_PRIOR", 0.0)
+    without = select_evidence(Q2003, passages, fake_encoder)
+    assert len(with_prior) >= 2
+    for a, b in zip(with_prior, without, strict=True):
+        assert a.sentences == b.sentences
+        assert a.scores == pytest.approx([s - RANK_PRIOR * (a.n - 1) for s in b.scores])
 
 def test_placeholder_and_list_markers_from_a_small_model_are_understood(assistant_with):
     answer = assistant_with(". Russia proposed six-sided discussions with China and Japan [n] [1, 9].").ask(Q2003)

@@ -1,10 +1,8 @@
-"""Which stretch of an article retrieval shows, and how evidence sentences are ranked."""
+"""Which stretch of an article retrieval shows."""
 from __future__ import annotations
 
 import pytest
 
-import qa.answering
-from qa.answering import RANK_PRIOR, select_evidence
 from qa.chunking import ChunkParams
 from qa.library import Library
 from qa.retrieval import Retriever
@@ -25,15 +23,18 @@ STORY = ["Inspectors examined the bridge on Monday.",
          "The council put the repair cost at 40 million dollars."]
 
 
+def _one_article_library(tmp_path, encoder, paragraphs: list[str]) -> Library:
+    """A library of one article titled "Town news", chunked about one paragraph a chunk."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "story.txt").write_text("\n\n".join(["Town news", *paragraphs]) + "\n", encoding="utf-8")
+    lib = Library.create(tmp_path / "lib", encoder, ChunkParams(target_tokens=8, max_tokens=64, overlap_sentences=0))
+    lib.add([tmp_path / "in"], encoder)
+    return Library.open(tmp_path / "lib", encoder)
+
+
 @pytest.fixture
 def long_article(tmp_path, fake_encoder):
-    body = "\n\n".join([STRONG, *FILLER, *STORY])
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "story.txt").write_text(f"Town news\n\n{body}\n", encoding="utf-8")
-    lib = Library.create(tmp_path / "lib", fake_encoder,
-                         ChunkParams(target_tokens=8, max_tokens=64, overlap_sentences=0))
-    lib.add([tmp_path / "in"], fake_encoder)
-    return Library.open(tmp_path / "lib", fake_encoder)
+    return _one_article_library(tmp_path, fake_encoder, [STRONG, *FILLER, *STORY])
 
 
 def test_a_passage_is_the_run_of_chunks_closest_to_the_question(long_article, fake_encoder):
@@ -49,28 +50,8 @@ def test_a_passage_is_the_run_of_chunks_closest_to_the_question(long_article, fa
 
 
 def test_a_short_article_is_shown_whole(tmp_path, fake_encoder):
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "short.txt").write_text(f"Town news\n\n{STORY[0]}\n\n{STORY[-1]}\n", encoding="utf-8")
-    lib = Library.create(tmp_path / "lib", fake_encoder, ChunkParams(target_tokens=8, max_tokens=64,
-                                                                     overlap_sentences=0))
-    lib.add([tmp_path / "in"], fake_encoder)
+    lib = _one_article_library(tmp_path, fake_encoder, [STORY[0], STORY[-1]])
     [passage] = Retriever(lib, fake_encoder).search(QUESTION, 5)
     assert len(lib.article_chunks(passage.article.id)) == 3
     assert passage.text.strip() == passage.article.text.strip()
 
-
-def test_evidence_from_lower_ranked_passages_pays_the_rank_prior(tmp_path, fake_encoder, monkeypatch):
-    from conftest import SEEDS
-    lib = Library.create(tmp_path / "seeds", fake_encoder)
-    lib.add([SEEDS], fake_encoder)
-    question = "What did Russia propose for North Korea talks?"
-    passages = Retriever(lib, fake_encoder).search(question, 5)
-    monkeypatch.setattr(qa.answering, "PROMPT_SENTENCES", 1000)
-    monkeypatch.setattr(qa.answering, "EVIDENCE_SENTENCES", 1000)
-    with_prior = select_evidence(question, passages, fake_encoder)
-    monkeypatch.setattr(qa.answering, "RANK_PRIOR", 0.0)
-    without = select_evidence(question, passages, fake_encoder)
-    assert len(with_prior) >= 2
-    for a, b in zip(with_prior, without, strict=True):
-        assert a.sentences == b.sentences
-        assert a.scores == pytest.approx([s - RANK_PRIOR * (a.n - 1) for s in b.scores])
