@@ -21,11 +21,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from embeddings.encoder import load_encoder
 from qa import evaluation
 from qa.answering import content_words
-from qa.library import Library
-from qa.retrieval import Retriever
+from qa.api import Assistant
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DATASET, describe, dev_library  # noqa: E402
@@ -63,11 +61,8 @@ def main() -> None:
     questions = evaluation.answerable(evaluation.read_jsonl(a.dataset / "questions.jsonl"), texts)
     if a.predictions:
         predictions = evaluation.read_jsonl(a.predictions)
-    else:
-        encoder = load_encoder()
-        retriever = Retriever(Library.open(a.library or dev_library(), encoder), encoder)
-        predictions = [{"id": q["id"], "answer": "", "passages": [p.text for p in retriever.search(
-            q["question"], 10, today=evaluation.question_date(q))]} for q in questions]
+    else:  # as `qa eval --no-llm` does
+        predictions, _ = evaluation.run(Assistant(a.library or dev_library(), k=10), questions, retrieval_only=True)
     shares = {q["id"]: support(q, corpus) for q in questions}
     print(describe())
     print(f"{len(questions)} answerable questions; share of the explanation's words within "
