@@ -17,7 +17,7 @@ from pathlib import Path
 from embeddings.encoder import load_encoder
 from qa import evaluation
 from qa.api import SEEDS, Assistant
-from qa.library import Library
+from qa.library import create_library
 from qa.llm import load_llm
 from qa.models import load_manifest
 
@@ -39,7 +39,7 @@ def main() -> None:
     a = ap.parse_args()
     encoder = load_encoder()
     seed_dir = Path(tempfile.mkdtemp()) / "seeds"
-    Library.create(seed_dir, encoder).add([SEEDS], encoder)
+    create_library(seed_dir, encoder).add([SEEDS], encoder)
     questions = evaluation.read_jsonl(a.dataset / "questions.jsonl")
     texts = [r["text"] for r in evaluation.read_jsonl(evaluation.corpus_path(a.dataset))]
     rows = []

@@ -21,7 +21,7 @@ from pathlib import Path
 import qa.answering
 from embeddings.encoder import load_encoder
 from qa import evaluation
-from qa.library import Library
+from qa.library import open_library
 from qa.retrieval import Retriever
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="4,5,6,8,12", help="evidence sentences in the prompt, comma-separated")
     a = ap.parse_args()
     encoder = load_encoder()
-    library = Library.open(a.library or dev_library(), encoder)
+    library = open_library(a.library or dev_library(), encoder)
     retriever = Retriever(library, encoder)
     questions = evaluation.answerable(evaluation.read_jsonl(a.dataset / "questions.jsonl"),
                                       (r["text"] for r in evaluation.read_jsonl(evaluation.corpus_path(a.dataset))))

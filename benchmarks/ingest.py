@@ -29,12 +29,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _ingest(corpus: Path, library: Path) -> dict:
     from embeddings.encoder import load_encoder
-    from qa.library import Library
+    from qa.library import create_library, open_library
 
     encoder = load_encoder()
     encoder._load()  # model load is not ingest work: both sides start with a loaded model
     start = time.perf_counter()
-    lib = Library.create(library, encoder)
+    lib = create_library(library, encoder)
     report = lib.add([corpus], encoder)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "articles": len(report.added), "chunks": lib.counts["chunks"]}
@@ -42,9 +42,9 @@ def _ingest(corpus: Path, library: Path) -> dict:
 
 def _bare(library: Path) -> dict:
     from embeddings.encoder import load_encoder
-    from qa.library import Library
+    from qa.library import create_library, open_library
 
-    texts = Library.open(library).chunk_texts()
+    texts = open_library(library).chunk_texts()
     model = load_encoder()._load()
     start = time.perf_counter()
     model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)

@@ -38,7 +38,7 @@ import llama_cpp
 from embeddings.encoder import load_encoder
 from qa import evaluation
 from qa.answering import Answer, answer_stream, build_messages, close_enough, select_evidence
-from qa.library import Library
+from qa.library import open_library
 from qa.llm import LLM, LlamaCppLLM, Messages, cpu_cores
 from qa.models import resolve_llm
 from qa.retrieval import Passage, Retriever
@@ -171,7 +171,7 @@ def _median(runs: list[Run], attr: str) -> float:
 def run(library: Path | None = None, model: str | None = None, reps: int = 3) -> str:
     """Markdown: throughput of product vs bare, and the second chat question with and without reuse."""
     encoder = load_encoder()
-    retriever = Retriever(Library.open(library or dev_library(), encoder), encoder)
+    retriever = Retriever(open_library(library or dev_library(), encoder), encoder)
     (q1, passages1), (q2, passages2) = _answerable(retriever, encoder, dev_questions(), 2)
     name, path = resolve_llm(model)
     product = LlamaCppLLM(path, name)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from embeddings.encoder import load_encoder
 from qa import evaluation
-from qa.library import Library
+from qa.library import open_library
 from qa.retrieval import Retriever
 
 STEPS = {
@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10)
     a = ap.parse_args()
     encoder = load_encoder()
-    library = Library.open(a.library, encoder)
+    library = open_library(a.library, encoder)
     questions = split(evaluation.read_jsonl(a.dataset / "questions.jsonl"), a.split)
     texts = [r["text"] for r in evaluation.read_jsonl(evaluation.corpus_path(a.dataset))]
     encoder.encode(["warm up"])

@@ -5,7 +5,7 @@
 Why: qa's retrieval must stay interactive as a library grows from thousands of chunks to a
 million. This measures, for each size, (1) the exact baseline ``IndexFlatIP``; (2) the index
 ``VectorIndex`` picks for that size (exact up to ``VectorIndex.exact_max_rows`` rows, IVF
-above), saved, checked (``qa.library._check_index_file``, done on every open) and opened
+above), saved, checked (``qa.library.checks.check_index_file``, done on every open) and opened
 memory-mapped the way ``qa ask`` opens it; (3) BM25 (``qa.bm25.KeywordIndex``).
 
 Data: the real all-MiniLM-L6-v2 vectors of a library's chunks (``--library``, default
@@ -54,9 +54,9 @@ def _peak_rss_mib() -> float:
 
 
 def _real_vectors(library: Path) -> np.ndarray:
-    from qa.library import Library
+    from qa.library import open_library
 
-    lib = Library.open(library)
+    lib = open_library(library)
     index = faiss.read_index(str(library / lib.manifest["files"]["index"]))
     return index.reconstruct_n(0, index.ntotal)
 
@@ -104,7 +104,7 @@ def _exact(library: Path, size: int) -> dict:
 
 def _chosen(library: Path, size: int, truth: np.ndarray) -> dict:
     from embeddings.index import VectorIndex
-    from qa.library import _check_index_file, _read_index
+    from qa.library.checks import check_index_file, read_index
 
     x, queries = _data(library, size)
     before = _rss_mib()
@@ -120,10 +120,10 @@ def _chosen(library: Path, size: int, truth: np.ndarray) -> dict:
         del built
         with open(path, "rb") as stream:
             start = time.perf_counter()
-            _check_index_file(stream, queries.shape[1], size)
+            check_index_file(stream, queries.shape[1], size)
             check = time.perf_counter() - start
             start = time.perf_counter()
-            index = _read_index(stream, queries.shape[1], mapped=True)
+            index = read_index(stream, queries.shape[1], mapped=True)
             load = time.perf_counter() - start
             p50, p99 = _latency_ms(lambda q: index.search(q[None], 10), queries[:TIMED_QUERIES])
             found = index.search(queries, 10)[1]
@@ -135,9 +135,9 @@ def _chosen(library: Path, size: int, truth: np.ndarray) -> dict:
 
 def _bm25(library: Path, size: int) -> dict:
     from qa.bm25 import KeywordIndex
-    from qa.library import Library
+    from qa.library import open_library
 
-    real = Library.open(library).chunk_texts()
+    real = open_library(library).chunk_texts()
     texts = (real * (size // len(real) + 1))[:size]
     rng = np.random.default_rng(0)
     queries = [" ".join(real[i].split()[:12]) for i in rng.choice(len(real), BM25_QUERIES, replace=False)]

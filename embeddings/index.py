@@ -125,11 +125,29 @@ class VectorIndex:
         index.nprobe = ivf_probes(lists)
         self._index = index
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and row ids of the ``k`` nearest rows for each query row (-1 where fewer)."""
+    def search(self, query: np.ndarray, k: int, within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and row ids of the ``k`` nearest rows for each query row (-1 where fewer).
+        ``within``: only these rows compete (a filter); k of them come back whenever k exist:
+        an exact index searches through an id selector, an IVF one scans the rows themselves
+        when they are few enough to scan (its cells might hold fewer than k of them) and
+        searches its cells through the selector otherwise."""
         q = np.ascontiguousarray(np.atleast_2d(query), dtype=np.float32)
-        return self._index.search(q, min(k, max(1, len(self)))) if len(self) else (
-            np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64))
+        none = (np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64))
+        if within is None:
+            return self._index.search(q, min(k, max(1, len(self)))) if len(self) else none
+        within = np.ascontiguousarray(within, dtype=np.int64)
+        if not len(within):
+            return none
+        k = min(k, len(within))
+        ivf = self._ivf()
+        if ivf is not None and len(within) <= self.exact_max_rows:
+            scores = q @ self.vectors(within.tolist()).T
+            top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            return np.take_along_axis(scores, top, axis=1), within[top]
+        selector = faiss.IDSelectorBatch(within)
+        params = (faiss.SearchParameters(sel=selector) if ivf is None
+                  else faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe))
+        return self._index.search(q, k, params=params)
 
     def vectors(self, rows: list[int]) -> np.ndarray:
         """The stored vectors of the given rows (exact for both kinds)."""

@@ -7,10 +7,10 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # Lazy, so `qa --version` and `qa --help` never import numpy, faiss or torch.
     if name in ("Assistant", "Answer", "Citation", "LibraryError"):
-        from qa import answering, api, library
+        from qa import answering, api, errors
 
         return {"Assistant": api.Assistant, "Answer": answering.Answer,
-                "Citation": answering.Citation, "LibraryError": library.LibraryError}[name]
+                "Citation": answering.Citation, "LibraryError": errors.LibraryError}[name]
     raise AttributeError(name)
 
 

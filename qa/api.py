@@ -17,7 +17,8 @@ from pathlib import Path
 
 from embeddings.encoder import Encoder, load_encoder
 from qa.answering import Answer, answer_stream, close_enough
-from qa.library import IngestReport, Library, LibraryError, Progress
+from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
+                        library_exists, open_library)
 from qa.llm import LLM, load_llm
 from qa.paths import default_library_dir
 from qa.reading import ReadError
@@ -45,14 +46,14 @@ class Assistant:
         if library_dir is None:
             self.library = self._default_library(progress)
         else:
-            self.library = Library.open(library_dir, self.encoder)
+            self.library = open_library(library_dir, self.encoder)
         self.retriever = Retriever(self.library, self.encoder)
 
     def _default_library(self, progress: Progress | None) -> Library:
         path = default_library_dir()
-        if Library.exists(path):
-            return Library.open(path, self.encoder)
-        library = Library.create(path, self.encoder)
+        if library_exists(path):
+            return open_library(path, self.encoder)
+        library = create_library(path, self.encoder)
         library.add([SEEDS], self.encoder, progress)
         return library
 
@@ -60,7 +61,7 @@ class Assistant:
     def create(cls, library_dir: str | Path, **kwargs) -> "Assistant":
         """An Assistant over a new, empty library at ``library_dir`` (kept if it exists)."""
         encoder = kwargs.pop("encoder", None) or load_encoder()
-        Library.create(library_dir, encoder)
+        create_library(library_dir, encoder)
         return cls(library_dir, encoder=encoder, **kwargs)
 
     @property
@@ -78,13 +79,14 @@ class Assistant:
         return self.library.add(paths, self.encoder, progress, on_error)
 
     def search(self, question: str, k: int | None = None, today: date | None = None,
-               context: str = "") -> list[Passage]:
-        """The passages that would go to the LLM, best first, without loading it."""
+               context: str = "", where: Filters | None = None) -> list[Passage]:
+        """The passages that would go to the LLM, best first, without loading it; ``where``
+        keeps only articles of a date range or outlet."""
         question = question.strip()
         if not question:
             raise ValueError("empty question")
         self.library.refresh(self.encoder)  # another process may have ingested since we opened
-        return self.retriever.search(question, k or self.k, today=today, context=context)
+        return self.retriever.search(question, k or self.k, today=today, context=context, where=where)
 
     def in_library(self, passages: list[Passage]) -> bool:
         """Whether the best passage is close enough to the question to try answering."""

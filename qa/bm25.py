@@ -59,15 +59,22 @@ class KeywordIndex:
             retriever.index(_tokens([f"{t} {_NO_WORDS}" for t in texts]), show_progress=False)
         return cls(retriever, len(texts))
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and rows of the ``k`` best chunks (only those sharing a word with the query)."""
+    def search(self, query: str, k: int, within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the ``k`` best chunks (only those sharing a word with the query).
+        ``within``: only these rows compete (bm25s's weight mask zeroes the others' scores before
+        it takes the top k, so a filter still gives k rows when k match)."""
         empty = (np.zeros(0, np.float32), np.zeros(0, np.int64))
-        if self._bm25 is None:
+        if self._bm25 is None or (within is not None and not len(within)):
             return empty
         tokens = [t for t in _tokens([query])[0] if t in self._bm25.vocab_dict and t != _NO_WORDS]
         if not tokens:
             return empty
-        rows, scores = self._bm25.retrieve([tokens], k=min(k, self.size), show_progress=False, n_threads=1)
+        mask = None
+        if within is not None:
+            mask = np.zeros(self.size, np.float32)
+            mask[within] = 1
+        rows, scores = self._bm25.retrieve([tokens], k=min(k, self.size), show_progress=False, n_threads=1,
+                                           weight_mask=mask)
         keep = scores[0] > 0
         return scores[0][keep], rows[0][keep].astype(np.int64)
 

@@ -12,16 +12,11 @@ from pathlib import Path
 import click
 
 from qa import __version__
-
-EXIT_BAD_INPUT = 2
+from qa.errors import EXIT_BAD_INPUT, BadInput
 
 library_option = click.option(
     "--library", "-l", "library", type=click.Path(file_okay=False, path_type=Path),
     help="Library directory (default: the bundled sample articles, in the data dir; QA_HOME moves it).")
-
-
-class BadInput(click.ClickException):
-    exit_code = EXIT_BAD_INPUT
 
 
 def _progress_bar():
@@ -58,11 +53,11 @@ def _open_assistant(library: Path | None, model: str | None = None, k: int = 5):
     except ModelError as e:
         raise click.ClickException(str(e)) from None
     from qa.api import Assistant
-    from qa.library import Library, LibraryError
+    from qa.library import LibraryError, library_exists
     from qa.paths import default_library_dir
 
     try:
-        if library is not None or Library.exists(default_library_dir()):
+        if library is not None or library_exists(default_library_dir()):
             return Assistant(library, model=model, k=k, encoder=encoder)
         bar, update = _progress_bar()  # the first run indexes the bundled sample articles
         with bar:
@@ -101,7 +96,7 @@ def ingest(paths: tuple[Path, ...], library: Path | None) -> None:
     and skipped, and the good ones still go in.
     """
     from embeddings.encoder import load_encoder
-    from qa.library import Library, LibraryError
+    from qa.library import LibraryError, create_library
     from qa.paths import default_library_dir
 
     target = library or default_library_dir()
@@ -109,7 +104,7 @@ def ingest(paths: tuple[Path, ...], library: Path | None) -> None:
     encoder = load_encoder()
     bar, update = _progress_bar()
     try:
-        lib = Library.create(target, encoder)
+        lib = create_library(target, encoder)
         with bar:
             report = lib.add(paths, encoder, update,
                              on_error=lambda err: bar.console.print(f"[yellow]skipped[/] {err}", markup=True,
@@ -274,7 +269,7 @@ def evaluate(dataset: Path, library: Path | None, questions: Path | None, limit:
     from embeddings.encoder import load_encoder
     from qa import evaluation
     from qa.api import Assistant
-    from qa.library import Library
+    from qa.library import create_library, library_exists
     from qa.paths import data_dir
 
     try:
@@ -283,10 +278,10 @@ def evaluate(dataset: Path, library: Path | None, questions: Path | None, limit:
         raise BadInput(str(e)) from None
     target = library or data_dir() / "libraries" / f"eval-{dataset.resolve().name}"
     encoder = load_encoder()
-    if not Library.exists(target):
+    if not library_exists(target):
         bar, update = _progress_bar()
         with bar:
-            Library.create(target, encoder).add([corpus], encoder, update)
+            create_library(target, encoder).add([corpus], encoder, update)
     qs = evaluation.read_jsonl(questions or dataset / "questions.jsonl")[:limit]
     assistant = Assistant(target, model=model, encoder=encoder, k=10)
     bar, update = _progress_bar()

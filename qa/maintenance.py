@@ -9,15 +9,11 @@ from pathlib import Path
 
 import click
 
+from qa.errors import BadInput
+
 _library_option = click.option(
     "--library", "-l", "library", type=click.Path(file_okay=False, path_type=Path),
     help="Library directory (default: the bundled sample articles, in the data dir; QA_HOME moves it).")
-
-
-def _bad_input(message: str) -> click.ClickException:
-    from qa.cli import BadInput  # imported late: qa.cli imports this module while it loads
-
-    return BadInput(message)
 
 
 def _target(library: Path | None) -> Path:
@@ -35,14 +31,14 @@ def remove(targets: tuple[str, ...], library: Path | None) -> None:
     The vectors and the keyword index are rebuilt without them. Every target
     must match something, or nothing is removed.
     """
-    from qa.library import Library, LibraryError
+    from qa.library import LibraryError, open_library
 
     path = _target(library)
     try:
-        lib = Library.open(path)
+        lib = open_library(path)
         report = lib.remove(targets)
     except LibraryError as e:
-        raise _bad_input(str(e)) from None
+        raise BadInput(str(e)) from None
     for article in report.removed:
         click.echo(f"removed {article.id}\t{article.title}")
     click.echo(f"{len(report.removed)} articles removed ({report.chunks} chunks); "
@@ -66,7 +62,7 @@ def doctor(library: Path | None, check_only: bool) -> None:
     try:
         report = run_doctor(path, repair=not check_only)
     except LibraryError as e:
-        raise _bad_input(str(e)) from None
+        raise BadInput(str(e)) from None
     for line in report.checked:
         click.echo(f"ok      {line}")
     for line in report.problems:

@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 
 from embeddings.encoder import Encoder
 from qa.dates import question_time_range
-from qa.library import Library, StoredChunk
+from qa.library import Filters, Library, StoredChunk
 from qa.reading import Article
 
 RRF_K = 60            # reciprocal rank fusion constant (Cormack et al. 2009)
@@ -91,28 +91,27 @@ class Retriever:
         self.window = window
         self.recency = recency
 
-    def search(self, question: str, k: int = 5, today: date | None = None, context: str = "") -> list[Passage]:
+    def search(self, question: str, k: int = 5, today: date | None = None, context: str = "",
+               where: Filters | None = None) -> list[Passage]:
         """The ``k`` best passages, best first. ``today`` anchors relative dates ("last week");
         ``context`` (earlier turns of a conversation) joins the query, and lends its time
-        ("in 2003") to a follow-up that names none."""
+        ("in 2003") to a follow-up that names none; ``where`` keeps only the articles of a date
+        range or outlet (inside the search: k passages whenever k articles match)."""
         query = f"{context}\n{question}".strip() if context else question
-        index = self.library.index
-        if not len(index):
+        if not self.library.counts["chunks"]:
             return []
         qvec = self.encoder.encode([query])
         n = max(CANDIDATES, 4 * k)
         ranked: dict[int, float] = {}
         if self.dense:
-            _, dense_rows = index.search(qvec, n)
-            for rank, row in enumerate(int(r) for r in dense_rows[0] if r >= 0):
+            for rank, (row, _) in enumerate(self.library.dense_search(qvec[0], n, where)):
                 ranked[row] = ranked.get(row, 0.0) + 1.0 / (RRF_K + rank)
         if self.keywords:
-            _, kw_rows = self.library.keyword_index.search(query, n)
-            for rank, row in enumerate(int(r) for r in kw_rows):
+            for rank, (row, _) in enumerate(self.library.keyword_search(query, n, where)):
                 ranked[row] = ranked.get(row, 0.0) + 1.0 / (RRF_K + rank)
         rows = sorted(ranked, key=lambda r: -ranked[r])
         chunks = self.library.chunks(rows)
-        cosine = index.vectors(rows) @ qvec[0]
+        cosine = self.library.vectors(rows) @ qvec[0]
         scored = [(c, float(s), ranked[c.row]) for c, s in zip(chunks, cosine)]
         dates = [c.article.date for c, _, _ in scored]
         span = self.dates and (self._time_span(question, today, dates) or
@@ -145,7 +144,7 @@ class Retriever:
                 continue
             seen.add(chunk.article.id)
             chunks = self.library.article_chunks(chunk.article.id) or [chunk]
-            cos = self.library.index.vectors([c.row for c in chunks]) @ qvec
+            cos = self.library.vectors([c.row for c in chunks]) @ qvec
             centre = int(np.argmax(np.convolve(cos, np.ones(2 * w + 1), mode="same")))
             lo, hi = max(0, centre - w), centre + w + 1
             best = lo + int(np.argmax(cos[lo:hi]))

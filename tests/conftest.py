@@ -49,13 +49,13 @@ def encoder():
 @pytest.fixture(scope="session")
 def seed_library(tmp_path_factory, encoder):
     """The four sample articles, ingested once with the real embedder."""
-    from qa.library import Library
+    from qa.library import FolderLibrary
 
     path = tmp_path_factory.mktemp("seedlib")
     old = os.environ.get("QA_HOME")
     os.environ["QA_HOME"] = str(tmp_path_factory.mktemp("seed_home"))
     try:
-        library = Library.create(path, encoder)
+        library = FolderLibrary.create(path, encoder)
         library.add([SEEDS], encoder)
     finally:
         if old is None:

@@ -16,14 +16,14 @@ from qa.answering import (
     select_evidence,
 )
 from qa.api import Assistant
-from qa.library import Library
+from qa.library import FolderLibrary
 
 from conftest import SEEDS, FakeLLM
 
 
 @pytest.fixture
 def assistant_with(tmp_path, fake_encoder):
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([SEEDS], fake_encoder)
 
     def make(*replies: str) -> Assistant:

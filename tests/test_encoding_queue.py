@@ -7,7 +7,7 @@ import numpy as np
 
 from embeddings.encoder import EncodingQueue
 from qa.api import SEEDS
-from qa.library import Library
+from qa.library import FolderLibrary
 
 from conftest import FakeEncoder
 
@@ -51,11 +51,11 @@ def test_a_small_job_is_encoded_in_the_callers_thread():
 
 
 def test_ingest_through_the_worker_gives_the_same_library(monkeypatch, tmp_path):
-    direct = Library.create(tmp_path / "direct", FakeEncoder())
+    direct = FolderLibrary.create(tmp_path / "direct", FakeEncoder())
     direct.add([SEEDS], FakeEncoder())
     monkeypatch.setattr(EncodingQueue, "batch", 5)
     encoder = RecordingEncoder()
-    queued = Library.create(tmp_path / "queued", encoder)
+    queued = FolderLibrary.create(tmp_path / "queued", encoder)
     queued.add([SEEDS], encoder)
     assert any(name.startswith("qa-encode") for name in encoder.threads)
     assert queued.counts == direct.counts

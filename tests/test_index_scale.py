@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from embeddings.index import VectorIndex, ivf_lists, ivf_probes
-from qa.library import Library, LibraryError, _check_index_file, _Damaged, doctor
+from qa.library import FolderLibrary, LibraryError, doctor
+from qa.library.checks import Damaged, check_index_file
 
 from conftest import SEEDS
 
@@ -49,6 +50,31 @@ def test_vectors_of_rows_are_the_stored_vectors_for_both_kinds(small_threshold, 
     picked = [0, rows - 1, rows // 2, 7]
     np.testing.assert_array_equal(index.vectors(picked), x[picked])
     np.testing.assert_array_equal(index.search(x[picked], 1)[1][:, 0], picked)
+
+
+@pytest.mark.parametrize("rows, threshold", [(3000, 1000), (3000, 100)])
+def test_a_search_within_some_rows_returns_the_exact_best_k_of_them(monkeypatch, rows, threshold):
+    """Flat: an id selector; IVF: a scan of the allowed rows while they are few (threshold 1000),
+    the cells through the selector when they are many (threshold 100)."""
+    monkeypatch.setattr(VectorIndex, "exact_max_rows", 100)
+    x, query = clustered(rows), clustered(1, seed=3)
+    index = VectorIndex(DIM)
+    index.add(x)
+    monkeypatch.setattr(VectorIndex, "exact_max_rows", threshold)
+    allowed = np.arange(1, rows, 7)
+    best = allowed[np.argsort(-(x[allowed] @ query[0]), kind="stable")[:10]]
+    scores, found = index.search(query, 10, within=allowed)
+    assert len(found[0]) == 10 and set(found[0]) <= set(allowed)
+    if threshold == 1000:
+        np.testing.assert_array_equal(found[0], best)
+        np.testing.assert_allclose(scores[0], x[best] @ query[0], rtol=1e-5)
+    else:
+        assert len(set(found[0]) & set(best)) >= 8  # approximate: the probed cells
+    flat = VectorIndex(DIM)
+    flat.add(x[:500])
+    few = np.array([3, 99, 250])
+    assert sorted(flat.search(query, 10, within=few)[1][0]) == [3, 99, 250]
+    assert flat.search(query, 10, within=np.array([], np.int64))[1].shape == (1, 0)
 
 
 @pytest.mark.parametrize("mapped", [False, True])
@@ -99,11 +125,11 @@ def test_ivf_files_are_checked_and_damage_is_refused(small_threshold, tmp_path):
     path = tmp_path / "index.faiss"
     index.save(path)
     with open(path, "rb") as f:
-        assert _check_index_file(f, DIM, 3000) == 3000
-        with pytest.raises(_Damaged, match="3000 vectors for 2999 chunks"):
-            _check_index_file(f, DIM, 2999)
-        with pytest.raises(_Damaged, match="dimensions"):
-            _check_index_file(f, 128, None)
+        assert check_index_file(f, DIM, 3000) == 3000
+        with pytest.raises(Damaged, match="3000 vectors for 2999 chunks"):
+            check_index_file(f, DIM, 2999)
+        with pytest.raises(Damaged, match="dimensions"):
+            check_index_file(f, 128, None)
     data = path.read_bytes()
     damaged = {
         "truncated": data[:-1],
@@ -115,22 +141,22 @@ def test_ivf_files_are_checked_and_damage_is_refused(small_threshold, tmp_path):
     }
     for how, content in damaged.items():
         path.write_bytes(content)
-        with open(path, "rb") as f, pytest.raises(_Damaged):
-            _check_index_file(f, DIM, None)
+        with open(path, "rb") as f, pytest.raises(Damaged):
+            check_index_file(f, DIM, None)
 
 
 def test_a_large_library_is_stored_as_ivf_and_survives_removal_and_reopening(tmp_path, fake_encoder,
                                                                               monkeypatch):
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([SEEDS], fake_encoder)
     rows = lib.counts["chunks"]
     monkeypatch.setattr(VectorIndex, "exact_max_rows", rows - 2)
     lib.add([SEEDS / "000_8e1adf5baa08f22c.txt"], fake_encoder)  # unchanged: no new generation
-    assert Library.open(tmp_path / "lib", fake_encoder).index.kind == "flat"
+    assert FolderLibrary.open(tmp_path / "lib", fake_encoder).index.kind == "flat"
     monkeypatch.setattr(VectorIndex, "exact_max_rows", 1)
     first = sorted(a.id for a in lib.articles())[0]
     lib.remove([first])
-    reopened = Library.open(tmp_path / "lib", fake_encoder)
+    reopened = FolderLibrary.open(tmp_path / "lib", fake_encoder)
     assert reopened.index.kind.startswith("IVF") and len(reopened.index) == reopened.counts["chunks"]
     texts = reopened.chunk_texts()
     scores, found = reopened.index.search(fake_encoder.encode(texts[:3]), 1)
@@ -140,10 +166,10 @@ def test_a_large_library_is_stored_as_ivf_and_survives_removal_and_reopening(tmp
 
 def test_a_damaged_ivf_library_file_is_a_library_error(tmp_path, fake_encoder, monkeypatch):
     monkeypatch.setattr(VectorIndex, "exact_max_rows", 1)
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([SEEDS], fake_encoder)
     index_file = tmp_path / "lib" / lib.manifest["files"]["index"]
     assert index_file.read_bytes()[:4] == b"IwFl"
     index_file.write_bytes(index_file.read_bytes()[:-3])
     with pytest.raises(LibraryError, match="damaged"):
-        Library.open(tmp_path / "lib", fake_encoder)
+        FolderLibrary.open(tmp_path / "lib", fake_encoder)

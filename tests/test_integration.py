@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from qa.library import Library
+from qa.library import FolderLibrary
 from qa.retrieval import Retriever
 
 from conftest import EVAL
@@ -24,7 +24,7 @@ def test_real_vectors_are_normalised_and_meaningful(encoder):
 
 
 def test_the_2003_question_retrieves_the_2003_voa_article_first(seed_library, encoder):
-    retriever = Retriever(Library.open(seed_library, encoder), encoder)
+    retriever = Retriever(FolderLibrary.open(seed_library, encoder), encoder)
     passages = retriever.search("What did Russia propose in 2003?", k=5)
     assert "003_c13b77ec0b5e076f" in passages[0].article.id
     assert passages[0].article.date == "2003-04-08"
@@ -32,7 +32,7 @@ def test_the_2003_question_retrieves_the_2003_voa_article_first(seed_library, en
 
 def test_off_topic_question_scores_low(seed_library, encoder):
     MIN_SCORE = encoder.abstain_below
-    retriever = Retriever(Library.open(seed_library, encoder), encoder)
+    retriever = Retriever(FolderLibrary.open(seed_library, encoder), encoder)
     assert retriever.search("Who won the 2022 World Cup?", k=5)[0].score < MIN_SCORE
     assert retriever.search("What did Lavrov warn about in 2013?", k=5)[0].score > MIN_SCORE
 
@@ -42,11 +42,11 @@ def test_real_news_week_ingests(tmp_path, encoder):
     corpus = EVAL / "rtqa-2025-week" / "corpus.jsonl.gz"
     with gzip.open(corpus, "rt", encoding="utf-8") as f:
         records = [json.loads(line) for line in f]
-    lib = Library.create(tmp_path / "week", encoder)
+    lib = FolderLibrary.create(tmp_path / "week", encoder)
     report = lib.add([corpus], encoder)
     assert not report.errors
     assert len(report.added) + len(report.duplicates) == len(records) == 130
-    reopened = Library.open(tmp_path / "week", encoder)
+    reopened = FolderLibrary.open(tmp_path / "week", encoder)
     assert reopened.counts["chunks"] == len(reopened.index) > 1000
     # every chunk fits the embedder's 256 word pieces, title included
     counter = encoder.token_counter()

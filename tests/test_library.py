@@ -5,16 +5,16 @@ import json
 
 import pytest
 
-from qa.library import Library, LibraryError
+from qa.library import FolderLibrary, LibraryError
 
 from conftest import SEEDS, FakeEncoder
 
 
 def test_ingest_seeds_stores_articles_chunks_and_vectors(tmp_path, fake_encoder):
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     report = lib.add([SEEDS], fake_encoder)
     assert len(report.added) == 4 and not report.errors
-    reopened = Library.open(tmp_path / "lib", fake_encoder)
+    reopened = FolderLibrary.open(tmp_path / "lib", fake_encoder)
     assert reopened.counts == {"articles": 4, "chunks": report.chunks}
     assert len(reopened.index) == report.chunks
     ids = [a.id for a in reopened.articles()]
@@ -27,7 +27,7 @@ def test_duplicates_go_in_once(tmp_path, fake_encoder):
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "again.txt").write_text((SEEDS / "003_c13b77ec0b5e076f.txt").read_text())
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([SEEDS], fake_encoder)
     report = lib.add([SEEDS, copy], fake_encoder)
     assert report.added == [] and len(report.duplicates) == 5
@@ -39,7 +39,7 @@ def test_bad_lines_are_reported_and_good_records_still_go_in(tmp_path, fake_enco
     f.write_text('{"text": "Parliament passed the budget on Tuesday after a long debate.", "title": "Budget"}\n'
                  "{not json\n"
                  '{"title": "no text field"}\n')
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     report = lib.add([f], fake_encoder)
     assert len(report.added) == 1
     assert sorted(e.line for e in report.errors) == [2, 3]
@@ -47,27 +47,27 @@ def test_bad_lines_are_reported_and_good_records_still_go_in(tmp_path, fake_enco
 
 
 def test_a_new_generation_replaces_the_old_files(tmp_path, fake_encoder):
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([SEEDS / "000_8e1adf5baa08f22c.txt"], fake_encoder)
     lib.add([SEEDS / "003_c13b77ec0b5e076f.txt"], fake_encoder)
     files = sorted(p.name for p in (tmp_path / "lib").iterdir() if not p.name.startswith("."))
     assert files == ["bm25-2", "index-2.faiss", "manifest.json", "store-2.db"]
-    assert Library.open(tmp_path / "lib", fake_encoder).counts["articles"] == 2
+    assert FolderLibrary.open(tmp_path / "lib", fake_encoder).counts["articles"] == 2
 
 
 def test_library_made_with_another_embedder_is_refused(tmp_path, fake_encoder):
-    Library.create(tmp_path / "lib", fake_encoder).add([SEEDS], fake_encoder)
+    FolderLibrary.create(tmp_path / "lib", fake_encoder).add([SEEDS], fake_encoder)
     other = FakeEncoder()
     other.name = "another-model"
     with pytest.raises(LibraryError, match="built with embedder 'fake-bow'"):
-        Library.open(tmp_path / "lib", other)
+        FolderLibrary.open(tmp_path / "lib", other)
 
 
 def test_other_format_and_missing_library_are_refused(tmp_path, fake_encoder):
     with pytest.raises(LibraryError, match="no library at"):
-        Library.open(tmp_path / "nothing", fake_encoder)
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+        FolderLibrary.open(tmp_path / "nothing", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     manifest = json.loads((lib.path / "manifest.json").read_text())
     (lib.path / "manifest.json").write_text(json.dumps({**manifest, "format": 99}))
     with pytest.raises(LibraryError, match="format 99"):
-        Library.open(lib.path, fake_encoder)
+        FolderLibrary.open(lib.path, fake_encoder)

@@ -13,9 +13,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-import qa.library as library
+from qa.library import generations, manifest as manifests
 from qa import cli
-from qa.library import Library, LibraryError
+from qa.library import FolderLibrary, LibraryError
 from qa.retrieval import Retriever
 
 from conftest import SEEDS, FakeEncoder
@@ -24,21 +24,21 @@ SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 
 def ingest_one(path, encoder, name):
-    Library.open(path, encoder).add([SEEDS / name], encoder)
+    FolderLibrary.open(path, encoder).add([SEEDS / name], encoder)
 
 
 @pytest.fixture
 def lib_with_two(tmp_path, fake_encoder):
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add(SEED_FILES[:2], fake_encoder)
     return lib
 
 
 def test_an_open_reader_keeps_working_after_its_files_are_deleted(lib_with_two, fake_encoder):
     path = lib_with_two.path
-    reader = Library.open(path, fake_encoder)  # pins generation 1; nothing loaded lazily yet
+    reader = FolderLibrary.open(path, fake_encoder)  # pins generation 1; nothing loaded lazily yet
     old_files = set(reader.manifest["files"].values())
-    Library.open(path, fake_encoder).add(SEED_FILES[2:], fake_encoder)  # generation 2
+    FolderLibrary.open(path, fake_encoder).add(SEED_FILES[2:], fake_encoder)  # generation 2
     assert not old_files & {p.name for p in path.iterdir()}  # generation 1 is gone from the disk
     assert reader.counts == {"articles": 2, "chunks": len(reader.index)}  # the index loads now, from gen 1
     hits = Retriever(reader, fake_encoder).search("Russia warns against stoking tensions", 3)
@@ -56,11 +56,11 @@ def test_open_rereads_the_manifest_when_the_generation_switches_before_the_files
     def ingest_in_between(step):
         if step == "manifest-read" and not switched:
             switched.append(step)
-            writer = Library(path, library._read_manifest(path))  # a writer that does not open
+            writer = FolderLibrary(path, manifests.read_manifest(path))  # a writer that does not open
             writer.add(SEED_FILES[2:], fake_encoder)
 
-    monkeypatch.setattr(library, "CHECKPOINT", ingest_in_between)
-    lib = Library.open(path, fake_encoder)  # read gen 1's manifest, gen 1's files vanished: retry
+    monkeypatch.setattr(generations, "CHECKPOINT", ingest_in_between)
+    lib = FolderLibrary.open(path, fake_encoder)  # read gen 1's manifest, gen 1's files vanished: retry
     assert switched and lib.manifest["generation"] == 2 and lib.counts["articles"] == 4
     assert len(lib.index) == lib.counts["chunks"]
 
@@ -68,12 +68,12 @@ def test_open_rereads_the_manifest_when_the_generation_switches_before_the_files
 def test_files_missing_without_a_switch_are_a_clear_error(lib_with_two, fake_encoder):
     (lib_with_two.path / lib_with_two.manifest["files"]["index"]).unlink()
     with pytest.raises(LibraryError, match=r"index-1\.faiss is missing; run: qa doctor"):
-        Library.open(lib_with_two.path, fake_encoder)
+        FolderLibrary.open(lib_with_two.path, fake_encoder)
 
 
 def test_readers_during_repeated_ingests_always_see_a_consistent_library(tmp_path, fake_encoder):
     path = tmp_path / "lib"
-    Library.create(path, fake_encoder).add([SEED_FILES[0]], fake_encoder)
+    FolderLibrary.create(path, fake_encoder).add([SEED_FILES[0]], fake_encoder)
     src = tmp_path / "src"
     src.mkdir()
     stop, seen, failures = threading.Event(), set(), []
@@ -81,7 +81,7 @@ def test_readers_during_repeated_ingests_always_see_a_consistent_library(tmp_pat
     def read() -> None:
         while not stop.is_set():
             try:
-                lib = Library.open(path, fake_encoder)
+                lib = FolderLibrary.open(path, fake_encoder)
                 n = lib.counts["chunks"]
                 assert len(lib.index) == n == len(lib.chunk_texts()) == lib.keyword_index.size
                 assert len(lib.articles()) == lib.counts["articles"]
@@ -96,7 +96,7 @@ def test_readers_during_repeated_ingests_always_see_a_consistent_library(tmp_pat
     try:
         for i in range(6):  # add, replace (changed file), and remove, again and again
             (src / "story.txt").write_text(f"Version {i}: the harbour bridge reopened after {i + 2} months.\n")
-            writer = Library.open(path, fake_encoder)
+            writer = FolderLibrary.open(path, fake_encoder)
             writer.add([src, SEED_FILES[1 + i % 3]], fake_encoder)
             if i % 2:
                 writer.remove([str(SEED_FILES[1 + i % 3])])
@@ -111,13 +111,13 @@ def test_a_second_writer_stops_with_a_clear_message(lib_with_two, fake_encoder, 
     path = lib_with_two.path
     with lib_with_two.lock():  # another `qa ingest` is writing
         with pytest.raises(LibraryError, match="another qa command .* is writing to"):
-            Library.open(path, fake_encoder).add(SEED_FILES[2:], fake_encoder)
+            FolderLibrary.open(path, fake_encoder).add(SEED_FILES[2:], fake_encoder)
         monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
         result = CliRunner().invoke(cli.main, ["ingest", str(SEED_FILES[3]), "--library", str(path)])
         assert result.exit_code == 2 and "is writing to" in result.output
         result = CliRunner().invoke(cli.main, ["remove", SEED_FILES[0].stem, "--library", str(path)])
         assert result.exit_code == 2 and "is writing to" in result.output
-        assert Library.open(path, fake_encoder).counts["articles"] == 2  # readers are not blocked
+        assert FolderLibrary.open(path, fake_encoder).counts["articles"] == 2  # readers are not blocked
 
 
 HOLDER = textwrap.dedent("""
@@ -132,18 +132,18 @@ HOLDER = textwrap.dedent("""
 
 def test_a_lock_left_by_a_killed_ingest_does_not_block(lib_with_two, fake_encoder):
     path = lib_with_two.path
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path / library.LOCK)],
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path / generations.LOCK)],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(LibraryError, match="is writing to"):
-            Library.open(path, fake_encoder).add(SEED_FILES[2:], fake_encoder)
+            FolderLibrary.open(path, fake_encoder).add(SEED_FILES[2:], fake_encoder)
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    assert (path / library.LOCK).exists()  # the lock file stays behind; the kernel dropped the lock
+    assert (path / generations.LOCK).exists()  # the lock file stays behind; the kernel dropped the lock
     start = time.perf_counter()
-    report = Library.open(path, fake_encoder).add(SEED_FILES[2:], fake_encoder)
+    report = FolderLibrary.open(path, fake_encoder).add(SEED_FILES[2:], fake_encoder)
     assert len(report.added) == 2 and time.perf_counter() - start < 10
 
 
@@ -153,7 +153,7 @@ def test_two_processes_creating_the_same_library_both_succeed(tmp_path, fake_enc
 
     def create():
         try:
-            Library.create(path, FakeEncoder())
+            FolderLibrary.create(path, FakeEncoder())
         except Exception as e:  # noqa: BLE001
             errors.append(repr(e))
 
@@ -162,15 +162,15 @@ def test_two_processes_creating_the_same_library_both_succeed(tmp_path, fake_enc
         t.start()
     for t in threads:
         t.join()
-    assert errors == [] and Library.open(path, fake_encoder).counts == {"articles": 0, "chunks": 0}
+    assert errors == [] and FolderLibrary.open(path, fake_encoder).counts == {"articles": 0, "chunks": 0}
     assert not [p for p in path.iterdir() if p.name.endswith(".tmp")]
     shutil.rmtree(path)
 
 
 def test_a_closed_library_reopens_on_use(lib_with_two, fake_encoder):
-    lib = Library.open(lib_with_two.path, fake_encoder)
+    lib = FolderLibrary.open(lib_with_two.path, fake_encoder)
     lib.close()
     assert len(lib.articles()) == 2 and len(lib.index) == lib.counts["chunks"]
     lib.close()
-    Library.open(lib.path, fake_encoder).add(SEED_FILES[2:], fake_encoder)  # its files are gone now
+    FolderLibrary.open(lib.path, fake_encoder).add(SEED_FILES[2:], fake_encoder)  # its files are gone now
     assert len(lib.articles()) == 4 and len(lib.index) == lib.counts["chunks"]

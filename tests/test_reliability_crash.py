@@ -3,7 +3,7 @@ before or exactly as after the ingest, never half-written, and the next ingest w
 
 One driver subprocess imports qa once and forks a child per scenario (forking before any
 thread starts); each child runs the real `qa ingest` command with a fake encoder and is
-killed either by itself at a named step of the write (library.CHECKPOINT) or by the driver
+killed either by itself at a named step of the write (generations.CHECKPOINT) or by the driver
 after a delay while a slow encoder and a slow commit are running.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.library import Library, doctor
+from qa.library import FolderLibrary, doctor
 from qa.retrieval import Retriever
 
 from conftest import REPO, SEEDS, FakeEncoder
@@ -32,7 +32,7 @@ DRIVER = textwrap.dedent(r"""
     sys.path[:0] = [sys.argv[1], os.path.join(sys.argv[1], "tests")]
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     import embeddings.encoder
-    import qa.library as library
+    import qa.library.generations as generations
     from qa import cli
     from conftest import FakeEncoder
 
@@ -46,9 +46,9 @@ DRIVER = textwrap.dedent(r"""
             def die(step):
                 if step == scenario["step"]:
                     os.kill(os.getpid(), signal.SIGKILL)
-            library.CHECKPOINT = die
+            generations.CHECKPOINT = die
         else:
-            library.CHECKPOINT = lambda step: time.sleep(0.05)  # a slow commit: kills land inside it
+            generations.CHECKPOINT = lambda step: time.sleep(0.05)  # a slow commit: kills land inside it
         embeddings.encoder.load_encoder = SlowEncoder if scenario.get("slow") else FakeEncoder
         try:
             cli.main(["ingest", scenario["src"], "--library", scenario["lib"]], standalone_mode=False)
@@ -80,7 +80,7 @@ DRIVER = textwrap.dedent(r"""
 
 
 def state(path: Path, encoder) -> tuple[dict, list[str]]:
-    lib = Library.open(path, encoder)  # must never raise
+    lib = FolderLibrary.open(path, encoder)  # must never raise
     try:
         ids = sorted(a.id for a in lib.articles())
         assert len(lib.index) == lib.counts["chunks"] == len(lib.chunk_texts())
@@ -106,14 +106,14 @@ def setup(tmp_path_factory):
     for name in ("000_8e1adf5baa08f22c.txt", "001_3f185c6f7e430aff.txt"):
         shutil.copy(SEEDS / name, src / name)
     before = root / "before"
-    Library.create(before, encoder).add([src], encoder)
+    FolderLibrary.create(before, encoder).add([src], encoder)
     for name in ("003_c13b77ec0b5e076f.txt", "004_4bc43c88d9c50f08.txt"):
         shutil.copy(SEEDS / name, src / name)
     changed = src / "001_3f185c6f7e430aff.txt"
     changed.write_text(changed.read_text() + "\nThe harbour bridge repairs were finished on Friday.\n")
     after = root / "after"
     shutil.copytree(before, after)
-    report = Library.open(after, encoder).add([src], encoder)
+    report = FolderLibrary.open(after, encoder).add([src], encoder)
     assert len(report.added) == 3 and len(report.removed) == 1 and len(report.unchanged) == 1
     return root, src, before, after, encoder
 
@@ -148,7 +148,7 @@ def test_sigkill_at_every_step_and_at_random_moments_leaves_before_or_after(setu
         # and cleans up whatever the killed one left
         report = doctor(lib, repair=False, get_encoder=lambda: pytest.fail("doctor must not need the encoder"))
         assert all(p.startswith("files left by an interrupted write") for p in report.problems), report
-        Library.open(lib, encoder).add([src], encoder)
+        FolderLibrary.open(lib, encoder).add([src], encoder)
         assert state(lib, encoder) == want["after"]
         assert current_files(lib) == current_files(after)
     print("\n" + "\n".join(f"{point:18} killed={killed!s:5} -> {outcome}" for point, killed, outcome in outcomes))
@@ -157,14 +157,14 @@ def test_sigkill_at_every_step_and_at_random_moments_leaves_before_or_after(setu
 
 def test_every_new_file_is_on_disk_before_the_manifest_points_at_it(tmp_path, monkeypatch):
     """The order that makes the switch safe against power loss, not only SIGKILL."""
-    import qa.library as library
+    import qa.library.generations as generations
 
     encoder = FakeEncoder()
-    lib = Library.create(tmp_path / "lib", encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", encoder)
     lib.add([SEEDS / "000_8e1adf5baa08f22c.txt"], encoder)
     events: list[tuple[str, str]] = []
-    real_sync, real_fsync, real_replace = library._fsync, os.fsync, os.replace
-    monkeypatch.setattr(library, "_fsync", lambda p: events.append(
+    real_sync, real_fsync, real_replace = generations.fsync, os.fsync, os.replace
+    monkeypatch.setattr(generations, "fsync", lambda p: events.append(
         ("sync", Path(p).name + ("/" if Path(p).is_dir() else ""))) or real_sync(p))
     monkeypatch.setattr(os, "fsync", lambda fd: events.append(("sync", "fd")) or real_fsync(fd))
     monkeypatch.setattr(os, "replace", lambda a, b: events.append(("replace", Path(b).name)) or real_replace(a, b))

@@ -18,7 +18,7 @@ from embeddings.encoder import TokenCounter
 from qa.chunking import ChunkParams, chunk_text, embed_text, sentence_spans
 from qa.cleaning import clean_text
 from qa.dates import find_publication_date, is_dateline, question_time_range
-from qa.library import Library
+from qa.library import FolderLibrary
 from qa.models import embedder_spec, model_path
 from qa.reading import Article, ReadError, read_file
 
@@ -115,11 +115,11 @@ def test_a_folder_of_random_files_goes_in_consistently(files):
         src.mkdir()
         for i, (name, content) in enumerate(files):
             (src / f"{i}{name}").write_bytes(content)
-        lib = Library.create(Path(folder) / "lib", encoder)
+        lib = FolderLibrary.create(Path(folder) / "lib", encoder)
         report = lib.add([src], encoder)
         again = lib.add([src], encoder)  # unchanged files skipped, the rest read again: nothing new
         assert again.added == [] and again.removed == []
-        lib = Library.open(lib.path, encoder)
+        lib = FolderLibrary.open(lib.path, encoder)
         assert lib.counts["articles"] == len(report.added) == len(lib.articles())
         assert len(lib.index) == lib.counts["chunks"] == len(lib.chunk_texts()) == report.chunks
         shutil.rmtree(src)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from qa import cli, reading
-from qa.library import Library
+from qa.library import FolderLibrary
 from qa.reading import MAX_ARTICLE_CHARS, MAX_FILE_BYTES, MAX_LINE_BYTES
 
 from conftest import FakeEncoder
@@ -79,7 +79,7 @@ def messy(tmp_path, monkeypatch) -> dict[str, Path]:
 
 
 def test_every_bad_file_is_named_and_the_good_ones_go_in(tmp_path, messy, fake_encoder):
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     seen = []
     report = lib.add([messy["good"].parent, messy["pdf"], tmp_path / "absent.txt"], fake_encoder,
                      on_error=seen.append)
@@ -101,7 +101,7 @@ def test_every_bad_file_is_named_and_the_good_ones_go_in(tmp_path, messy, fake_e
     assert why[("feed.jsonl", 4)] == "record is a JSON list, not an object"
     assert len(report.errors) == 11
     assert all(str(e).startswith(e.path) for e in report.errors)  # "path[:line]: why"
-    assert Library.open(lib.path, fake_encoder).counts["articles"] == 2
+    assert FolderLibrary.open(lib.path, fake_encoder).counts["articles"] == 2
 
 
 def test_cli_summary_and_exit_codes(tmp_path, messy, fakes):
@@ -136,7 +136,7 @@ def test_duplicates_by_content_go_in_once(tmp_path, fake_encoder):
     (src / "c.json").write_text(json.dumps({"text": GOOD, "title": "Same text, other title"}))
     with gzip.open(src / "d.txt.gz", "wt") as f:
         f.write(GOOD)
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     report = lib.add([src, src / "a.txt"], fake_encoder)
     assert len(report.added) == 1 and len(report.duplicates) == 3 + 1
     again = lib.add([src], fake_encoder)
@@ -149,7 +149,7 @@ def test_unsupported_files_in_folders_are_listed_not_failed(tmp_path, fake_encod
     (src / "story.txt").write_text(GOOD)
     (src / "photo.jpg").write_bytes(b"\xff\xd8\xff")
     (src / ".DS_Store").write_bytes(b"\x00\x01")
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     report = lib.add([src], fake_encoder)
     assert len(report.added) == 1 and report.errors == []
     assert report.ignored == [str(src / "photo.jpg")]
@@ -161,7 +161,7 @@ def test_special_files_do_not_block(tmp_path, fake_encoder):
 
     fifo = tmp_path / "pipe.txt"
     os.mkfifo(fifo)  # opening a FIFO for reading would wait forever for a writer
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     report = lib.add([fifo], fake_encoder)
     assert [e.message for e in report.errors] == ["not a regular file"]
 
@@ -195,7 +195,7 @@ def test_a_100_mb_article_is_refused_without_reading_it_into_memory(tmp_path, fa
     src.mkdir()
     write_big(src / "huge.txt", 100 * MB)
     (src / "small.txt").write_text(GOOD)
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     report, seconds, peak = measured(lambda: lib.add([src], fake_encoder))
     print(f"\n100 MB .txt: {seconds:.2f} s, peak Python memory {peak / MB:.1f} MB")
     assert [a.text for a in report.added] == [GOOD]
@@ -212,7 +212,7 @@ def test_a_100_mb_jsonl_line_and_a_gzip_bomb_are_refused_in_bounded_memory(tmp_p
               suffix=b'"}\n' + json.dumps({"text": OTHER}).encode() + b"\n")
     write_big(src / "bomb.txt.gz", 100 * MB, opener=lambda p, m: gzip.open(p, m, compresslevel=1))
     assert (src / "bomb.txt.gz").stat().st_size < 5 * MB
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     report, seconds, peak = measured(lambda: lib.add([src], fake_encoder))
     print(f"\n100 MB JSONL line + 100 MB gzip bomb: {seconds:.2f} s, peak Python memory {peak / MB:.1f} MB")
     assert [a.text for a in report.added] == [OTHER]  # the good line after the huge one still goes in
@@ -228,7 +228,7 @@ def test_an_article_longer_than_the_limit_is_refused_and_a_long_one_goes_in(tmp_
     sentence = GOOD + " "
     (src / "book.txt").write_text(sentence * (MAX_ARTICLE_CHARS // len(sentence) + 10))
     (src / "long.txt").write_text("\n\n".join(f"Paragraph {i}. " + sentence * 3 for i in range(300)))  # ~90 KB
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     start = time.perf_counter()
     report = lib.add([src], fake_encoder)
     print(f"\n~90 KB article ingested and {MAX_ARTICLE_CHARS:,}+ character one refused in "
@@ -246,7 +246,7 @@ def test_ten_thousand_tiny_files(tmp_path):
         if i % 1000 == 0:
             folder.mkdir(parents=True)
         (folder / f"n{i:05d}.txt").write_text(f"Council {i} met on Monday and approved budget {i * 7} for roads.")
-    lib = Library.create(tmp_path / "lib", encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", encoder)
     start = time.perf_counter()
     report = lib.add([src], encoder)
     first = time.perf_counter() - start
@@ -263,13 +263,13 @@ def test_ten_thousand_tiny_files(tmp_path):
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # bm25s divides by a zero average length
 def test_articles_without_a_keyword_do_not_break_the_keyword_index(tmp_path, fake_encoder):
     """bm25s cannot index texts without a single keyword; such a library still builds and grows."""
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     only_stopwords = tmp_path / "a.txt"
     only_stopwords.write_text("The and of it.")
     assert len(lib.add([only_stopwords], fake_encoder).added) == 1
     (tmp_path / "b.txt").write_text(GOOD)
     assert len(lib.add([tmp_path / "b.txt"], fake_encoder).added) == 1
-    lib = Library.open(lib.path, fake_encoder)
+    lib = FolderLibrary.open(lib.path, fake_encoder)
     _, rows = lib.keyword_index.search("harbour bridge", 5)
     assert [c.article.text for c in lib.chunks(rows)] == [GOOD]
     symbols = tmp_path / "c.txt"
@@ -280,7 +280,7 @@ def test_articles_without_a_keyword_do_not_break_the_keyword_index(tmp_path, fak
 
 def test_a_library_inside_the_folder_being_ingested_is_not_read(tmp_path, fake_encoder):
     (tmp_path / "story.txt").write_text(GOOD)
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([tmp_path], fake_encoder)
     (tmp_path / "other.txt").write_text(OTHER)
     report = lib.add([tmp_path], fake_encoder)  # lib/manifest.json, lib/bm25-1/*.json are not articles

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from qa import cli, reading
-from qa.library import Library, LibraryError, doctor
+from qa.library import FolderLibrary, LibraryError, doctor
 from qa.retrieval import Retriever
 
 from conftest import SEEDS, FakeEncoder
@@ -33,9 +33,9 @@ def fakes(monkeypatch):
     monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
 
 
-def assert_consistent(lib: Library, encoder) -> None:
+def assert_consistent(lib: FolderLibrary, encoder) -> None:
     """Row i of the index and of BM25 is chunk i of the store: check every vector."""
-    lib = Library.open(lib.path, encoder)
+    lib = FolderLibrary.open(lib.path, encoder)
     texts = lib.chunk_texts()
     n = lib.counts["chunks"]
     assert len(texts) == n == len(lib.index) == lib.keyword_index.size
@@ -46,8 +46,8 @@ def assert_consistent(lib: Library, encoder) -> None:
         assert [c.row for c in stored] == list(range(n))
 
 
-def words_found(lib: Library, encoder, query: str) -> set[str]:
-    lib = Library.open(lib.path, encoder)
+def words_found(lib: FolderLibrary, encoder, query: str) -> set[str]:
+    lib = FolderLibrary.open(lib.path, encoder)
     _, rows = lib.keyword_index.search(query, 10)
     return {c.article.text for c in lib.chunks(rows)}
 
@@ -58,7 +58,7 @@ def test_a_changed_file_replaces_its_article(tmp_path, fake_encoder):
     story = src / "story.txt"
     story.write_text(V1)
     shutil.copy(SEED_FILES[0], src)
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     first = lib.add([src], fake_encoder)
     old_id = next(a.id for a in first.added if a.text == V1)
     story.write_text(V2)
@@ -75,11 +75,11 @@ def test_a_changed_file_replaces_its_article(tmp_path, fake_encoder):
 
 
 def test_unchanged_files_are_skipped_by_hash_without_a_new_generation(tmp_path, fake_encoder, monkeypatch):
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([SEEDS], fake_encoder)
     generation = lib.manifest["generation"]
     monkeypatch.setattr(reading, "read_file", lambda path: pytest.fail(f"{path} was read again"))
-    monkeypatch.setattr("qa.library.read_file", reading.read_file)
+    monkeypatch.setattr("qa.library.ingest.read_file", reading.read_file)
     start = time.perf_counter()
     report = lib.add([SEEDS], fake_encoder)
     assert len(report.unchanged) == 4 and report.added == [] and len(report.duplicates) == 4
@@ -91,7 +91,7 @@ def test_a_changed_jsonl_record_is_replaced_and_the_others_stay(tmp_path, fake_e
     records = [{"text": V1, "title": "Bridge"}, {"text": "Parliament passed the budget after a debate."},
                {"text": "The city zoo welcomed a baby giraffe on Sunday morning."}]
     feed.write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([feed], fake_encoder)
     records[0]["text"] = V2
     records.insert(0, records.pop())  # reordered lines are not changes
@@ -106,7 +106,7 @@ def test_text_still_held_by_another_file_is_kept(tmp_path, fake_encoder):
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text(V1)
     b.write_text(V1)
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([a, b], fake_encoder)
     a.write_text(V2)
     report = lib.add([a], fake_encoder)
@@ -116,7 +116,7 @@ def test_text_still_held_by_another_file_is_kept(tmp_path, fake_encoder):
 def test_a_file_that_cannot_be_read_again_keeps_its_articles(tmp_path, fake_encoder, monkeypatch):
     story = tmp_path / "story.txt"
     story.write_text(V1)
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([story], fake_encoder)
     story.write_bytes(b"\x00\x01binary now")
     report = lib.add([story], fake_encoder)
@@ -132,7 +132,7 @@ def test_remove_by_id_path_folder_and_url_renumbers_rows(tmp_path, fake_encoder)
         shutil.copy(f, src / "more")
     feed = src / "feed.jsonl"
     feed.write_text(json.dumps({"text": V1, "url": "https://news.example/bridge"}) + "\n")
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([src], fake_encoder)
     ids = {a.source: a.id for a in lib.articles()}
     assert lib.counts["articles"] == 5
@@ -144,7 +144,7 @@ def test_remove_by_id_path_folder_and_url_renumbers_rows(tmp_path, fake_encoder)
     lib.remove([str(src / "more")])  # by folder: both files in it
     assert [a.source for a in lib.articles()] == [SEED_FILES[1].name]
     assert_consistent(lib, fake_encoder)
-    hits = Retriever(Library.open(lib.path, fake_encoder), fake_encoder).search("anything Russia", 3)
+    hits = Retriever(FolderLibrary.open(lib.path, fake_encoder), fake_encoder).search("anything Russia", 3)
     assert {h.article.source for h in hits} == {SEED_FILES[1].name}
 
     with pytest.raises(LibraryError, match="nothing in library .* matches: no-such-id"):
@@ -161,8 +161,8 @@ def test_remove_by_id_path_folder_and_url_renumbers_rows(tmp_path, fake_encoder)
 
 def test_cli_remove(tmp_path, fakes, fake_encoder):
     path = tmp_path / "lib"
-    Library.create(path, fake_encoder).add(SEED_FILES[:2], fake_encoder)
-    victim = next(a for a in Library.open(path).articles() if a.source == SEED_FILES[0].name)
+    FolderLibrary.create(path, fake_encoder).add(SEED_FILES[:2], fake_encoder)
+    victim = next(a for a in FolderLibrary.open(path).articles() if a.source == SEED_FILES[0].name)
     result = run("remove", victim.id, "--library", str(path))
     assert result.exit_code == 0, result.output
     assert f"removed {victim.id}" in result.output and "1 articles removed" in result.output
@@ -170,15 +170,15 @@ def test_cli_remove(tmp_path, fakes, fake_encoder):
     result = run("remove", "nope", "--library", str(path))
     assert result.exit_code == 2 and "nothing in library" in result.output and "nope" in result.output
     assert run("remove", "x", "--library", str(tmp_path / "absent")).exit_code == 2
-    assert Library.open(path).counts["articles"] == 1
+    assert FolderLibrary.open(path).counts["articles"] == 1
 
 
 # --- doctor -----------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def lib(tmp_path, fake_encoder) -> Library:
-    library = Library.create(tmp_path / "lib", fake_encoder)
+def lib(tmp_path, fake_encoder) -> FolderLibrary:
+    library = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     library.add(SEED_FILES, fake_encoder)
     return library
 
@@ -187,8 +187,8 @@ def no_encoder():
     raise AssertionError("this repair must not load the encoder")
 
 
-def file_of(library: Library, kind: str) -> Path:
-    return library.path / Library.open(library.path).manifest["files"][kind]
+def file_of(library: FolderLibrary, kind: str) -> Path:
+    return library.path / FolderLibrary.open(library.path).manifest["files"][kind]
 
 
 def test_doctor_on_a_healthy_library(lib, fakes):
@@ -201,7 +201,7 @@ def test_doctor_on_a_healthy_library(lib, fakes):
 def test_doctor_rebuilds_the_keyword_index_from_the_store_without_the_encoder(lib, fake_encoder):
     shutil.rmtree(file_of(lib, "bm25"))
     with pytest.raises(LibraryError, match="bm25-1 is missing"):
-        Library.open(lib.path)
+        FolderLibrary.open(lib.path)
     report = doctor(lib.path, get_encoder=no_encoder)
     assert any("keyword index bm25-1 is missing" in p for p in report.problems)
     assert any("rebuilt the keyword index" in r for r in report.repaired) and not report.unrepaired
@@ -235,12 +235,12 @@ def test_doctor_refuses_to_remake_vectors_with_another_embedder(lib):
     report = doctor(lib.path, get_encoder=lambda: other)
     assert report.unrepaired and "not usable" in report.unrepaired[0]
     with pytest.raises(LibraryError):
-        Library.open(lib.path)
+        FolderLibrary.open(lib.path)
 
 
 def test_doctor_drops_orphan_and_broken_chunks_and_fixes_counts(lib, fake_encoder):
     path = lib.path
-    before = Library.open(path).counts
+    before = FolderLibrary.open(path).counts
     store = file_of(lib, "store")
     db = sqlite3.connect(store)  # tamper with the store the way a bug or a bad disk might
     db.execute("DELETE FROM articles WHERE id = (SELECT article_id FROM chunks WHERE row = 0)")
@@ -248,13 +248,13 @@ def test_doctor_drops_orphan_and_broken_chunks_and_fixes_counts(lib, fake_encode
     db.commit()
     db.close()
     with pytest.raises(LibraryError, match="damaged"):
-        Library.open(path)
+        FolderLibrary.open(path)
     report = doctor(path, get_encoder=no_encoder)
     assert any("belong to no stored article" in p for p in report.problems)
     assert any("outside their article's text" in p for p in report.problems)
     assert any("counts" in p for p in report.problems)
     assert not report.unrepaired, report
-    after = Library.open(path).counts
+    after = FolderLibrary.open(path).counts
     assert after["articles"] == before["articles"] - 1 and after["chunks"] < before["chunks"] - 1
     assert_consistent(lib, fake_encoder)
     assert doctor(path, get_encoder=no_encoder).healthy
@@ -273,7 +273,7 @@ def test_doctor_deletes_leftovers_and_rebuilds_a_lost_manifest(lib, fake_encoder
     (path / "manifest.json").write_text('{"format": 1, "generation": ')
     report = doctor(path, get_encoder=FakeEncoder)
     assert any("rebuilt manifest.json from store-1.db" in r for r in report.repaired), report
-    assert Library.open(path, fake_encoder).counts["articles"] == 4
+    assert FolderLibrary.open(path, fake_encoder).counts["articles"] == 4
     assert_consistent(lib, fake_encoder)
 
 
@@ -301,12 +301,12 @@ def test_a_library_from_before_file_tracking_is_migrated(tmp_path, fake_encoder)
     """Stores written before `sources`/`files` existed: their files are known by the url."""
     story = tmp_path / "story.txt"
     story.write_text(V1)
-    lib = Library.create(tmp_path / "lib", fake_encoder)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     lib.add([story, SEED_FILES[0]], fake_encoder)
     db = sqlite3.connect(file_of(lib, "store"))
     db.executescript("DROP TABLE sources; DROP TABLE files;")
     db.close()
-    lib = Library.open(lib.path, fake_encoder)
+    lib = FolderLibrary.open(lib.path, fake_encoder)
     assert lib.sources(lib.articles()[0].id) == []
     story.write_text(V2)
     report = lib.add([story, SEED_FILES[0]], fake_encoder)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from qa.chunking import ChunkParams
-from qa.library import Library
+from qa.library import FolderLibrary
 from qa.retrieval import Retriever
 
 QUESTION = "How much will the harbour bridge repairs cost?"
@@ -23,13 +23,13 @@ STORY = ["Inspectors examined the bridge on Monday.",
          "The council put the repair cost at 40 million dollars."]
 
 
-def _one_article_library(tmp_path, encoder, paragraphs: list[str]) -> Library:
+def _one_article_library(tmp_path, encoder, paragraphs: list[str]) -> FolderLibrary:
     """A library of one article titled "Town news", chunked about one paragraph a chunk."""
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "story.txt").write_text("\n\n".join(["Town news", *paragraphs]) + "\n", encoding="utf-8")
-    lib = Library.create(tmp_path / "lib", encoder, ChunkParams(target_tokens=8, max_tokens=64, overlap_sentences=0))
+    lib = FolderLibrary.create(tmp_path / "lib", encoder, ChunkParams(target_tokens=8, max_tokens=64, overlap_sentences=0))
     lib.add([tmp_path / "in"], encoder)
-    return Library.open(tmp_path / "lib", encoder)
+    return FolderLibrary.open(tmp_path / "lib", encoder)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa import cli, models
-from qa.library import Library, LibraryError
+from qa.library import FolderLibrary, LibraryError
 from qa.models import ModelError, ModelSpec
 from qa.retrieval import Retriever
 
@@ -28,7 +28,7 @@ from conftest import SEEDS, FakeEncoder, FakeLLM
 def pristine(tmp_path_factory) -> Path:
     encoder = FakeEncoder()
     path = tmp_path_factory.mktemp("pristine") / "lib"
-    Library.create(path, encoder).add([SEEDS], encoder)
+    FolderLibrary.create(path, encoder).add([SEEDS], encoder)
     return path
 
 
@@ -48,7 +48,7 @@ def library_files(path: Path) -> dict[str, Path]:
 
 def use(path: Path, encoder) -> None:
     """Everything a reader does; may raise only LibraryError."""
-    lib = Library.open(path, encoder)
+    lib = FolderLibrary.open(path, encoder)
     Retriever(lib, encoder).search("Russia North Korea talks in 2003", 5)
     lib.articles()
     lib.chunk_texts()
@@ -175,9 +175,9 @@ def test_a_manifest_cannot_point_outside_the_library(lib, files, fake_encoder):
     manifest = json.loads((lib / "manifest.json").read_text())
     (lib / "manifest.json").write_text(json.dumps({**manifest, "files": files}))
     with pytest.raises(LibraryError, match="manifest .* is damaged"):
-        Library.open(lib, fake_encoder)
+        FolderLibrary.open(lib, fake_encoder)
     with pytest.raises(LibraryError):
-        Library(lib, manifest).add([SEEDS], fake_encoder)  # a writer re-reads and refuses it too
+        FolderLibrary(lib, manifest).add([SEEDS], fake_encoder)  # a writer re-reads and refuses it too
 
 
 @pytest.mark.parametrize("manifest", [
@@ -190,7 +190,7 @@ def test_a_manifest_cannot_point_outside_the_library(lib, files, fake_encoder):
 def test_malformed_manifests(lib, manifest, fake_encoder):
     (lib / "manifest.json").write_text(manifest)
     with pytest.raises(LibraryError, match="manifest"):
-        Library.open(lib, fake_encoder)
+        FolderLibrary.open(lib, fake_encoder)
 
 
 # --- model files ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from qa.api import Assistant
-from qa.library import Library
+from qa.library import FolderLibrary
 
 from conftest import SEEDS, FakeEncoder, FakeLLM
 
@@ -36,7 +36,7 @@ def library(tmp_path_factory):
     root = tmp_path_factory.mktemp("injection")
     (root / "news").mkdir()
     (root / "news" / "bridge.txt").write_text(ARTICLE)
-    Library.create(root / "lib", encoder).add([SEEDS / "004_4bc43c88d9c50f08.txt", root / "news"], encoder)
+    FolderLibrary.create(root / "lib", encoder).add([SEEDS / "004_4bc43c88d9c50f08.txt", root / "news"], encoder)
     return root / "lib", encoder
 
 
@@ -49,7 +49,7 @@ def ask(library, *replies: str):
 
 def test_chat_control_tokens_in_articles_never_reach_the_model(library):
     path, encoder = library
-    article = next(a for a in Library.open(path, encoder).articles() if a.source == "bridge.txt")
+    article = next(a for a in FolderLibrary.open(path, encoder).articles() if a.source == "bridge.txt")
     assert "<|" not in article.text and "|>" not in article.text
     _, prompts = ask(library, "The bridge reopened on Tuesday [1].")
     assert all("<|" not in m["content"] for m in prompts[0])

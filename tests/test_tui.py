@@ -14,7 +14,7 @@ from textual.command import CommandPalette
 from textual.widgets import Input
 
 from qa.api import Assistant
-from qa.library import Library
+from qa.library import FolderLibrary
 from qa.models import load_manifest
 from tui.app import QAApp, load_keymap
 from tui.export import chat_markdown
@@ -55,7 +55,7 @@ def build_fake_library(tmp_path_factory) -> Path:
     """The four sample articles indexed with the fake encoder, at a folder named ``lib``."""
     path = tmp_path_factory.mktemp("tui") / "lib"
     encoder = FakeEncoder()
-    Library.create(path, encoder).add([SEEDS], encoder)
+    FolderLibrary.create(path, encoder).add([SEEDS], encoder)
     return path
 
 
@@ -313,7 +313,7 @@ def test_opening_a_source_shows_the_whole_article_at_the_quote(fake_library):
             await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen), what="the article")
             await pilot.pause(0.2)
             screen = app.screen
-            article = Library.open(fake_library).article(source["article_id"])
+            article = FolderLibrary.open(fake_library).article(source["article_id"])
             assert screen.article_text == article.text
             quote_par = screen.query_one(".-quote")
             assert source["quote"] in quote_par.content.plain
@@ -441,7 +441,7 @@ def test_export_writes_questions_answers_and_sources(fake_library, tmp_path):
 
     closest = run(main())
     text = target.read_text(encoding="utf-8")
-    article = Library.open(fake_library).articles()
+    article = FolderLibrary.open(fake_library).articles()
     article = next(a for a in article if ARTICLE_2003 in a.id)
     assert f"## 1. {Q2003}" in text
     assert REPLY in text
@@ -511,7 +511,7 @@ def test_palette_switches_the_model(fake_library, monkeypatch):
 def test_switch_library_opens_another_folder(fake_library, tmp_path):
     other = tmp_path / "other"
     encoder = FakeEncoder()
-    Library.create(other, encoder).add([SEEDS / "000_8e1adf5baa08f22c.txt"], encoder)
+    FolderLibrary.create(other, encoder).add([SEEDS / "000_8e1adf5baa08f22c.txt"], encoder)
 
     async def main():
         app = make_app(fake_library, REPLY)

@@ -72,7 +72,7 @@ class ScriptedAssistant:
     def __init__(self, *answers: Answer) -> None:
         self.answers = {a.question: a for a in answers}
         articles = {a.id: a for a in (RUSSIA, LAVROV)}
-        self.library = SimpleNamespace(path=Path("lib"), counts={"articles": 4, "chunks": 21},
+        self.library = SimpleNamespace(address=Path("lib"), name="lib", counts={"articles": 4, "chunks": 21},
                                        article=articles.get)
         self.encoder = SimpleNamespace(encode=lambda texts: None)
         self.llm = SimpleNamespace(name="fake")

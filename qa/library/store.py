@@ -1,0 +1,145 @@
+"""A folder library's article store: SQLite with the articles, their chunk spans, and the files they came from.
+
+Tables: ``articles`` (the cleaned text and its metadata), ``chunks`` (row i =
+FAISS row i = BM25 document i: an article id and a character span), ``sources``
+(which file gave which article) and ``files`` (the sha256 of each file read
+whole, to skip it when it has not changed). Readers open a store read-only and
+immutable; only a writer's private copy of the next generation is written.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote
+
+from qa.chunking import embed_text
+from qa.library.change import Change
+from qa.library.checks import Vanished
+from qa.library.filters import Filters
+from qa.reading import Article
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, content_hash TEXT UNIQUE NOT NULL, title TEXT, source TEXT,
+    url TEXT, date TEXT, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    row INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
+    start INTEGER NOT NULL, end INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS sources (
+    path TEXT NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (path, article_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sources_article ON sources(article_id);
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL);
+"""
+ARTICLE_COLUMNS = "id, content_hash, title, source, url, date, text"
+
+
+def open_store(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a store; the file is opened now and stays usable if unlinked."""
+    if not path.is_file():
+        raise Vanished(path)
+    try:
+        db = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    except sqlite3.Error:
+        if not path.exists():
+            raise Vanished(path) from None
+        raise
+    try:
+        db.execute("PRAGMA trusted_schema = OFF")
+    except sqlite3.Error:
+        pass
+    return db
+
+
+def store_shape(db: sqlite3.Connection) -> tuple[int, int, int | None, int | None]:
+    """(articles, chunks, lowest row, highest row); raises sqlite3.Error on a damaged store."""
+    n_articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    n_chunks, low, high = db.execute("SELECT count(*), min(row), max(row) FROM chunks").fetchone()
+    db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles LIMIT 1").fetchall()
+    db.execute("SELECT row, article_id, start, end FROM chunks LIMIT 1").fetchall()
+    return n_articles, n_chunks, low, high
+
+
+def article_from_row(row: tuple) -> Article:
+    aid, chash, title, source, url, date, text = row
+    return Article(id=aid, content_hash=chash, title=title, text=text, source=source, url=url, date=date)
+
+
+def chunk_texts(db: sqlite3.Connection) -> list[str]:
+    """What was embedded for every chunk, in row order (title + chunk text)."""
+    rows = db.execute("SELECT a.title, substr(a.text, c.start + 1, c.end - c.start) FROM chunks c "
+                      "JOIN articles a ON a.id = c.article_id ORDER BY c.row")
+    return [embed_text(title or "", text or "") for title, text in rows]
+
+
+def matching_rows(db: sqlite3.Connection, where: Filters) -> list[int]:
+    """The chunk rows of the articles that pass ``where``, ascending."""
+    sql, params = where.sql("a")
+    return [r for (r,) in db.execute(f"SELECT c.row FROM chunks c JOIN articles a ON a.id = c.article_id "
+                                     f"WHERE {sql} ORDER BY c.row", params)]
+
+
+def has_table(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring a store copy up to the current schema; articles of older stores are linked to the
+    file their url names (a local file's url is its path)."""
+    had_sources = has_table(db, "sources")
+    db.executescript(SCHEMA)
+    if not had_sources:
+        db.execute("INSERT OR IGNORE INTO sources SELECT url, id FROM articles WHERE url LIKE '/%'")
+
+
+def links_by_path(db: sqlite3.Connection) -> dict[str, set[str]]:
+    links: dict[str, set[str]] = {}
+    query = ("SELECT path, article_id FROM sources" if has_table(db, "sources")
+             else "SELECT url, id FROM articles WHERE url LIKE '/%'")
+    for path, aid in db.execute(query):
+        links.setdefault(path, set()).add(aid)
+    return links
+
+
+def file_hashes(db: sqlite3.Connection) -> dict[str, str]:
+    return dict(db.execute("SELECT path, sha256 FROM files")) if has_table(db, "files") else {}
+
+
+def apply_removals(db: sqlite3.Connection, change: Change) -> list[int] | None:
+    """Delete removed articles (with their chunks, links and file hashes) and dropped rows, then
+    renumber the chunks 0..n-1 in their old order. Returns the old rows kept, or None if none went."""
+    if not change.remove and not change.drop_rows and not change.renumber:
+        return None
+    db.execute("CREATE TEMP TABLE gone (id TEXT PRIMARY KEY)")
+    db.executemany("INSERT OR IGNORE INTO gone VALUES (?)", [(a,) for a in change.remove])
+    db.execute("DELETE FROM files WHERE path IN (SELECT path FROM sources WHERE article_id IN (SELECT id FROM gone))")
+    db.execute("DELETE FROM sources WHERE article_id IN (SELECT id FROM gone)")
+    db.execute("DELETE FROM chunks WHERE article_id IN (SELECT id FROM gone)")
+    db.execute("DELETE FROM articles WHERE id IN (SELECT id FROM gone)")
+    db.executemany("DELETE FROM chunks WHERE row = ?", [(r,) for r in sorted(change.drop_rows)])
+    db.execute("DROP TABLE gone")
+    kept = [r for (r,) in db.execute("SELECT row FROM chunks ORDER BY row")]
+    # Ascending, each row moves down to its rank; the rank is never taken by a row not yet moved.
+    db.executemany("UPDATE chunks SET row = ? WHERE row = ?", [(i, r) for i, r in enumerate(kept) if i != r])
+    return kept
+
+
+
+def write_change(db: sqlite3.Connection, change: Change) -> list[int] | None:
+    """Apply ``change`` to a writable store copy: removals first (rows renumbered), then the new
+    articles and their chunks after the last row, then the file links and hashes. Returns the
+    old rows kept, as :func:`apply_removals` does."""
+    migrate(db)
+    kept = apply_removals(db, change)
+    first_row = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    db.executemany(f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   [(a.id, a.content_hash, a.title, a.source, a.url, a.date, a.text)
+                    for a in change.articles])
+    db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)",
+                   [(first_row + i, c.article_id, c.start, c.end) for i, c in enumerate(change.chunks)])
+    db.executemany("DELETE FROM sources WHERE path = ? AND article_id = ?", sorted(change.unlinks))
+    db.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?)", sorted(change.links))
+    db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
+                   [(p, sha, size) for p, (sha, size) in sorted(change.files.items())])
+    db.commit()
+    return kept

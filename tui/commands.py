@@ -1,0 +1,168 @@
+"""The chat app's commands: chats (new, open, clear, export) and switching library or model.
+
+A mixin of :class:`tui.app.QAApp`, kept apart so the app module holds the layout and
+the answer loop, and this one what the key bindings and the command palette do.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Static
+
+from qa.api import Assistant
+from qa.library import library_exists
+from tui.export import default_export_name, export_chat
+from tui.widgets import AnswerMessage, ChoiceScreen, PromptScreen, QuestionMessage
+
+WELCOME = ("Ask a question about the articles in this library. Answers cite the passages they "
+           "come from as [1], [2]…; the sources panel shows them, and Enter on a source opens "
+           "the whole article.\n\nEnter sends · Ctrl+J new line · Esc cancels an answer · "
+           "Ctrl+P commands · F1 keys")
+
+
+class ChatCommands:
+    """New, open, clear and export chats; switch the library or the model."""
+
+    # -- chats ----------------------------------------------------------------------------
+    async def _remove_welcome(self) -> None:
+        for w in self.query("#welcome"):
+            await w.remove()
+
+    async def _show_welcome(self) -> None:
+        if not self.query("#welcome"):
+            await self.conversation.mount(Static(WELCOME, id="welcome"))
+
+    async def _reset(self) -> None:
+        if self._generation is not None:
+            await self._drop_generation(self._generation)
+            self.prompt.text = ""
+        await self.conversation.remove_children()
+        self.turns, self.chat_id, self.chat_title = [], None, None
+        self._conversation = self._seeded_conversation()
+        await self.select_answer(None)
+        await self._show_welcome()
+        self._update_info()
+
+    async def new_chat(self) -> None:
+        await self._reset()
+        self._set_status("New chat.")
+        self.prompt.focus()
+
+    async def action_new_chat(self) -> None:
+        await self.new_chat()
+
+    async def open_chat(self, chat_id: int) -> None:
+        """Show a saved chat; follow-up questions continue it."""
+        if self.store is None:
+            return
+        summary = self.store.chat(chat_id)
+        if summary is None:
+            self.notify(f"No saved chat {chat_id}.", severity="error")
+            return
+        turns = self.store.turns(chat_id)
+        await self._reset()
+        await self._remove_welcome()
+        self.turns, self.chat_id, self.chat_title = turns, chat_id, summary.title
+        self._conversation = self._seeded_conversation()
+        widgets = []
+        for i, turn in enumerate(turns, 1):
+            widgets += [QuestionMessage(turn.question), AnswerMessage(i, turn)]
+        if widgets:
+            await self.conversation.mount_all(widgets)
+            await self.select_answer(widgets[-1])
+        else:
+            await self._show_welcome()
+        self.conversation.scroll_end(animate=False)
+        self._update_info()
+        self._set_status(f"Opened “{summary.title}” ({len(turns)} answer{'s' * (len(turns) != 1)}).")
+        self.prompt.focus()
+
+    def action_open_chat(self) -> None:
+        chats = self.store.list_chats() if self.store else []
+        choices = [(str(c.id), f"{c.title} · {c.updated[:16].replace('T', ' ')} · {c.turns} "
+                               f"answer{'s' * (c.turns != 1)}") for c in chats]
+
+        async def chosen(chat_id: str | None) -> None:
+            if chat_id:
+                await self.open_chat(int(chat_id))
+        self.push_screen(ChoiceScreen("Open a saved chat", choices, "No saved chats yet."), chosen)
+
+    async def action_clear(self) -> None:
+        """Delete this chat (saved turns included) and start over."""
+        if self.chat_id is not None and self.store is not None:
+            self.store.delete_chat(self.chat_id)
+        await self._reset()
+        self._set_status("Chat cleared.")
+
+    def export_to(self, path: str | Path | None = None) -> Path:
+        library = str(self.assistant.library.address) if self.assistant else None
+        model = self.turns[-1].model if self.turns else None
+        written = export_chat(self.turns, path, title=self.chat_title, library=library, model=model)
+        self._set_status(f"Exported to {written}", "done")
+        self.notify(f"Exported to {written}", title="Export")
+        return written
+
+    def action_export(self) -> None:
+        if not self.turns:
+            self.notify("Nothing to export yet: ask a question first.", severity="warning")
+            return
+        default = Path.cwd() / default_export_name(self.chat_title or self.turns[0].question)
+
+        def chosen(path: str | None) -> None:
+            if path:
+                try:
+                    self.export_to(path)
+                except OSError as e:
+                    self._set_status(f"Could not export: {e}", "error")
+                    self.notify(str(e), title="Could not export", severity="error")
+        self.push_screen(PromptScreen("Export this chat to Markdown", str(default)), chosen)
+
+    # -- switching library or model -----------------------------------------------------------
+    def _switch(self, library: Path | None = None, model: str | None = None) -> None:
+        old = self.assistant
+        library = library or (old.library.address if old else self.library_arg)
+        keep_llm = old is not None and model is None and self._warm_for is old
+        model = model or self.model_arg
+        self.library_arg, self.model_arg = library, model
+        encoder = old.encoder if old else None
+        llm = old.llm if keep_llm else None
+        new_chat = old is None or library != old.library.address
+
+        def factory() -> Assistant:
+            return Assistant(library, model, encoder=encoder, llm=llm)
+        self._load(factory, new_chat=new_chat)
+
+    def _busy(self) -> bool:
+        if self._generation is not None:
+            self.notify("An answer is being written: wait for it or cancel it (Esc) first.", severity="warning")
+        return self._generation is not None
+
+    def action_switch_library(self) -> None:
+        if self._busy():
+            return
+        current = str(self.assistant.library.address) if self.assistant else ""
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            folder = Path(path).expanduser()
+            if not library_exists(folder):
+                self.notify(f"No library at {folder} (create one with: qa ingest PATH --library {folder})",
+                            severity="error", timeout=10)
+                return
+            self._switch(library=folder)
+        self.push_screen(PromptScreen("Switch library: a library folder", current), chosen)
+
+    def action_switch_model(self) -> None:
+        from qa.models import load_manifest
+
+        if self._busy():
+            return
+        current = self.model_arg
+        names = [s.name for s in load_manifest() if s.role == "llm"]
+        choices = [(n, f"{n}{'  (current)' if n == current else ''}") for n in names]
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self._switch(model=name)
+        self.push_screen(ChoiceScreen("Switch model", choices), chosen)
