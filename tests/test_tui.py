@@ -29,6 +29,8 @@ REPLY = "Russia proposed six-sided discussions with China and Japan [1]."
 QUOTE = "He said Russia was now advancing a plan that calls for six-sided discussions"
 ABSTAIN_Q = "Who won the 2022 football World Cup final?"
 ARTICLE_2003 = "003_c13b77ec0b5e076f"
+WAIT_S = 60.0    # how long a test waits for a state before failing; it goes on as soon as the state holds
+GATE_S = 120.0   # a gated model or loader opens by itself after this, only so that a failed test cannot hang
 
 
 class GatedLLM(FakeLLM):
@@ -45,7 +47,7 @@ class GatedLLM(FakeLLM):
         for i, piece in enumerate(super().stream(messages, max_tokens)):
             if i == self.gate_after:
                 self.waiting.set()
-                self.gate.wait(10)
+                self.gate.wait(GATE_S)
             time.sleep(0.002)
             yield piece
         self.finished += 1
@@ -74,7 +76,8 @@ def run(coro):
     return asyncio.run(coro)
 
 
-async def wait_for(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
+async def wait_for(pilot, condition, timeout: float = WAIT_S, what: str = "condition") -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -82,14 +85,45 @@ async def wait_for(pilot, condition, timeout: float = 10.0, what: str = "conditi
         await pilot.pause(0.02)
 
 
-async def ask(pilot, question: str, timeout: float = 10.0) -> AnswerMessage:
-    """Type a question, press Enter, wait until its answer is final."""
+def workers_done(app, group: str) -> bool:
+    """No worker of ``group`` ("load": the models; "answer": an answer) is still running."""
+    return not [w for w in app.workers if w.group == group and not w.is_finished]
+
+
+def answered(app, count: int) -> bool:
+    """``count`` answers are final and the worker that wrote the last one has returned: its
+    answer is in the conversation, the sources panel and the store, and the status says so."""
+    return len(app.turns) == count and workers_done(app, "answer")
+
+
+def showing(app, message: AnswerMessage) -> bool:
+    """The sources panel has finished showing ``message``'s passages: it empties its list,
+    refills it, then highlights an entry, so an entry is highlighted only once it is done."""
+    panel = app.query_one(SourcesPanel)
+    return panel.turn is message.turn and panel.query_one("#sources-list").highlighted_child is not None
+
+
+def article_shown(app) -> bool:
+    """An article screen is up and mounted: its body has the focus (it takes it on mount)."""
+    screen = app.screen
+    return isinstance(screen, ArticleScreen) and any(body.has_focus for body in screen.query("#article-body"))
+
+
+async def ready(pilot, timeout: float = WAIT_S) -> None:
+    """Wait until the app has loaded its models (its "Ready." comes before anything a test asks)."""
+    await wait_for(pilot, lambda: workers_done(pilot.app, "load"), timeout, "the models to load")
+
+
+async def ask(pilot, question: str, timeout: float = WAIT_S) -> AnswerMessage:
+    """Once the models are loaded, type a question, press Enter, and wait until its answer
+    is final and shown (the worker that wrote it has returned)."""
     app = pilot.app
+    await ready(pilot, timeout)
+    before = len(app.turns)
     app.query_one(PromptInput).text = question
     await pilot.press("enter")
-    await wait_for(pilot, lambda: app._generation is None and len(app.answers()) == len(app.turns)
-                   and app.turns and app.turns[-1].question == question, timeout, "the answer")
-    await pilot.pause()
+    await wait_for(pilot, lambda: answered(app, before + 1) and app.turns[-1].question == question,
+                   timeout, "the answer")
     return app.answers()[-1]
 
 
