@@ -320,18 +320,19 @@ def test_selecting_an_earlier_answer_or_its_marker_switches_the_panel(fake_libra
             panel = app.query_one(SourcesPanel)
             assert panel.turn is second.turn and second.has_class("-selected")
             await pilot.click(first)
-            await pilot.pause()
+            await wait_for(pilot, lambda: showing(app, first), what="the first answer's sources")
             assert panel.turn is first.turn and panel.number == 1
             assert first.has_class("-selected") and not second.has_class("-selected")
             assert str(panel.border_title) == "Sources · answer 1"
             # A citation marker selects its answer and highlights its source.
             cited = second.turn.citations[0]["n"]
             second.markdown.post_message(second.markdown.LinkClicked(second.markdown, f"cite:{cited}"))
-            await pilot.pause(0.1)
+            await wait_for(pilot, lambda: showing(app, second), what="the second answer's sources")
             assert panel.turn is second.turn
             listing = panel.query_one("#sources-list")
             assert listing.highlighted_child.source["n"] == cited
             await pilot.press("ctrl+up")
+            await wait_for(pilot, lambda: showing(app, first), what="the previous answer's sources")
             assert panel.turn is first.turn
     run(main())
 
