@@ -141,8 +141,9 @@ def test_enter_sends_and_ctrl_j_adds_a_line(fake_library):
     async def main():
         app = make_app(fake_library, REPLY)
         async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
             await pilot.press("h", "ctrl+j", "y")
-            assert app.prompt.text == "h\ny"
+            await wait_for(pilot, lambda: app.prompt.text == "h\ny", what="the typed lines")
             assert not app.query(QuestionMessage), "a newline must not send"
             app.prompt.text = Q2003
             await pilot.press("enter")
@@ -158,26 +159,27 @@ def test_answer_streams_into_the_conversation_then_is_final(fake_library):
     async def main():
         app = make_app(fake_library, llm=llm)
         async with app.run_test(size=(120, 36)) as pilot:
+            await ready(pilot)
             app.prompt.text = Q2003
             await pilot.press("enter")
-            await wait_for(pilot, lambda: llm.waiting.is_set() and app.query(AnswerMessage)
-                           and app.query_one(AnswerMessage).partial, what="the first pieces")
-            await pilot.pause(0.1)
+            # The model stops at the gate only once the UI has taken each piece before it.
+            await wait_for(pilot, lambda: llm.waiting.is_set(), what="the model to reach the gate")
             message = app.query_one(AnswerMessage)
             # Part of the answer is on screen while the model is still writing.
             assert message.partial == "Russia proposed six-sided"
             assert message.has_class("-streaming") and message.turn is None
-            assert "Russia proposed six-sided" in screen_text(app)
+            await wait_for(pilot, lambda: "Russia proposed six-sided" in screen_text(app),
+                           what="the streamed words on the screen")
             assert "discussions with China" not in screen_text(app)
             assert status(app) == "Writing…"
             assert app.turns == []
             llm.gate.set()
-            await wait_for(pilot, lambda: message.turn is not None, what="the final answer")
-            await pilot.pause()
-            assert not message.has_class("-streaming")
+            await wait_for(pilot, lambda: answered(app, 1), what="the final answer")
+            assert message.turn is not None and not message.has_class("-streaming")
             assert message.turn.text == REPLY
             assert "[\\[1\\]](cite:1)" in message.markdown.source
-            assert "discussions with China and Japan [1]." in screen_text(app)
+            await wait_for(pilot, lambda: "discussions with China and Japan [1]." in screen_text(app),
+                           what="the final answer on the screen")
             assert status(app).startswith("Answered with 1 cited passage")
             assert len(app.turns) == 1 and len(app._conversation.turns) == 1
             chats = app.store.list_chats()
@@ -191,14 +193,14 @@ def test_status_line_says_what_is_happening(fake_library):
     async def main():
         app = make_app(fake_library, llm=llm, show_timings=True)
         async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
             app.prompt.text = Q2003
             await pilot.press("enter")
             await wait_for(pilot, llm.waiting.is_set, what="the model to start")
             await wait_for(pilot, lambda: status(app).startswith("Found"), what="the search status")
             found = status(app)
             llm.gate.set()
-            await wait_for(pilot, lambda: app.turns, what="the answer")
-            await pilot.pause()
+            await wait_for(pilot, lambda: answered(app, 1), what="the answer")
             assert found == f"Found {len(app.turns[0].passages)} passages · the model is reading them…"
             assert re.fullmatch(r"Answered with 1 cited passage\. \d+\.\d s \(search \d+\.\d s, "
                                 r"writing \d+\.\d s\)", status(app)), status(app)
@@ -211,29 +213,29 @@ def test_escape_cancels_restores_the_question_and_saves_nothing(fake_library):
     async def main():
         app = make_app(fake_library, llm=llm)
         async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
             app.prompt.text = Q2003
             await pilot.press("enter")
-            await wait_for(pilot, lambda: llm.waiting.is_set() and app.query(AnswerMessage)
-                           and app.query_one(AnswerMessage).partial, what="the first pieces")
+            await wait_for(pilot, lambda: llm.waiting.is_set(), what="the model to reach the gate")
+            assert app.query_one(AnswerMessage).partial == "Russia proposed"
             assert app._generation is not None
             worker = app._generation.worker
             await pilot.press("escape")
-            await pilot.pause()
+            # Cancelling removes the messages, puts the question back, then says so.
+            await wait_for(pilot, lambda: status(app).startswith("Cancelled"), what="the cancellation")
             assert not app.query(AnswerMessage) and not app.query(QuestionMessage)
             assert app.prompt.text == Q2003
             assert app._generation is None and worker.is_cancelled
-            assert status(app).startswith("Cancelled")
             llm.gate.set()                       # let the cancelled stream go on: the worker stops it
+            # The worker closes the model's stream before it lets go of the model.
             await wait_for(pilot, lambda: not app._answer_lock.locked(), what="the cancelled worker")
-            await pilot.pause(0.1)
             assert llm.finished == 0, "the model's stream was closed, not run to the end"
             assert app.turns == [] and app._conversation.turns == []
             assert app.store.list_chats() == []
             assert not app.query(AnswerMessage), "nothing of the cancelled answer comes back"
             # The app still answers afterwards (the question is in the box: Enter sends it).
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.turns, what="the second answer")
-            await pilot.pause()
+            await wait_for(pilot, lambda: answered(app, 1), what="the second answer")
             assert app.turns[0].text == REPLY
             assert len(app.query(AnswerMessage)) == 1
             assert [c.turns for c in app.store.list_chats()] == [1]
@@ -249,6 +251,7 @@ def test_a_failing_model_is_reported_and_the_question_kept(fake_library):
     async def main():
         app = make_app(fake_library, llm=Broken())
         async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
             app.prompt.text = Q2003
             await pilot.press("enter")
             await wait_for(pilot, lambda: status(app).startswith("Could not answer"), what="the error")
@@ -262,25 +265,25 @@ def test_the_app_is_usable_while_models_load(fake_library):
     release = threading.Event()
 
     def slow_factory() -> Assistant:
-        release.wait(10)
+        release.wait(GATE_S)
         return Assistant(fake_library, llm=FakeLLM(REPLY), encoder=FakeEncoder())
 
     async def main():
         app = QAApp(assistant_factory=slow_factory, show_timings=False)
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause(0.1)
-            assert status(app) == "Loading models…"
+            await wait_for(pilot, lambda: status(app) == "Loading models…", what="the loading status")
             await pilot.press("o", "k")                       # typing works meanwhile
-            assert app.prompt.text == "ok"
+            await wait_for(pilot, lambda: app.prompt.text == "ok", what="the typed text")
             app.prompt.text = Q2003
             await pilot.press("enter")                        # asked before the models are there
-            await pilot.pause(0.1)
-            assert "your question comes next" in status(app)
+            await wait_for(pilot, lambda: "your question comes next" in status(app), what="the queued question")
             assert app.query(QuestionMessage)
+            assert not release.is_set() and app.assistant is None, "still loading"
             release.set()
-            await wait_for(pilot, lambda: app.turns, what="the answer after loading")
+            await wait_for(pilot, lambda: answered(app, 1), what="the answer after loading")
             assert app.turns[0].text == REPLY
-            assert "lib · 4 articles · fake" in str(app.query_one("#info").content)
+            await wait_for(pilot, lambda: "lib · 4 articles · fake" in str(app.query_one("#info").content),
+                           what="the library and model in the top bar")
     run(main())
 
 
