@@ -309,8 +309,8 @@ def test_sources_panel_shows_the_cited_passage_with_its_quote(fake_library):
             highlighted = [plain[s.start:s.end] for s in content.spans if s.style == QUOTE_STYLE]
             assert highlighted[-1] == first["quote"] and plain.index(first["quote"]) > plain.index("\n")
             assert len(plain) > len(first["quote"]) + 40, "the quote is shown inside its passage"
-            text = screen_text(app)
-            assert "[1] Russia Urges Washington" in text and "Sources · answer 1" in text
+            await wait_for(pilot, lambda: "[1] Russia Urges Washington" in screen_text(app)
+                           and "Sources · answer 1" in screen_text(app), what="the source on the screen")
     run(main())
 
 
@@ -348,8 +348,7 @@ def test_opening_a_source_shows_the_whole_article_at_the_quote(fake_library):
             source = app.query_one(SourcesPanel).entries[0]
             app.query_one("#sources-list").focus()
             await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen), what="the article")
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: article_shown(app), what="the article")
             screen = app.screen
             article = Library.open(fake_library).article(source["article_id"])
             assert screen.article_text == article.text
@@ -359,14 +358,17 @@ def test_opening_a_source_shows_the_whole_article_at_the_quote(fake_library):
                            if s.style == QUOTE_STYLE]
             assert highlighted == [source["quote"]]
             body = screen.query_one("#article-body")
-            assert body.scroll_y > 0, "scrolled down to the quote"
+            # It scrolls to the quote after its first refresh.
+            await wait_for(pilot, lambda: body.scroll_y > 0 and quote_par.region.area > 0,
+                           what="the article scrolled down to the quote")
             assert body.region.contains_region(quote_par.region), "the quote is in view"
-            assert "He said Russia was now advancing" in screen_text(app)
+            await wait_for(pilot, lambda: "He said Russia was now advancing" in screen_text(app),
+                           what="the quote on the screen")
             await pilot.press("escape")
-            assert not isinstance(app.screen, ArticleScreen)
+            await wait_for(pilot, lambda: not isinstance(app.screen, ArticleScreen), what="the article to close")
             # A click on an entry opens it too.
             await pilot.click(SourceItem)
-            await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen), what="the article (click)")
+            await wait_for(pilot, lambda: article_shown(app), what="the article (click)")
     run(main())
 
 
@@ -386,8 +388,9 @@ def test_abstention_looks_different_and_lists_the_closest_passages(fake_library)
             assert str(panel.border_title).startswith("Closest passages")
             assert [e["n"] for e in panel.entries] == list(range(1, len(message.turn.passages) + 1))
             assert all(e["quote"] == "" for e in panel.entries)
+            await wait_for(pilot, lambda: "The articles don't say — closest passages:" in screen_text(app),
+                           what="the abstention on the screen")
             assert "Argentina" not in screen_text(app)
-            assert "The articles don't say — closest passages:" in screen_text(app)
             assert status(app).startswith("Not in the articles")
     run(main())
 
@@ -408,6 +411,7 @@ def test_a_saved_chat_reopens_in_a_new_app_and_continues(fake_library):
         llm = FakeLLM("He also warned against military moves [1].")
         app = make_app(fake_library, llm=llm)
         async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
             await pilot.press("ctrl+o")
             await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen) and app.screen.query("OptionList"),
                            what="the chat list")
@@ -415,22 +419,24 @@ def test_a_saved_chat_reopens_in_a_new_app_and_continues(fake_library):
             assert options.option_count == 1
             assert str(options.get_option_at_index(0).prompt).startswith(Q2003)
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.chat_id == chat_id, what="the chat to open")
-            await pilot.pause()
+            # Opening a chat ends by saying so in the status line.
+            await wait_for(pilot, lambda: app.chat_id == chat_id and status(app).startswith("Opened"),
+                           what="the chat to open")
             assert [q.question for q in app.query(QuestionMessage)] == [Q2003, q2]
             answers = app.answers()
             assert [a.turn.text for a in answers] == [REPLY, "Lavrov agreed with Washington [1]."]
             assert app.turns[0].citations[0]["quote"].startswith(QUOTE)
-            assert app.query_one(SourcesPanel).turn is answers[-1].turn
-            assert "Lavrov agreed with Washington [1]." in screen_text(app)
+            assert showing(app, answers[-1])
+            await wait_for(pilot, lambda: "Lavrov agreed with Washington [1]." in screen_text(app),
+                           what="the reopened answers on the screen")
             # Follow-ups continue the conversation (its questions are retrieval context) and the chat.
             assert app._conversation.context_for("And what did he warn?") == f"{Q2003} {q2}"
             await ask(pilot, "And what did he warn?")
             assert [c.turns for c in app.store.list_chats()] == [3]
             # Opening the article of a reopened answer works from the stored ids.
             app.open_article(app.query_one(SourcesPanel).entries[0])
-            await pilot.pause()
-            assert isinstance(app.screen, ArticleScreen) and not app.screen.note
+            await wait_for(pilot, lambda: article_shown(app), what="the article")
+            assert not app.screen.note
 
     chat_id = run(first_session())
     assert chat_id is not None
@@ -446,14 +452,13 @@ def test_new_chat_starts_over_and_the_old_one_stays_saved(fake_library):
             await ask(pilot, Q2003)
             first = app.chat_id
             await pilot.press("ctrl+n")
-            await pilot.pause()
+            await wait_for(pilot, lambda: status(app) == "New chat.", what="the new chat")
             assert not app.query(AnswerMessage) and app.turns == [] and app._conversation.turns == []
             assert app.query_one(SourcesPanel).turn is None
             await ask(pilot, Q2003)
             assert app.chat_id != first
             assert sorted(c.turns for c in app.store.list_chats()) == [1, 1]
-            await app.action_clear()
-            await pilot.pause()
+            await app.action_clear()              # returns once the chat is deleted
             assert [c.id for c in app.store.list_chats()] == [first]
     run(main())
 
@@ -560,11 +565,12 @@ def test_switch_library_opens_another_folder(fake_library, tmp_path):
                            what="the path prompt")
             app.screen.query_one("Input").value = str(other)
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.assistant.library.path == other and not app.turns,
+            # The new chat it starts says so last.
+            await wait_for(pilot, lambda: app.assistant.library.path == other and status(app) == "New chat.",
                            what="the other library")
-            await pilot.pause()
-            assert "other · 1 articles" in str(app.query_one("#info").content)
-            assert not app.query(AnswerMessage)
+            assert not app.turns and not app.query(AnswerMessage)
+            await wait_for(pilot, lambda: "other · 1 articles" in str(app.query_one("#info").content),
+                           what="the other library in the top bar")
     run(main())
 
 
@@ -596,18 +602,20 @@ def test_sources_beside_on_wide_and_below_on_narrow_terminals(fake_library, size
         app = make_app(fake_library, REPLY)
         async with app.run_test(size=size) as pilot:
             await ask(pilot, Q2003)
-            conversation = app.query_one("#conversation").region
-            panel = app.query_one(SourcesPanel).region
-            if beside:
-                assert panel.x >= conversation.right and panel.y == conversation.y
-            else:
-                assert panel.y >= conversation.bottom and panel.width == conversation.width
-            assert panel.height >= 6 and conversation.height >= 6
-            text = screen_text(app)
-            assert "Answer 1" in text and "[1]" in text and "Send" in text
+            await wait_for(pilot, lambda: all(w in screen_text(app) for w in ("Answer 1", "[1]", "Send")),
+                           what="the answer and its sources on the screen")
+
+            def placed() -> bool:
+                conversation = app.query_one("#conversation").region
+                panel = app.query_one(SourcesPanel).region
+                if beside:
+                    where = panel.x >= conversation.right and panel.y == conversation.y
+                else:
+                    where = panel.y >= conversation.bottom and panel.width == conversation.width
+                return where and panel.height >= 6 and conversation.height >= 6
+            await wait_for(pilot, placed, what=f"the sources {'beside' if beside else 'below'} the conversation")
             await pilot.press("f2")
-            await pilot.pause()
-            assert app.query_one(SourcesPanel).region.area == 0
+            await wait_for(pilot, lambda: app.query_one(SourcesPanel).region.area == 0, what="f2 to hide the sources")
     run(main())
 
 
