@@ -582,14 +582,15 @@ def test_bindings_have_ids_and_can_be_remapped(fake_library, qa_home):
     async def main():
         app = make_app(fake_library, REPLY, keymap=load_keymap())
         async with app.run_test(size=(120, 30)) as pilot:
+            await ready(pilot)
             await pilot.press("f5")
-            assert app.screen.has_class("-hide-sources")
-            await pilot.press("f2")                                  # remapped away
+            await wait_for(pilot, lambda: app.screen.has_class("-hide-sources"), what="f5 to hide the sources")
+            await pilot.press("f2", "f1")                            # f2: remapped away
+            # Keys are handled in order: once F1's help is up, F2 has been handled too.
+            await wait_for(pilot, lambda: app.screen.query("HelpPanel"), what="the keys panel")
             assert app.screen.has_class("-hide-sources")
             await pilot.press("f1")
-            assert app.screen.query("HelpPanel")
-            await pilot.press("f1")
-            assert not app.screen.query("HelpPanel")
+            await wait_for(pilot, lambda: not app.screen.query("HelpPanel"), what="the keys panel to close")
 
     (qa_home / "keymap.json").write_text('{"toggle_sources": "f5"}')
     assert load_keymap() == {"toggle_sources": "f5"}
