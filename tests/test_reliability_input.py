@@ -300,7 +300,7 @@ def test_an_article_longer_than_the_limit_is_refused_and_a_long_one_goes_in(tmp_
     assert len(report.added) == 1 and report.chunks > 50
 
 
-def test_ten_thousand_tiny_files(tmp_path):
+def test_ten_thousand_tiny_files(tmp_path, monkeypatch):
     encoder = FakeEncoder()
     src = tmp_path / "src"
     for i in range(10_000):
@@ -309,17 +309,38 @@ def test_ten_thousand_tiny_files(tmp_path):
             folder.mkdir(parents=True)
         (folder / f"n{i:05d}.txt").write_text(f"Council {i} met on Monday and approved budget {i * 7} for roads.")
     lib = Library.create(tmp_path / "lib", encoder)
+    # The work, counted: files read and texts encoded (in the encoder's thread), generations written.
+    reads, encoded = Counter(), []
+    real_read, real_encode = reading.read_file, encoder.encode
+
+    def read_file(path):
+        reads[path] += 1
+        return real_read(path)
+
+    def encode(texts, *args, **kwargs):
+        encoded.append(len(texts))
+        return real_encode(texts, *args, **kwargs)
+
+    monkeypatch.setattr("qa.library.read_file", read_file)
+    monkeypatch.setattr(encoder, "encode", encode)
+    generation = lib.manifest["generation"]
     start = time.perf_counter()
     report = lib.add([src], encoder)
     first = time.perf_counter() - start
+    assert len(reads) == 10_000 and set(reads.values()) == {1}, "each file is read once"
+    assert sum(encoded) == 10_000, "each chunk is encoded once"
+    assert lib.manifest["generation"] == generation + 1, "in one write"
+    reads.clear()
+    encoded.clear()
     start = time.perf_counter()
     again = lib.add([src], encoder)
     second = time.perf_counter() - start
     print(f"\n10,000 tiny files: ingest {first:.1f} s, unchanged re-ingest {second:.1f} s")
     assert len(report.added) == 10_000 and report.errors == []
     assert len(again.unchanged) == 10_000 and again.added == []
+    assert not reads and not encoded and lib.manifest["generation"] == generation + 1, \
+        "an unchanged re-ingest only hashes the files"
     assert lib.counts == {"articles": 10_000, "chunks": 10_000} and len(lib.index) == 10_000
-    assert first < 240 and second < 30
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # bm25s divides by a zero average length
