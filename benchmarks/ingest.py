@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _ingest(corpus: Path, library: Path) -> dict:
     from embeddings.encoder import load_encoder
-    from qa.library import create_library, open_library
+    from qa.library import create_library
 
     encoder = load_encoder()
     encoder._load()  # model load is not ingest work: both sides start with a loaded model
@@ -42,7 +42,7 @@ def _ingest(corpus: Path, library: Path) -> dict:
 
 def _bare(library: Path) -> dict:
     from embeddings.encoder import load_encoder
-    from qa.library import create_library, open_library
+    from qa.library import open_library
 
     texts = open_library(library).chunk_texts()
     model = load_encoder()._load()

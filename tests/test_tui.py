@@ -29,6 +29,8 @@ REPLY = "Russia proposed six-sided discussions with China and Japan [1]."
 QUOTE = "He said Russia was now advancing a plan that calls for six-sided discussions"
 ABSTAIN_Q = "Who won the 2022 football World Cup final?"
 ARTICLE_2003 = "003_c13b77ec0b5e076f"
+WAIT_S = 60.0    # how long a test waits for a state before failing; it goes on as soon as the state holds
+GATE_S = 120.0   # a gated model or loader opens by itself after this, only so that a failed test cannot hang
 
 
 class GatedLLM(FakeLLM):
@@ -45,7 +47,7 @@ class GatedLLM(FakeLLM):
         for i, piece in enumerate(super().stream(messages, max_tokens)):
             if i == self.gate_after:
                 self.waiting.set()
-                self.gate.wait(10)
+                self.gate.wait(GATE_S)
             time.sleep(0.002)
             yield piece
         self.finished += 1
@@ -74,7 +76,8 @@ def run(coro):
     return asyncio.run(coro)
 
 
-async def wait_for(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
+async def wait_for(pilot, condition, timeout: float = WAIT_S, what: str = "condition") -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -82,14 +85,45 @@ async def wait_for(pilot, condition, timeout: float = 10.0, what: str = "conditi
         await pilot.pause(0.02)
 
 
-async def ask(pilot, question: str, timeout: float = 10.0) -> AnswerMessage:
-    """Type a question, press Enter, wait until its answer is final."""
+def workers_done(app, group: str) -> bool:
+    """No worker of ``group`` ("load": the models; "answer": an answer) is still running."""
+    return not [w for w in app.workers if w.group == group and not w.is_finished]
+
+
+def answered(app, count: int) -> bool:
+    """``count`` answers are final and the worker that wrote the last one has returned: its
+    answer is in the conversation, the sources panel and the store, and the status says so."""
+    return len(app.turns) == count and workers_done(app, "answer")
+
+
+def showing(app, message: AnswerMessage) -> bool:
+    """The sources panel has finished showing ``message``'s passages: it empties its list,
+    refills it, then highlights an entry, so an entry is highlighted only once it is done."""
+    panel = app.query_one(SourcesPanel)
+    return panel.turn is message.turn and panel.query_one("#sources-list").highlighted_child is not None
+
+
+def article_shown(app) -> bool:
+    """An article screen is up and mounted: its body has the focus (it takes it on mount)."""
+    screen = app.screen
+    return isinstance(screen, ArticleScreen) and any(body.has_focus for body in screen.query("#article-body"))
+
+
+async def ready(pilot, timeout: float = WAIT_S) -> None:
+    """Wait until the app has loaded its models (its "Ready." comes before anything a test asks)."""
+    await wait_for(pilot, lambda: workers_done(pilot.app, "load"), timeout, "the models to load")
+
+
+async def ask(pilot, question: str, timeout: float = WAIT_S) -> AnswerMessage:
+    """Once the models are loaded, type a question, press Enter, and wait until its answer
+    is final and shown (the worker that wrote it has returned)."""
     app = pilot.app
+    await ready(pilot, timeout)
+    before = len(app.turns)
     app.query_one(PromptInput).text = question
     await pilot.press("enter")
-    await wait_for(pilot, lambda: app._generation is None and len(app.answers()) == len(app.turns)
-                   and app.turns and app.turns[-1].question == question, timeout, "the answer")
-    await pilot.pause()
+    await wait_for(pilot, lambda: answered(app, before + 1) and app.turns[-1].question == question,
+                   timeout, "the answer")
     return app.answers()[-1]
 
 
@@ -107,8 +141,9 @@ def test_enter_sends_and_ctrl_j_adds_a_line(fake_library):
     async def main():
         app = make_app(fake_library, REPLY)
         async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
             await pilot.press("h", "ctrl+j", "y")
-            assert app.prompt.text == "h\ny"
+            await wait_for(pilot, lambda: app.prompt.text == "h\ny", what="the typed lines")
             assert not app.query(QuestionMessage), "a newline must not send"
             app.prompt.text = Q2003
             await pilot.press("enter")
@@ -124,26 +159,27 @@ def test_answer_streams_into_the_conversation_then_is_final(fake_library):
     async def main():
         app = make_app(fake_library, llm=llm)
         async with app.run_test(size=(120, 36)) as pilot:
+            await ready(pilot)
             app.prompt.text = Q2003
             await pilot.press("enter")
-            await wait_for(pilot, lambda: llm.waiting.is_set() and app.query(AnswerMessage)
-                           and app.query_one(AnswerMessage).partial, what="the first pieces")
-            await pilot.pause(0.1)
+            # The model stops at the gate only once the UI has taken each piece before it.
+            await wait_for(pilot, lambda: llm.waiting.is_set(), what="the model to reach the gate")
             message = app.query_one(AnswerMessage)
             # Part of the answer is on screen while the model is still writing.
             assert message.partial == "Russia proposed six-sided"
             assert message.has_class("-streaming") and message.turn is None
-            assert "Russia proposed six-sided" in screen_text(app)
+            await wait_for(pilot, lambda: "Russia proposed six-sided" in screen_text(app),
+                           what="the streamed words on the screen")
             assert "discussions with China" not in screen_text(app)
             assert status(app) == "Writing…"
             assert app.turns == []
             llm.gate.set()
-            await wait_for(pilot, lambda: message.turn is not None, what="the final answer")
-            await pilot.pause()
-            assert not message.has_class("-streaming")
+            await wait_for(pilot, lambda: answered(app, 1), what="the final answer")
+            assert message.turn is not None and not message.has_class("-streaming")
             assert message.turn.text == REPLY
             assert "[\\[1\\]](cite:1)" in message.markdown.source
-            assert "discussions with China and Japan [1]." in screen_text(app)
+            await wait_for(pilot, lambda: "discussions with China and Japan [1]." in screen_text(app),
+                           what="the final answer on the screen")
             assert status(app).startswith("Answered with 1 cited passage")
             assert len(app.turns) == 1 and len(app._conversation.turns) == 1
             chats = app.store.list_chats()
@@ -157,14 +193,14 @@ def test_status_line_says_what_is_happening(fake_library):
     async def main():
         app = make_app(fake_library, llm=llm, show_timings=True)
         async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
             app.prompt.text = Q2003
             await pilot.press("enter")
             await wait_for(pilot, llm.waiting.is_set, what="the model to start")
             await wait_for(pilot, lambda: status(app).startswith("Found"), what="the search status")
             found = status(app)
             llm.gate.set()
-            await wait_for(pilot, lambda: app.turns, what="the answer")
-            await pilot.pause()
+            await wait_for(pilot, lambda: answered(app, 1), what="the answer")
             assert found == f"Found {len(app.turns[0].passages)} passages · the model is reading them…"
             assert re.fullmatch(r"Answered with 1 cited passage\. \d+\.\d s \(search \d+\.\d s, "
                                 r"writing \d+\.\d s\)", status(app)), status(app)
@@ -177,29 +213,29 @@ def test_escape_cancels_restores_the_question_and_saves_nothing(fake_library):
     async def main():
         app = make_app(fake_library, llm=llm)
         async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
             app.prompt.text = Q2003
             await pilot.press("enter")
-            await wait_for(pilot, lambda: llm.waiting.is_set() and app.query(AnswerMessage)
-                           and app.query_one(AnswerMessage).partial, what="the first pieces")
+            await wait_for(pilot, lambda: llm.waiting.is_set(), what="the model to reach the gate")
+            assert app.query_one(AnswerMessage).partial == "Russia proposed"
             assert app._generation is not None
             worker = app._generation.worker
             await pilot.press("escape")
-            await pilot.pause()
+            # Cancelling removes the messages, puts the question back, then says so.
+            await wait_for(pilot, lambda: status(app).startswith("Cancelled"), what="the cancellation")
             assert not app.query(AnswerMessage) and not app.query(QuestionMessage)
             assert app.prompt.text == Q2003
             assert app._generation is None and worker.is_cancelled
-            assert status(app).startswith("Cancelled")
             llm.gate.set()                       # let the cancelled stream go on: the worker stops it
+            # The worker closes the model's stream before it lets go of the model.
             await wait_for(pilot, lambda: not app._answer_lock.locked(), what="the cancelled worker")
-            await pilot.pause(0.1)
             assert llm.finished == 0, "the model's stream was closed, not run to the end"
             assert app.turns == [] and app._conversation.turns == []
             assert app.store.list_chats() == []
             assert not app.query(AnswerMessage), "nothing of the cancelled answer comes back"
             # The app still answers afterwards (the question is in the box: Enter sends it).
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.turns, what="the second answer")
-            await pilot.pause()
+            await wait_for(pilot, lambda: answered(app, 1), what="the second answer")
             assert app.turns[0].text == REPLY
             assert len(app.query(AnswerMessage)) == 1
             assert [c.turns for c in app.store.list_chats()] == [1]
@@ -215,6 +251,7 @@ def test_a_failing_model_is_reported_and_the_question_kept(fake_library):
     async def main():
         app = make_app(fake_library, llm=Broken())
         async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
             app.prompt.text = Q2003
             await pilot.press("enter")
             await wait_for(pilot, lambda: status(app).startswith("Could not answer"), what="the error")
@@ -228,25 +265,25 @@ def test_the_app_is_usable_while_models_load(fake_library):
     release = threading.Event()
 
     def slow_factory() -> Assistant:
-        release.wait(10)
+        release.wait(GATE_S)
         return Assistant(fake_library, llm=FakeLLM(REPLY), encoder=FakeEncoder())
 
     async def main():
         app = QAApp(assistant_factory=slow_factory, show_timings=False)
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause(0.1)
-            assert status(app) == "Loading models…"
+            await wait_for(pilot, lambda: status(app) == "Loading models…", what="the loading status")
             await pilot.press("o", "k")                       # typing works meanwhile
-            assert app.prompt.text == "ok"
+            await wait_for(pilot, lambda: app.prompt.text == "ok", what="the typed text")
             app.prompt.text = Q2003
             await pilot.press("enter")                        # asked before the models are there
-            await pilot.pause(0.1)
-            assert "your question comes next" in status(app)
+            await wait_for(pilot, lambda: "your question comes next" in status(app), what="the queued question")
             assert app.query(QuestionMessage)
+            assert not release.is_set() and app.assistant is None, "still loading"
             release.set()
-            await wait_for(pilot, lambda: app.turns, what="the answer after loading")
+            await wait_for(pilot, lambda: answered(app, 1), what="the answer after loading")
             assert app.turns[0].text == REPLY
-            assert "lib · 4 articles · fake" in str(app.query_one("#info").content)
+            await wait_for(pilot, lambda: "lib · 4 articles · fake" in str(app.query_one("#info").content),
+                           what="the library and model in the top bar")
     run(main())
 
 
@@ -272,8 +309,8 @@ def test_sources_panel_shows_the_cited_passage_with_its_quote(fake_library):
             highlighted = [plain[s.start:s.end] for s in content.spans if s.style == QUOTE_STYLE]
             assert highlighted[-1] == first["quote"] and plain.index(first["quote"]) > plain.index("\n")
             assert len(plain) > len(first["quote"]) + 40, "the quote is shown inside its passage"
-            text = screen_text(app)
-            assert "[1] Russia Urges Washington" in text and "Sources · answer 1" in text
+            await wait_for(pilot, lambda: "[1] Russia Urges Washington" in screen_text(app)
+                           and "Sources · answer 1" in screen_text(app), what="the source on the screen")
     run(main())
 
 
@@ -286,18 +323,19 @@ def test_selecting_an_earlier_answer_or_its_marker_switches_the_panel(fake_libra
             panel = app.query_one(SourcesPanel)
             assert panel.turn is second.turn and second.has_class("-selected")
             await pilot.click(first)
-            await pilot.pause()
+            await wait_for(pilot, lambda: showing(app, first), what="the first answer's sources")
             assert panel.turn is first.turn and panel.number == 1
             assert first.has_class("-selected") and not second.has_class("-selected")
             assert str(panel.border_title) == "Sources · answer 1"
             # A citation marker selects its answer and highlights its source.
             cited = second.turn.citations[0]["n"]
             second.markdown.post_message(second.markdown.LinkClicked(second.markdown, f"cite:{cited}"))
-            await pilot.pause(0.1)
+            await wait_for(pilot, lambda: showing(app, second), what="the second answer's sources")
             assert panel.turn is second.turn
             listing = panel.query_one("#sources-list")
             assert listing.highlighted_child.source["n"] == cited
             await pilot.press("ctrl+up")
+            await wait_for(pilot, lambda: showing(app, first), what="the previous answer's sources")
             assert panel.turn is first.turn
     run(main())
 
@@ -310,8 +348,7 @@ def test_opening_a_source_shows_the_whole_article_at_the_quote(fake_library):
             source = app.query_one(SourcesPanel).entries[0]
             app.query_one("#sources-list").focus()
             await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen), what="the article")
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: article_shown(app), what="the article")
             screen = app.screen
             article = FolderLibrary.open(fake_library).article(source["article_id"])
             assert screen.article_text == article.text
@@ -321,14 +358,17 @@ def test_opening_a_source_shows_the_whole_article_at_the_quote(fake_library):
                            if s.style == QUOTE_STYLE]
             assert highlighted == [source["quote"]]
             body = screen.query_one("#article-body")
-            assert body.scroll_y > 0, "scrolled down to the quote"
+            # It scrolls to the quote after its first refresh.
+            await wait_for(pilot, lambda: body.scroll_y > 0 and quote_par.region.area > 0,
+                           what="the article scrolled down to the quote")
             assert body.region.contains_region(quote_par.region), "the quote is in view"
-            assert "He said Russia was now advancing" in screen_text(app)
+            await wait_for(pilot, lambda: "He said Russia was now advancing" in screen_text(app),
+                           what="the quote on the screen")
             await pilot.press("escape")
-            assert not isinstance(app.screen, ArticleScreen)
+            await wait_for(pilot, lambda: not isinstance(app.screen, ArticleScreen), what="the article to close")
             # A click on an entry opens it too.
             await pilot.click(SourceItem)
-            await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen), what="the article (click)")
+            await wait_for(pilot, lambda: article_shown(app), what="the article (click)")
     run(main())
 
 
@@ -348,8 +388,9 @@ def test_abstention_looks_different_and_lists_the_closest_passages(fake_library)
             assert str(panel.border_title).startswith("Closest passages")
             assert [e["n"] for e in panel.entries] == list(range(1, len(message.turn.passages) + 1))
             assert all(e["quote"] == "" for e in panel.entries)
+            await wait_for(pilot, lambda: "The articles don't say — closest passages:" in screen_text(app),
+                           what="the abstention on the screen")
             assert "Argentina" not in screen_text(app)
-            assert "The articles don't say — closest passages:" in screen_text(app)
             assert status(app).startswith("Not in the articles")
     run(main())
 
@@ -370,6 +411,7 @@ def test_a_saved_chat_reopens_in_a_new_app_and_continues(fake_library):
         llm = FakeLLM("He also warned against military moves [1].")
         app = make_app(fake_library, llm=llm)
         async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
             await pilot.press("ctrl+o")
             await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen) and app.screen.query("OptionList"),
                            what="the chat list")
@@ -377,22 +419,24 @@ def test_a_saved_chat_reopens_in_a_new_app_and_continues(fake_library):
             assert options.option_count == 1
             assert str(options.get_option_at_index(0).prompt).startswith(Q2003)
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.chat_id == chat_id, what="the chat to open")
-            await pilot.pause()
+            # Opening a chat ends by saying so in the status line.
+            await wait_for(pilot, lambda: app.chat_id == chat_id and status(app).startswith("Opened"),
+                           what="the chat to open")
             assert [q.question for q in app.query(QuestionMessage)] == [Q2003, q2]
             answers = app.answers()
             assert [a.turn.text for a in answers] == [REPLY, "Lavrov agreed with Washington [1]."]
             assert app.turns[0].citations[0]["quote"].startswith(QUOTE)
-            assert app.query_one(SourcesPanel).turn is answers[-1].turn
-            assert "Lavrov agreed with Washington [1]." in screen_text(app)
+            assert showing(app, answers[-1])
+            await wait_for(pilot, lambda: "Lavrov agreed with Washington [1]." in screen_text(app),
+                           what="the reopened answers on the screen")
             # Follow-ups continue the conversation (its questions are retrieval context) and the chat.
             assert app._conversation.context_for("And what did he warn?") == f"{Q2003} {q2}"
             await ask(pilot, "And what did he warn?")
             assert [c.turns for c in app.store.list_chats()] == [3]
             # Opening the article of a reopened answer works from the stored ids.
             app.open_article(app.query_one(SourcesPanel).entries[0])
-            await pilot.pause()
-            assert isinstance(app.screen, ArticleScreen) and not app.screen.note
+            await wait_for(pilot, lambda: article_shown(app), what="the article")
+            assert not app.screen.note
 
     chat_id = run(first_session())
     assert chat_id is not None
@@ -408,14 +452,13 @@ def test_new_chat_starts_over_and_the_old_one_stays_saved(fake_library):
             await ask(pilot, Q2003)
             first = app.chat_id
             await pilot.press("ctrl+n")
-            await pilot.pause()
+            await wait_for(pilot, lambda: status(app) == "New chat.", what="the new chat")
             assert not app.query(AnswerMessage) and app.turns == [] and app._conversation.turns == []
             assert app.query_one(SourcesPanel).turn is None
             await ask(pilot, Q2003)
             assert app.chat_id != first
             assert sorted(c.turns for c in app.store.list_chats()) == [1, 1]
-            await app.action_clear()
-            await pilot.pause()
+            await app.action_clear()              # returns once the chat is deleted
             assert [c.id for c in app.store.list_chats()] == [first]
     run(main())
 
@@ -522,11 +565,12 @@ def test_switch_library_opens_another_folder(fake_library, tmp_path):
                            what="the path prompt")
             app.screen.query_one("Input").value = str(other)
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.assistant.library.path == other and not app.turns,
+            # The new chat it starts says so last.
+            await wait_for(pilot, lambda: app.assistant.library.path == other and status(app) == "New chat.",
                            what="the other library")
-            await pilot.pause()
-            assert "other · 1 articles" in str(app.query_one("#info").content)
-            assert not app.query(AnswerMessage)
+            assert not app.turns and not app.query(AnswerMessage)
+            await wait_for(pilot, lambda: "other · 1 articles" in str(app.query_one("#info").content),
+                           what="the other library in the top bar")
     run(main())
 
 
@@ -538,14 +582,15 @@ def test_bindings_have_ids_and_can_be_remapped(fake_library, qa_home):
     async def main():
         app = make_app(fake_library, REPLY, keymap=load_keymap())
         async with app.run_test(size=(120, 30)) as pilot:
+            await ready(pilot)
             await pilot.press("f5")
-            assert app.screen.has_class("-hide-sources")
-            await pilot.press("f2")                                  # remapped away
+            await wait_for(pilot, lambda: app.screen.has_class("-hide-sources"), what="f5 to hide the sources")
+            await pilot.press("f2", "f1")                            # f2: remapped away
+            # Keys are handled in order: once F1's help is up, F2 has been handled too.
+            await wait_for(pilot, lambda: app.screen.query("HelpPanel"), what="the keys panel")
             assert app.screen.has_class("-hide-sources")
             await pilot.press("f1")
-            assert app.screen.query("HelpPanel")
-            await pilot.press("f1")
-            assert not app.screen.query("HelpPanel")
+            await wait_for(pilot, lambda: not app.screen.query("HelpPanel"), what="the keys panel to close")
 
     (qa_home / "keymap.json").write_text('{"toggle_sources": "f5"}')
     assert load_keymap() == {"toggle_sources": "f5"}
@@ -558,18 +603,20 @@ def test_sources_beside_on_wide_and_below_on_narrow_terminals(fake_library, size
         app = make_app(fake_library, REPLY)
         async with app.run_test(size=size) as pilot:
             await ask(pilot, Q2003)
-            conversation = app.query_one("#conversation").region
-            panel = app.query_one(SourcesPanel).region
-            if beside:
-                assert panel.x >= conversation.right and panel.y == conversation.y
-            else:
-                assert panel.y >= conversation.bottom and panel.width == conversation.width
-            assert panel.height >= 6 and conversation.height >= 6
-            text = screen_text(app)
-            assert "Answer 1" in text and "[1]" in text and "Send" in text
+            await wait_for(pilot, lambda: all(w in screen_text(app) for w in ("Answer 1", "[1]", "Send")),
+                           what="the answer and its sources on the screen")
+
+            def placed() -> bool:
+                conversation = app.query_one("#conversation").region
+                panel = app.query_one(SourcesPanel).region
+                if beside:
+                    where = panel.x >= conversation.right and panel.y == conversation.y
+                else:
+                    where = panel.y >= conversation.bottom and panel.width == conversation.width
+                return where and panel.height >= 6 and conversation.height >= 6
+            await wait_for(pilot, placed, what=f"the sources {'beside' if beside else 'below'} the conversation")
             await pilot.press("f2")
-            await pilot.pause()
-            assert app.query_one(SourcesPanel).region.area == 0
+            await wait_for(pilot, lambda: app.query_one(SourcesPanel).region.area == 0, what="f2 to hide the sources")
     run(main())
 
 
