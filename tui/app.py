@@ -210,8 +210,13 @@ class QAApp(ChatCommands, App[None]):
             except Exception as e:
                 self._from_thread(self._llm_failed, e)
                 return
-        self._from_thread(self._set_idle_status, "Ready.")
+        self._from_thread(self._say_ready)
         self._from_thread(self._update_info)
+
+    def _say_ready(self) -> None:
+        """"Ready." in place of a loading status; whatever came since (an answer, a new chat) stays."""
+        if str(self.query_one("#status", Static).content).startswith("Loading"):
+            self._set_idle_status("Ready.")
 
     def _warm_up(self, assistant: Assistant) -> None:
         """Load the embedder (its first use imports torch: seconds) and the LLM, once."""
