@@ -151,6 +151,7 @@ class EncodingQueue:
 
     def __init__(self, encoder: Encoder, progress: Callable[[int, int], None] | None = None) -> None:
         self._encoder, self._progress = encoder, progress
+        self._batch = getattr(encoder, "queue_batch", self.batch)  # a cluster encoder wants larger ones
         self._pending: list[str] = []
         self._parts: list[Future] = []
         self._pool: ThreadPoolExecutor | None = None
@@ -160,7 +161,7 @@ class EncodingQueue:
     def add(self, texts: Sequence[str]) -> None:
         self._pending += texts
         self._queued += len(texts)
-        if len(self._pending) >= self.batch:
+        if len(self._pending) >= self._batch:
             self._submit()
 
     def _step(self, n: int) -> None:

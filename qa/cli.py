@@ -12,11 +12,9 @@ from pathlib import Path
 import click
 
 from qa import __version__
+from qa.cli_common import library_option
 from qa.errors import EXIT_BAD_INPUT, BadInput
 
-library_option = click.option(
-    "--library", "-l", "library", type=click.Path(file_okay=False, path_type=Path),
-    help="Library directory (default: the bundled sample articles, in the data dir; QA_HOME moves it).")
 
 
 def _progress_bar():
@@ -41,7 +39,7 @@ def _stderr_console():
     return Console(stderr=True)
 
 
-def _open_assistant(library: Path | None, model: str | None = None, k: int = 5):
+def _open_assistant(library: Path | str | None, model: str | None = None, k: int = 5):
     from qa.models import ModelError
 
     try:
@@ -87,13 +85,22 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @library_option
-def ingest(paths: tuple[Path, ...], library: Path | None) -> None:
+@click.option("--ray", "ray_address", metavar="auto|ray://HEAD:10001",
+              help="Embed on a Ray cluster (Ray Data actors, one model each): 'auto' starts a local Ray; "
+                   "needs pip install 'qa-news[cluster]'.")
+@click.option("--ray-actors", type=click.IntRange(1), help="Encoder actors (default: one per CPU Ray has).")
+def ingest(paths: tuple[Path, ...], library: Path | str | None, ray_address: str | None,
+           ray_actors: int | None) -> None:
     """Add articles to a library (created if missing).
 
     PATHS are files or folders (searched recursively) of .txt, .md, .html/.htm,
     .json and .jsonl records ({"text", "title", "url", "date", "source"}), each
     optionally gzipped. Duplicates (same text) go in once; a bad file is named
     and skipped, and the good ones still go in.
+
+    \b
+    Into Milvus, embedding spread over Ray:
+        qa ingest ~/archive --library milvus://HOST:19530/news --ray ray://HEAD:10001
     """
     from embeddings.encoder import load_encoder
     from qa.library import LibraryError, create_library
@@ -102,6 +109,13 @@ def ingest(paths: tuple[Path, ...], library: Path | None) -> None:
     target = library or default_library_dir()
     console = _stderr_console()
     encoder = load_encoder()
+    if ray_address:
+        from embeddings.ray_encoder import RayEncoder
+
+        try:
+            encoder = RayEncoder(encoder, ray_address, ray_actors)
+        except RuntimeError as e:
+            raise click.ClickException(str(e)) from None
     bar, update = _progress_bar()
     try:
         lib = create_library(target, encoder)
@@ -126,7 +140,7 @@ def ingest(paths: tuple[Path, ...], library: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (answer, citations, passages, timings).")
 @click.option("--no-llm", is_flag=True,
               help="Retrieval only: print the passages the model would read (in about a second), no answer.")
-def ask(question: str, library: Path | None, k: int, model: str | None, today, as_json: bool, no_llm: bool) -> None:
+def ask(question: str, library: Path | str | None, k: int, model: str | None, today, as_json: bool, no_llm: bool) -> None:
     """Answer QUESTION from the library's articles, citing passages as [n].
 
     When the articles don't answer it, says so and shows the closest passages.
@@ -222,7 +236,7 @@ def _print_answer(answer) -> None:
 @main.command()
 @library_option
 @click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
-def chat(library: Path | None, model: str | None) -> None:
+def chat(library: Path | str | None, model: str | None) -> None:
     """Open the full-screen chat: streaming answers, a sources panel, saved conversations.
 
     Enter sends, Esc cancels a running answer, F1 lists the keys; Ctrl+P opens
@@ -236,7 +250,7 @@ def chat(library: Path | None, model: str | None) -> None:
 @main.command("list")
 @library_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def list_articles(library: Path | None, as_json: bool) -> None:
+def list_articles(library: Path | str | None, as_json: bool) -> None:
     """List the articles in a library: id, date, title."""
     lib = _open_assistant(library).library
     for a in lib.articles():
@@ -258,7 +272,7 @@ def list_articles(library: Path | None, as_json: bool) -> None:
 @click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file.")
 @click.option("--no-llm", is_flag=True, help="Retrieval only: recall figures without generating answers.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-def evaluate(dataset: Path, library: Path | None, questions: Path | None, limit: int | None, out: Path | None,
+def evaluate(dataset: Path, library: Path | str | None, questions: Path | None, limit: int | None, out: Path | None,
              model: str | None, no_llm: bool, as_json: bool) -> None:
     """Ask a dataset's questions and print recall@1/5/10, accuracy, abstained and answer times.
 

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import click
 
+from qa.cli_common import library_option
 from qa.errors import BadInput
 
-_library_option = click.option(
-    "--library", "-l", "library", type=click.Path(file_okay=False, path_type=Path),
-    help="Library directory (default: the bundled sample articles, in the data dir; QA_HOME moves it).")
 
 
-def _target(library: Path | None) -> Path:
+def _target(library: Path | str | None) -> Path | str:
     from qa.paths import default_library_dir
 
     return library or default_library_dir()
@@ -24,8 +22,8 @@ def _target(library: Path | None) -> Path:
 
 @click.command()
 @click.argument("targets", nargs=-1, required=True)
-@_library_option
-def remove(targets: tuple[str, ...], library: Path | None) -> None:
+@library_option
+def remove(targets: tuple[str, ...], library: Path | str | None) -> None:
     """Remove articles by ARTICLE_ID (see `qa list`), URL, or the file or folder they came from.
 
     The vectors and the keyword index are rebuilt without them. Every target
@@ -46,9 +44,9 @@ def remove(targets: tuple[str, ...], library: Path | None) -> None:
 
 
 @click.command()
-@_library_option
+@library_option
 @click.option("--check", "check_only", is_flag=True, help="Only report; change nothing.")
-def doctor(library: Path | None, check_only: bool) -> None:
+def doctor(library: Path | str | None, check_only: bool) -> None:
     """Check that a library's store, vectors and keyword index agree, and repair them.
 
     The keyword index and the counts are rebuilt from the article store; broken

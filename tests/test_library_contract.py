@@ -16,13 +16,19 @@ from conftest import SEEDS
 from qa.library import Filters, Library, create_library, library_exists, open_library
 from qa.retrieval import Retriever
 
-BACKENDS = {"folder": lambda tmp: tmp / "lib"}
+BACKENDS = {"folder": lambda tmp: tmp / "lib",
+            "milvus-lite": lambda tmp: f"milvus://{tmp}/lib.db/lib"}  # the real engine, in a local file
 
 OUTLETS = ["Harbour Times", "Valley Post", "Coast Herald"]
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def address(request, tmp_path):
+    if request.param.startswith("milvus"):
+        pytest.importorskip("pymilvus", reason="pip install 'qa-news[milvus]'")
+        from qa.library.milvus import disconnect_all
+
+        request.addfinalizer(disconnect_all)  # stops this test's Milvus Lite engine
     return BACKENDS[request.param](tmp_path)
 
 

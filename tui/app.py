@@ -26,6 +26,7 @@ from textual.worker import Worker, get_current_worker
 
 from qa.answering import Answer
 from qa.api import Assistant, Conversation
+from qa.library import library_address
 from qa.paths import data_dir
 from tui.commands import WELCOME, ChatCommands
 from tui.store import ChatStore, Turn
@@ -88,7 +89,7 @@ class QAApp(ChatCommands, App[None]):
                  store: ChatStore | None = None, show_timings: bool = True, preload: bool = True,
                  keymap: dict[str, str] | None = None) -> None:
         super().__init__()
-        self.library_arg = Path(library).expanduser() if library else None
+        self.library_arg = library_address(library) if library else None
         self.model_arg = model
         self._factory = assistant_factory
         self.assistant: Assistant | None = assistant

@@ -10,7 +10,7 @@ from pathlib import Path
 from textual.widgets import Static
 
 from qa.api import Assistant
-from qa.library import library_exists
+from qa.library import LibraryError, library_address, library_exists
 from tui.export import default_export_name, export_chat
 from tui.widgets import AnswerMessage, ChoiceScreen, PromptScreen, QuestionMessage
 
@@ -118,7 +118,7 @@ class ChatCommands:
         self.push_screen(PromptScreen("Export this chat to Markdown", str(default)), chosen)
 
     # -- switching library or model -----------------------------------------------------------
-    def _switch(self, library: Path | None = None, model: str | None = None) -> None:
+    def _switch(self, library: Path | str | None = None, model: str | None = None) -> None:
         old = self.assistant
         library = library or (old.library.address if old else self.library_arg)
         keep_llm = old is not None and model is None and self._warm_for is old
@@ -145,13 +145,18 @@ class ChatCommands:
         def chosen(path: str | None) -> None:
             if not path:
                 return
-            folder = Path(path).expanduser()
-            if not library_exists(folder):
-                self.notify(f"No library at {folder} (create one with: qa ingest PATH --library {folder})",
+            address = library_address(path)
+            try:
+                found = library_exists(address)
+            except LibraryError as e:
+                self.notify(str(e), severity="error", timeout=10)
+                return
+            if not found:
+                self.notify(f"No library at {address} (create one with: qa ingest PATH --library {address})",
                             severity="error", timeout=10)
                 return
-            self._switch(library=folder)
-        self.push_screen(PromptScreen("Switch library: a library folder", current), chosen)
+            self._switch(library=address)
+        self.push_screen(PromptScreen("Switch library: a folder or milvus://… address", current), chosen)
 
     def action_switch_model(self) -> None:
         from qa.models import load_manifest

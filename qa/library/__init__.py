@@ -14,11 +14,11 @@ checks of the FAISS and BM25 files), ``generations.py`` (atomic writes) and
 from qa.errors import LibraryError
 from qa.library.base import Hits, Library, Progress, StoredChunk
 from qa.library.change import Change
-from qa.library.factory import create_library, doctor, library_exists, open_library
+from qa.library.factory import create_library, doctor, library_address, library_exists, open_library
 from qa.library.filters import Filters
 from qa.library.folder import FolderLibrary
 from qa.library.reports import DoctorReport, IngestReport, RemoveReport
 
 __all__ = ["Change", "DoctorReport", "Filters", "FolderLibrary", "Hits", "IngestReport", "Library",
            "LibraryError", "Progress", "RemoveReport", "StoredChunk", "create_library", "doctor",
-           "library_exists", "open_library"]
+           "library_address", "library_exists", "open_library"]

@@ -1,7 +1,8 @@
 """Which backend keeps a library, chosen from its address (as txtai picks an ANN backend from config).
 
-A directory is a folder library (``folder.py``). A new backend registers the
-URI schemes it serves in :data:`BACKENDS`; everything else asks this module.
+A directory is a folder library (``folder.py``); ``milvus://`` and ``milvuss://``
+addresses are Milvus libraries (``milvus.py``). A new backend registers the URI
+schemes it serves in :data:`BACKENDS`; everything else asks this module.
 """
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from embeddings.encoder import Encoder
 from qa.errors import LibraryError
 from qa.library.base import Library
 from qa.library.folder import FolderLibrary
+from qa.library.milvus import MilvusLibrary
 from qa.library.reports import DoctorReport
 
-BACKENDS: dict[str, type[Library]] = {}  # URI scheme -> backend; anything without a scheme is a folder
+# URI scheme -> backend; an address without a scheme is a folder.
+BACKENDS: dict[str, type[Library]] = {"milvus": MilvusLibrary, "milvuss": MilvusLibrary}
 
 
 def backend_for(address: str | Path) -> type[Library]:
@@ -31,25 +34,26 @@ def backend_for(address: str | Path) -> type[Library]:
                            f"(URI schemes this qa knows: {known})") from None
 
 
-def _normal(address: str | Path) -> str | Path:
+def library_address(address: str | Path) -> str | Path:
+    """A folder as a Path (``~`` expanded), a URI as it was written."""
     return address if "://" in str(address) and not isinstance(address, Path) else Path(address).expanduser()
 
 
 def library_exists(address: str | Path) -> bool:
-    return backend_for(address).exists(_normal(address))
+    return backend_for(address).exists(library_address(address))
 
 
 def open_library(address: str | Path, encoder: Encoder | None = None) -> Library:
     """The library at ``address``, checked against ``encoder`` when given."""
-    return backend_for(address).open(_normal(address), encoder)
+    return backend_for(address).open(library_address(address), encoder)
 
 
 def create_library(address: str | Path, encoder: Encoder) -> Library:
     """A new empty library at ``address``, or the one already there."""
-    return backend_for(address).create(_normal(address), encoder)
+    return backend_for(address).create(library_address(address), encoder)
 
 
 def doctor(address: str | Path, repair: bool = True,
            get_encoder: Callable[[], Encoder] | None = None) -> DoctorReport:
     """Check the library at ``address`` and, with ``repair``, fix what can be fixed."""
-    return backend_for(address).doctor(_normal(address), repair, get_encoder)
+    return backend_for(address).doctor(library_address(address), repair, get_encoder)

@@ -31,12 +31,12 @@ class Filters:
         if self.until is not None:
             # Dates are ISO strings, some with a time: anything on the last day sorts below its next day.
             terms.append(f"{table}.date < ?")
-            params.append(_next_day(self.until))
+            params.append(next_day(self.until))
         if self.source:
             terms.append(f"lower({table}.source) = lower(?)")
             params.append(self.source)
         return " AND ".join(terms) or "1", params
 
 
-def _next_day(day: date) -> str:
+def next_day(day: date) -> str:
     return date.fromordinal(day.toordinal() + 1).isoformat()

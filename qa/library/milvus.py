@@ -1,0 +1,567 @@
+"""The Milvus backend: a library kept in Milvus, so any number of machines can ask and ingest.
+
+Addresses: ``milvus://HOST:PORT/NAME`` (a server or cluster; ``milvuss://`` for TLS,
+``QA_MILVUS_TOKEN`` for auth) and ``milvus:///ABSOLUTE/PATH.db/NAME`` (Milvus Lite: the
+same engine in a local file, one process at a time).
+
+Three collections per library: ``NAME_chunks`` (the vector, the embedded text with
+Milvus's own BM25 function over it, the article id, span, date and outlet of every
+chunk), ``NAME_articles`` (the articles' metadata and text, in parts of at most
+``TEXT_PART`` characters: a Milvus string holds 64 KiB) and ``NAME_meta`` (the manifest,
+the files each article came from, and the write lease). Everything a question needs is
+there; a client keeps only the models.
+
+Writes are versioned like the folder's generations: every row carries the generation
+that ``added`` it and the one that ``removed`` it (0: live). A write adds its rows under
+generation N+1, marks what it drops, and switches by upserting the manifest row, one
+atomic write; a reader pinned at N filters on ``added <= N and (removed == 0 or removed
+> N)``, so it sees the library before or after a write, never between. Rows of a
+crashed write (added > N) and rows removed before N are deleted by the next writer.
+Chunk ids are derived from the article id and the chunk's span, so re-ingesting upserts
+the same rows instead of adding duplicates.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.encoder import Encoder
+from qa.chunking import ChunkParams, embed_text
+from qa.errors import LibraryError
+from qa.library.base import Hits, Library, StoredChunk
+from qa.library.change import Change
+from qa.library.filters import Filters, next_day
+from qa.library.manifest import check_embedder, new_manifest
+from qa.library.reports import DoctorReport
+from qa.reading import Article
+
+TEXT_PART = 16_000   # characters per article-text row (UTF-8 at most 4 bytes each: under 64 KiB)
+TIMEOUT_S = 30.0     # every call: a server that went away fails in seconds, not after minutes of retries
+LEASE_S = 120.0      # a writer's lease, renewed while it writes; a killed writer's lapses after this
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,200}")
+_clients: dict[str, object] = {}  # one client per URI and process: Milvus Lite allows one opener of a file
+_clients_lock = threading.Lock()
+
+
+def _pymilvus():
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+            import pymilvus
+        # Milvus Lite keeps no server timestamps; the iterator says so on every query, harmlessly.
+        logging.getLogger("pymilvus.orm.iterator").setLevel(logging.ERROR)
+    except ImportError:
+        raise LibraryError("Milvus libraries need the milvus extra: pip install 'qa-news[milvus]'") from None
+    return pymilvus
+
+
+def parse_address(address: str) -> tuple[str, str, bool]:
+    """(client URI, library name, whether it is a Milvus Lite file) for a ``milvus://`` address."""
+    scheme, _, rest = str(address).partition("://")
+    where, _, name = rest.rstrip("/").rpartition("/")
+    if not _NAME.fullmatch(name or ""):
+        raise LibraryError(f"library address {address!r} must end in /NAME (letters, digits, underscores)")
+    if where.startswith("/"):
+        if scheme.lower() != "milvus" or not where.endswith(".db"):
+            raise LibraryError(f"Milvus Lite address {address!r} must look like milvus:///ABSOLUTE/PATH.db/NAME")
+        return where, name, True
+    if not where:
+        raise LibraryError(f"library address {address!r} names no server (milvus://HOST:PORT/NAME)")
+    return f"{'https' if scheme.lower() == 'milvuss' else 'http'}://{where}", name, False
+
+
+def _client(uri: str, lite: bool):
+    with _clients_lock:
+        if uri in _clients:
+            return _clients[uri]
+        pymilvus = _pymilvus()
+        if lite and not Path(uri).parent.is_dir():
+            raise LibraryError(f"no folder for the Milvus Lite file {uri}: create {Path(uri).parent} first")
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+                client = pymilvus.MilvusClient(uri=uri, token=os.environ.get("QA_MILVUS_TOKEN", ""),
+                                               timeout=10)
+        except pymilvus.MilvusException as e:
+            busy = " (another process has it open: Milvus Lite allows one)" if lite else ""
+            raise LibraryError(f"cannot reach Milvus at {uri}{busy}: {e.message}") from None
+        _clients[uri] = client
+        return client
+
+
+def disconnect_all() -> None:
+    """Close every client this process opened (Milvus Lite then stops its engine)."""
+    with _clients_lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _expr(where: Filters | None) -> str:
+    """``where`` as a Milvus boolean expression over the chunk fields."""
+    if not where:
+        return ""
+    terms = []
+    if where.since is not None:
+        terms.append(f"date >= {_quote(where.since.isoformat())}")
+    if where.until is not None:
+        terms.append(f'date != "" and date < {_quote(next_day(where.until))}')
+    if where.source:
+        terms.append(f"source_key == {_quote(where.source.lower())}")
+    return " and ".join(terms)
+
+
+def chunk_id(article_id: str, start: int, end: int) -> int:
+    """A chunk's id: the same article text always gives the same ids (re-ingest upserts)."""
+    digest = hashlib.blake2b(f"{article_id}:{start}:{end}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & (2 ** 63 - 1)
+
+
+class MilvusLibrary(Library):
+    """A library in Milvus collections; see the module docstring for the layout."""
+
+    def __init__(self, address: str, client, name: str, lite: bool, manifest: dict) -> None:
+        self.address = address
+        self._client, self._name, self._lite = client, name, lite
+        self.manifest = manifest
+        self._articles: dict[str, Article] = {}
+        self._lease: str | None = None
+
+    # -- collections ---------------------------------------------------------------------
+    @property
+    def _chunks_c(self) -> str:
+        return f"{self._name}_chunks"
+
+    @property
+    def _articles_c(self) -> str:
+        return f"{self._name}_articles"
+
+    @property
+    def _meta_c(self) -> str:
+        return f"{self._name}_meta"
+
+    def _call(self, method: str, *args, **kwargs):
+        pymilvus = _pymilvus()
+        try:
+            return getattr(self._client, method)(*args, timeout=TIMEOUT_S, **kwargs)
+        except pymilvus.MilvusException as e:
+            raise LibraryError(f"Milvus library {self.address}: {method} failed: {e.message}") from None
+
+    def _live(self, generation: int | None = None) -> str:
+        g = self.manifest["generation"] if generation is None else generation
+        return f"added <= {g} and (removed == 0 or removed > {g})"
+
+    def _query(self, collection: str, where: str, fields: list[str]) -> list[dict]:
+        """Every row that matches, in pages (a single query stops at Milvus's window of 16,384)."""
+        pymilvus = _pymilvus()
+        try:
+            it = self._client.query_iterator(collection, batch_size=1000, filter=where, output_fields=fields,
+                                             timeout=TIMEOUT_S)
+        except pymilvus.MilvusException as e:
+            raise LibraryError(f"Milvus library {self.address}: query failed: {e.message}") from None
+        rows: list[dict] = []
+        try:
+            while page := it.next():
+                rows += page
+        finally:
+            it.close()
+        return rows
+
+    @staticmethod
+    def _schemas(dim: int):
+        pymilvus = _pymilvus()
+        DataType, MilvusClient = pymilvus.DataType, pymilvus.MilvusClient
+        chunks = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        chunks.add_field("id", DataType.INT64, is_primary=True)
+        chunks.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        chunks.add_field("text", DataType.VARCHAR, max_length=65_535, enable_analyzer=True,
+                         analyzer_params={"type": "english"})
+        chunks.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        chunks.add_field("article_id", DataType.VARCHAR, max_length=512)
+        for field in ("start", "end", "added", "removed"):
+            chunks.add_field(field, DataType.INT64)
+        chunks.add_field("date", DataType.VARCHAR, max_length=64)
+        chunks.add_field("source_key", DataType.VARCHAR, max_length=1024)
+        chunks.add_function(pymilvus.Function(name="text_bm25", function_type=pymilvus.FunctionType.BM25,
+                                              input_field_names=["text"], output_field_names=["sparse"]))
+        articles = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        articles.add_field("key", DataType.VARCHAR, max_length=600, is_primary=True)
+        articles.add_field("article_id", DataType.VARCHAR, max_length=512)
+        articles.add_field("part", DataType.INT64)
+        for field in ("content_hash", "title", "source", "url", "date"):
+            articles.add_field(field, DataType.VARCHAR, max_length=8192)
+        articles.add_field("text", DataType.VARCHAR, max_length=65_535)
+        articles.add_field("added", DataType.INT64)
+        articles.add_field("removed", DataType.INT64)
+        articles.add_field("v", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector in every collection
+        meta = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        meta.add_field("key", DataType.VARCHAR, max_length=600, is_primary=True)
+        meta.add_field("value", DataType.VARCHAR, max_length=65_535)
+        meta.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+        return chunks, articles, meta
+
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    def _connect(cls, address: str):
+        uri, name, lite = parse_address(address)
+        return _client(uri, lite), name, lite
+
+    @classmethod
+    def _read_manifest(cls, client, name: str, address: str) -> dict | None:
+        pymilvus = _pymilvus()
+        try:
+            if not client.has_collection(f"{name}_meta", timeout=TIMEOUT_S):
+                return None
+            rows = client.get(f"{name}_meta", ids=["manifest"], output_fields=["value"], timeout=TIMEOUT_S)
+        except pymilvus.MilvusException as e:
+            raise LibraryError(f"Milvus library {address}: cannot read its manifest: {e.message}") from None
+        return json.loads(rows[0]["value"]) if rows else None
+
+    @classmethod
+    def exists(cls, address: str) -> bool:
+        client, name, _ = cls._connect(address)
+        return cls._read_manifest(client, name, address) is not None
+
+    @classmethod
+    def open(cls, address: str, encoder: Encoder | None = None) -> "MilvusLibrary":
+        client, name, lite = cls._connect(address)
+        manifest = cls._read_manifest(client, name, address)
+        if manifest is None:
+            raise LibraryError(f"no library at {address}; create one with: qa ingest PATH --library {address}")
+        check_embedder(manifest, address, encoder)
+        return cls(address, client, name, lite, manifest)
+
+    @classmethod
+    def create(cls, address: str, encoder: Encoder) -> "MilvusLibrary":
+        client, name, lite = cls._connect(address)
+        if cls._read_manifest(client, name, address) is not None:
+            return cls.open(address, encoder)
+        lib = cls(address, client, name, lite, new_manifest(encoder, ChunkParams()))
+        chunks, articles, meta = cls._schemas(encoder.dim)
+        pymilvus = _pymilvus()
+        for collection, schema, field, kind, metric in (
+                (lib._chunks_c, chunks, "vector", "FLAT" if lite else "AUTOINDEX", "IP"),
+                (lib._articles_c, articles, "v", "FLAT", "L2"), (lib._meta_c, meta, "v", "FLAT", "L2")):
+            if client.has_collection(collection, timeout=TIMEOUT_S):
+                continue
+            index = pymilvus.MilvusClient.prepare_index_params()
+            index.add_index(field_name=field, index_type=kind, metric_type=metric)
+            if collection == lib._chunks_c:
+                index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+            lib._call("create_collection", collection, schema=schema, index_params=index,
+                      consistency_level="Strong")
+        lib._put_meta("manifest", lib.manifest)
+        return lib
+
+    @classmethod
+    def doctor(cls, address: str, repair: bool = True,
+               get_encoder: Callable[[], Encoder] | None = None) -> DoctorReport:
+        """Check that the manifest's counts match the live rows and that no chunk lacks its
+        article; with ``repair``, drop such chunks, rows of interrupted writes, and fix the counts."""
+        lib = cls.open(address)
+        report = DoctorReport(address)
+        with lib.writing():
+            lib._checkup(report, repair)
+        return report
+
+    def _checkup(self, report: DoctorReport, repair: bool) -> None:
+        g = self.manifest["generation"]
+        counts = self.manifest["counts"]
+        report.checked.append(f"manifest: generation {g}, {counts['articles']} articles, {counts['chunks']} chunks")
+        articles = {r["article_id"] for r in self._query(self._articles_c, f"part == 0 and {self._live()}",
+                                                         ["article_id"])}
+        chunks = self._query(self._chunks_c, self._live(), ["id", "article_id"])
+        orphans = {r["id"] for r in chunks if r["article_id"] not in articles}
+        stale = self._count(self._chunks_c, f"added > {g}") + self._count(self._articles_c, f"added > {g}")
+        change = Change(drop_rows=orphans)
+        if orphans:
+            report.problems.append(f"{len(orphans)} chunks belong to no stored article")
+        if stale:
+            report.problems.append(f"{stale} rows left by an interrupted write")
+        if (len(articles), len(chunks) - len(orphans)) != (counts["articles"], counts["chunks"]):
+            report.problems.append(f"the manifest counts {counts['articles']} articles and {counts['chunks']} "
+                                   f"chunks; the library holds {len(articles)} and {len(chunks)}")
+            change.manifest_only = True
+        if not report.problems:
+            report.checked.append(f"{len(articles)} articles, {len(chunks)} chunks, every chunk's article present")
+            return
+        if not repair:
+            report.unrepaired.append("nothing was changed (checked only)")
+            return
+        self.commit(change)
+        report.repaired.append(f"dropped {len(orphans)} broken chunks and {stale} leftover rows; "
+                               f"counts are {self.counts['articles']} articles, {self.counts['chunks']} chunks")
+
+    def refresh(self, encoder: Encoder | None = None) -> bool:
+        manifest = self._read_manifest(self._client, self._name, self.address)
+        if manifest is None:
+            raise LibraryError(f"Milvus library {self.address} is gone")
+        if manifest["generation"] == self.manifest["generation"]:
+            return False
+        check_embedder(manifest, self.address, encoder)
+        self.manifest = manifest
+        self._articles.clear()
+        return True
+
+    def close(self) -> None:
+        self._articles.clear()  # the client stays: it is shared by this process's libraries
+
+    # -- reading --------------------------------------------------------------------------
+    @property
+    def counts(self) -> dict:
+        return self.manifest["counts"]
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def chunking(self) -> dict:
+        return dict(self.manifest["chunking"])
+
+    def _count(self, collection: str, where: str) -> int:
+        return int(self._call("query", collection, filter=where, output_fields=["count(*)"])[0]["count(*)"])
+
+    @staticmethod
+    def _article_from(parts: list[dict]) -> Article:
+        parts = sorted(parts, key=lambda r: r["part"])
+        first = parts[0]
+        return Article(id=first["article_id"], content_hash=first["content_hash"], title=first["title"],
+                       text="".join(p["text"] for p in parts), source=first["source"], url=first["url"],
+                       date=first["date"] or None)
+
+    _ARTICLE_FIELDS = ["article_id", "part", "content_hash", "title", "source", "url", "date", "text"]
+
+    def _load_articles(self, ids: Iterable[str]) -> None:
+        wanted = sorted(set(ids) - set(self._articles))
+        for i in range(0, len(wanted), 200):
+            part = wanted[i:i + 200]
+            rows = self._query(self._articles_c, f"article_id in {json.dumps(part)} and {self._live()}",
+                               self._ARTICLE_FIELDS)
+            grouped: dict[str, list[dict]] = {}
+            for r in rows:
+                grouped.setdefault(r["article_id"], []).append(r)
+            self._articles.update({aid: self._article_from(p) for aid, p in grouped.items()})
+
+    def article(self, article_id: str) -> Article | None:
+        self._load_articles([article_id])
+        return self._articles.get(article_id)
+
+    def articles(self) -> list[Article]:
+        rows = self._query(self._articles_c, self._live(), self._ARTICLE_FIELDS)
+        grouped: dict[str, list[dict]] = {}
+        for r in rows:
+            grouped.setdefault(r["article_id"], []).append(r)
+        found = [self._article_from(p) for p in grouped.values()]
+        return sorted(found, key=lambda a: (a.date is None, a.date or "", a.title))
+
+    def sources(self, article_id: str) -> list[str]:
+        return sorted(path for path, ids in self.file_links().items() if article_id in ids)
+
+    def chunks(self, rows: Iterable[int]) -> list[StoredChunk]:
+        rows = [int(r) for r in rows]
+        if not rows:
+            return []
+        found = {r["id"]: r for r in self._call("get", self._chunks_c, ids=rows,
+                                                output_fields=["article_id", "start", "end", "added", "removed"])
+                 if self._visible(r)}
+        self._load_articles(r["article_id"] for r in found.values())
+        out = []
+        for row in rows:
+            r = found.get(row)
+            article = self._articles.get(r["article_id"]) if r else None
+            if article is not None:
+                out.append(StoredChunk(row, article, r["start"], r["end"]))
+        return out
+
+    def _visible(self, row: dict) -> bool:
+        g = self.manifest["generation"]
+        return row["added"] <= g and (row["removed"] == 0 or row["removed"] > g)
+
+    def article_chunks(self, article_id: str) -> list[StoredChunk]:
+        article = self.article(article_id)
+        if article is None:
+            return []
+        rows = self._query(self._chunks_c, f"article_id == {_quote(article_id)} and {self._live()}",
+                           ["id", "start", "end"])
+        return [StoredChunk(r["id"], article, r["start"], r["end"])
+                for r in sorted(rows, key=lambda r: (r["start"], r["id"]))]
+
+    def chunk_texts(self) -> list[str]:
+        rows = self._query(self._chunks_c, self._live(), ["id", "text"])
+        return [r["text"] for r in sorted(rows, key=lambda r: r["id"])]
+
+    def vectors(self, rows: list[int]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, self.manifest["embedder"]["dim"]), np.float32)
+        found = {r["id"]: r["vector"] for r in self._call("get", self._chunks_c, ids=[int(r) for r in rows],
+                                                          output_fields=["vector"])}
+        return np.asarray([found[int(r)] for r in rows], np.float32)
+
+    def _search(self, data, field: str, metric: str, k: int, where: Filters | None) -> Hits:
+        if not self.counts["chunks"]:
+            return []
+        expr = " and ".join(e for e in (self._live(), _expr(where)) if e)
+        hits = self._call("search", self._chunks_c, data=[data], anns_field=field, limit=k, filter=expr,
+                          search_params={"metric_type": metric})[0]
+        return [(int(h["id"]), float(h["distance"])) for h in hits]
+
+    def dense_search(self, vector: np.ndarray, k: int, where: Filters | None = None) -> Hits:
+        return self._search(np.asarray(vector, np.float32).ravel().tolist(), "vector", "IP", k, where)
+
+    def keyword_search(self, query: str, k: int, where: Filters | None = None) -> Hits:
+        return [(r, s) for r, s in self._search(query, "sparse", "BM25", k, where) if s > 0]
+
+    def find(self, targets: Iterable[str]) -> tuple[dict[str, list[str]], list[str]]:
+        files = self.file_links()
+        found: dict[str, list[str]] = {}
+        unknown: list[str] = []
+        for target in targets:
+            rows = self._query(self._articles_c, f"part == 0 and (article_id == {_quote(target)} or "
+                                                 f"url == {_quote(target)}) and {self._live()}", ["article_id"])
+            ids = {r["article_id"] for r in rows}
+            key = str(Path(target).expanduser().resolve())
+            for path, holds in files.items():
+                if path == key or path.startswith(key.rstrip("/") + "/"):
+                    ids |= holds
+            if ids:
+                found[target] = sorted(ids)
+            else:
+                unknown.append(target)
+        return found, unknown
+
+    def known_hashes(self) -> dict[str, str]:
+        rows = self._query(self._articles_c, f"part == 0 and {self._live()}", ["content_hash", "article_id"])
+        return {r["content_hash"]: r["article_id"] for r in rows}
+
+    def _file_records(self) -> dict[str, dict]:
+        rows = self._query(self._meta_c, 'key like "file:%"', ["value"])
+        return {rec["path"]: rec for rec in (json.loads(r["value"]) for r in rows)}
+
+    def file_links(self) -> dict[str, set[str]]:
+        return {path: set(rec["articles"]) for path, rec in self._file_records().items() if rec["articles"]}
+
+    def file_hashes(self) -> dict[str, str]:
+        return {path: rec["sha256"] for path, rec in self._file_records().items() if rec.get("sha256")}
+
+    # -- writing --------------------------------------------------------------------------
+    def _put_meta(self, key: str, value: dict) -> None:
+        self._call("upsert", self._meta_c, [{"key": key, "value": json.dumps(value), "v": [0.0, 0.0]}])
+
+    @contextmanager
+    def writing(self, encoder: Encoder | None = None) -> Iterator[None]:
+        """Hold the library's write lease (a row in NAME_meta, renewed while the write runs) and
+        start from the newest generation."""
+        me = uuid.uuid4().hex
+        rows = self._call("get", self._meta_c, ids=["lease"], output_fields=["value"])
+        held = json.loads(rows[0]["value"]) if rows else None
+        if held and held["until"] > time.time():
+            raise LibraryError(f"another qa command (ingest, remove or doctor) is writing to {self.address}; "
+                               "wait for it to finish and try again")
+        self._put_meta("lease", {"owner": me, "until": time.time() + LEASE_S})
+        rows = self._call("get", self._meta_c, ids=["lease"], output_fields=["value"])
+        if not rows or json.loads(rows[0]["value"])["owner"] != me:
+            raise LibraryError(f"another qa command started writing to {self.address} at the same moment; "
+                               "try again when it is done")
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(LEASE_S / 4):
+                self._put_meta("lease", {"owner": me, "until": time.time() + LEASE_S})
+
+        renewer = threading.Thread(target=renew, daemon=True, name="qa-milvus-lease")
+        renewer.start()
+        try:
+            self.refresh(encoder)
+            check_embedder(self.manifest, self.address, encoder)
+            yield
+        finally:
+            stop.set()
+            renewer.join()
+            self._call("delete", self._meta_c, ids=["lease"])
+
+    def commit(self, change: Change, encoder: Encoder | None = None) -> None:
+        """Write generation N+1's rows, mark the dropped ones, then switch by upserting the manifest."""
+        g = self.manifest["generation"]
+        new = g + 1
+        for c in (self._chunks_c, self._articles_c):
+            self._call("delete", c, filter=f"added > {g}")  # of a write that died before its switch
+        if change.remove or change.drop_rows:
+            gone = (f"article_id in {json.dumps(sorted(change.remove))}" if change.remove else "")
+            drop = (f"id in {json.dumps(sorted(change.drop_rows))}" if change.drop_rows else "")
+            where = " or ".join(e for e in (gone, drop) if e)
+            fields = ["id", "vector", "text", "article_id", "start", "end", "added", "date", "source_key"]
+            self._upsert(self._chunks_c, [dict(r, removed=new) for r in
+                                          self._query(self._chunks_c, f"({where}) and {self._live()}", fields)])
+            if change.remove:
+                fields = ["key", "v", "added", *self._ARTICLE_FIELDS]
+                self._upsert(self._articles_c, [dict(r, removed=new) for r in self._query(
+                    self._articles_c, f"{gone} and {self._live()}", fields)])
+        self._upsert(self._articles_c, [
+            {"key": f"{a.id}/{i}", "article_id": a.id, "part": i, "content_hash": a.content_hash,
+             "title": a.title or "", "source": a.source or "", "url": a.url or "", "date": a.date or "",
+             "text": a.text[i * TEXT_PART:(i + 1) * TEXT_PART], "added": new, "removed": 0, "v": [0.0, 0.0]}
+            for a in change.articles for i in range(max(1, -(-len(a.text) // TEXT_PART)))])
+        if change.chunks:
+            known = {a.id: a for a in change.articles}
+            self._load_articles(c.article_id for c in change.chunks if c.article_id not in known)
+            known.update(self._articles)
+            self._upsert(self._chunks_c, [
+                {"id": chunk_id(c.article_id, c.start, c.end), "vector": v.tolist(),
+                 "text": embed_text(known[c.article_id].title, c.text), "article_id": c.article_id,
+                 "start": c.start, "end": c.end, "added": new, "removed": 0,
+                 "date": known[c.article_id].date or "", "source_key": (known[c.article_id].source or "").lower()}
+                for c, v in zip(change.chunks, change.vectors)])
+        self._write_files(change)
+        counts = {"articles": self._count(self._articles_c, f"part == 0 and {self._live(new)}"),
+                  "chunks": self._count(self._chunks_c, self._live(new))}
+        manifest = dict(self.manifest, generation=new, counts=counts,
+                        updated=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
+        self._put_meta("manifest", manifest)  # the switch
+        self.manifest = manifest
+        self._articles.clear()
+        for c in (self._chunks_c, self._articles_c):
+            self._call("delete", c, filter=f"removed != 0 and removed < {new}")
+
+    def _upsert(self, collection: str, rows: list[dict]) -> None:
+        for i in range(0, len(rows), 500):
+            self._call("upsert", collection, rows[i:i + 500])
+
+    def _write_files(self, change: Change) -> None:
+        """Apply the change's file links and hashes to the NAME_meta file records."""
+        records = self._file_records()
+        touched = {p for p, _ in change.links | change.unlinks} | set(change.files)
+        for path, rec in records.items():
+            if change.remove & set(rec["articles"]):
+                rec["articles"] = sorted(set(rec["articles"]) - change.remove)
+                rec["sha256"] = ""  # read it again next time: what it gave is gone
+                touched.add(path)
+        for path in touched:
+            rec = records.setdefault(path, {"path": path, "sha256": "", "size": 0, "articles": []})
+            held = (set(rec["articles"]) - {a for p, a in change.unlinks if p == path}) | {
+                a for p, a in change.links if p == path}
+            rec["articles"] = sorted(held)
+            if path in change.files:
+                rec["sha256"], rec["size"] = change.files[path]
+        for path in sorted(touched):
+            key = "file:" + hashlib.sha1(path.encode()).hexdigest()
+            if records[path]["articles"] or records[path]["sha256"]:
+                self._put_meta(key, records[path])
+            else:
+                self._call("delete", self._meta_c, ids=[key])
