@@ -50,6 +50,7 @@ from qa.reading import Article
 TEXT_PART = 16_000   # characters per article-text row (UTF-8 at most 4 bytes each: under 64 KiB)
 TIMEOUT_S = 30.0     # every call: a server that went away fails in seconds, not after minutes of retries
 LEASE_S = 120.0      # a writer's lease, renewed while it writes; a killed writer's lapses after this
+VECTOR_CACHE = 50_000  # chunk vectors kept between calls (~80 MB), dropped whole when exceeded
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,200}")
 _clients: dict[str, object] = {}  # one client per URI and process: Milvus Lite allows one opener of a file
 _clients_lock = threading.Lock()
@@ -141,7 +142,7 @@ class MilvusLibrary(Library):
         self._client, self._name, self._lite = client, name, lite
         self.manifest = manifest
         self._articles: dict[str, Article] = {}
-        self._lease: str | None = None
+        self._vectors: dict[int, np.ndarray] = {}  # fetched with article_chunks, for retrieval's next step
 
     # -- collections ---------------------------------------------------------------------
     @property
@@ -166,6 +167,11 @@ class MilvusLibrary(Library):
     def _live(self, generation: int | None = None) -> str:
         g = self.manifest["generation"] if generation is None else generation
         return f"added <= {g} and (removed == 0 or removed > {g})"
+
+    def _few(self, collection: str, where: str, fields: list[str]) -> list[dict]:
+        """The rows that match, in one call: for selections bounded well below Milvus's window
+        of 16,384 rows (an article's chunks, 200 articles' text parts)."""
+        return self._call("query", collection, filter=where, output_fields=fields, limit=16_384)
 
     def _query(self, collection: str, where: str, fields: list[str]) -> list[dict]:
         """Every row that matches, in pages (a single query stops at Milvus's window of 16,384)."""
@@ -317,10 +323,12 @@ class MilvusLibrary(Library):
         check_embedder(manifest, self.address, encoder)
         self.manifest = manifest
         self._articles.clear()
+        self._vectors.clear()
         return True
 
     def close(self) -> None:
         self._articles.clear()  # the client stays: it is shared by this process's libraries
+        self._vectors.clear()
 
     # -- reading --------------------------------------------------------------------------
     @property
@@ -352,8 +360,8 @@ class MilvusLibrary(Library):
         wanted = sorted(set(ids) - set(self._articles))
         for i in range(0, len(wanted), 200):
             part = wanted[i:i + 200]
-            rows = self._query(self._articles_c, f"article_id in {json.dumps(part)} and {self._live()}",
-                               self._ARTICLE_FIELDS)
+            rows = self._few(self._articles_c, f"article_id in {json.dumps(part)} and {self._live()}",
+                             self._ARTICLE_FIELDS)
             grouped: dict[str, list[dict]] = {}
             for r in rows:
                 grouped.setdefault(r["article_id"], []).append(r)
@@ -398,8 +406,9 @@ class MilvusLibrary(Library):
         article = self.article(article_id)
         if article is None:
             return []
-        rows = self._query(self._chunks_c, f"article_id == {_quote(article_id)} and {self._live()}",
-                           ["id", "start", "end"])
+        rows = self._few(self._chunks_c, f"article_id == {_quote(article_id)} and {self._live()}",
+                         ["id", "start", "end", "vector"])
+        self._remember(rows)
         return [StoredChunk(r["id"], article, r["start"], r["end"])
                 for r in sorted(rows, key=lambda r: (r["start"], r["id"]))]
 
@@ -410,9 +419,15 @@ class MilvusLibrary(Library):
     def vectors(self, rows: list[int]) -> np.ndarray:
         if not rows:
             return np.zeros((0, self.manifest["embedder"]["dim"]), np.float32)
-        found = {r["id"]: r["vector"] for r in self._call("get", self._chunks_c, ids=[int(r) for r in rows],
-                                                          output_fields=["vector"])}
-        return np.asarray([found[int(r)] for r in rows], np.float32)
+        missing = sorted({int(r) for r in rows} - set(self._vectors))
+        if missing:
+            self._remember(self._call("get", self._chunks_c, ids=missing, output_fields=["vector"]))
+        return np.asarray([self._vectors[int(r)] for r in rows], np.float32)
+
+    def _remember(self, rows: list[dict]) -> None:
+        if len(self._vectors) > VECTOR_CACHE:
+            self._vectors.clear()
+        self._vectors.update((r["id"], np.asarray(r["vector"], np.float32)) for r in rows)
 
     def _search(self, data, field: str, metric: str, k: int, where: Filters | None) -> Hits:
         if not self.counts["chunks"]:
@@ -536,6 +551,7 @@ class MilvusLibrary(Library):
         self._put_meta("manifest", manifest)  # the switch
         self.manifest = manifest
         self._articles.clear()
+        self._vectors.clear()
         for c in (self._chunks_c, self._articles_c):
             self._call("delete", c, filter=f"removed != 0 and removed < {new}")
 
