@@ -103,10 +103,15 @@ def _client(uri: str, lite: bool):
 
 
 def disconnect_all() -> None:
-    """Close every client this process opened (Milvus Lite then stops its engine)."""
+    """Close every client this process opened, and stop its Milvus Lite engines (freeing their
+    files for other processes)."""
     with _clients_lock:
-        for client in _clients.values():
+        for uri, client in _clients.items():
             client.close()
+            if uri.startswith("/"):
+                from milvus_lite.server_manager import server_manager_instance
+
+                server_manager_instance.release_server(uri)
         _clients.clear()
 
 
