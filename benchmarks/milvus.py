@@ -66,8 +66,10 @@ def cold_asks(address: str, n: int) -> float:
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "from qa.cli import main; main()", "ask", "--no-llm", "--json",
-                        "--library", address, QUESTION], cwd=REPO, check=True, capture_output=True)
+        done = subprocess.run([sys.executable, "-c", "from qa.cli import main; main()", "ask", "--no-llm",
+                               "--json", "--library", address, QUESTION], cwd=REPO, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"qa ask --library {address} failed: {done.stderr[-2000:]}")
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

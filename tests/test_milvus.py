@@ -182,3 +182,22 @@ def test_ray_ingest_into_milvus_lite_answers_the_2003_question(tmp_path, encoder
     assert (library.vectors(rows[:3]) @ made_here.T).diagonal() == pytest.approx(1, abs=1e-4)
     passages = Retriever(library, encoder).search("What did Russia propose in 2003?", 3)
     assert passages[0].article.date.startswith("2003")
+
+
+def test_a_lite_file_is_free_for_another_process_once_this_one_disconnects(tmp_path):
+    from qa.library import create_library
+    from qa.library.milvus import disconnect_all
+
+    lib = f"milvus://{tmp_path}/news.db/seeds"
+    create_library(lib, FakeEncoder()).add([SEEDS / "000_8e1adf5baa08f22c.txt"], FakeEncoder())
+    disconnect_all()
+    probe = textwrap.dedent("""
+        import sys
+        sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
+        from conftest import FakeEncoder
+        from qa.library import open_library
+        print(open_library(sys.argv[2], FakeEncoder()).counts["articles"])
+    """)
+    other = subprocess.run([sys.executable, "-c", probe, str(REPO), lib], capture_output=True, text=True,
+                           timeout=120)
+    assert other.returncode == 0 and other.stdout.split()[-1] == "1", other.stderr
