@@ -149,7 +149,7 @@ def main() -> None:
         for name, lib in (("folder (FAISS + bm25s)", folder), ("Milvus Lite (FLAT + Milvus BM25)", milvus)):
             s, per_q = recall(lib, encoder, a.dataset)
             print(f"| {name} | {s['recall@1']:.3f} | {s['recall@5']:.3f} | {s['recall@10']:.3f} | {per_q * 1e3:.0f} |")
-        from qa.library.milvus import disconnect_all
+        from qa.library.milvus_client import disconnect_all
 
         disconnect_all()  # Milvus Lite: one process per file, and the cold asks are other processes
         if a.asks:

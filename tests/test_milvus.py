@@ -23,7 +23,7 @@ Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
 
 @pytest.fixture(autouse=True)
 def _engines():
-    from qa.library.milvus import disconnect_all
+    from qa.library.milvus_client import disconnect_all
 
     yield
     disconnect_all()
@@ -155,7 +155,7 @@ def test_two_processes_ask_while_a_third_ingests_one_milvus_lite_library(tmp_pat
         rows = [c.row for a in library.articles() for c in library.article_chunks(a.id)]
         assert len(rows) == len(set(rows)) == library.counts["chunks"]  # nothing lost, no duplicates
     finally:
-        from qa.library.milvus import disconnect_all
+        from qa.library.milvus_client import disconnect_all
 
         disconnect_all()
         server.stdin.close()
@@ -186,7 +186,7 @@ def test_ray_ingest_into_milvus_lite_answers_the_2003_question(tmp_path, encoder
 
 def test_a_lite_file_is_free_for_another_process_once_this_one_disconnects(tmp_path):
     from qa.library import create_library
-    from qa.library.milvus import disconnect_all
+    from qa.library.milvus_client import disconnect_all
 
     lib = f"milvus://{tmp_path}/news.db/seeds"
     create_library(lib, FakeEncoder()).add([SEEDS / "000_8e1adf5baa08f22c.txt"], FakeEncoder())

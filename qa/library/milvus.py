@@ -24,13 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import os
-import re
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +40,7 @@ from qa.library.base import Hits, Library, StoredChunk
 from qa.library.change import Change
 from qa.library.filters import Filters, next_day
 from qa.library.manifest import check_embedder, new_manifest
+from qa.library.milvus_client import client_for, load_pymilvus, parse_address, schemas
 from qa.library.reports import DoctorReport
 from qa.reading import Article
 
@@ -51,68 +48,6 @@ TEXT_PART = 16_000   # characters per article-text row (UTF-8 at most 4 bytes ea
 TIMEOUT_S = 30.0     # every call: a server that went away fails in seconds, not after minutes of retries
 LEASE_S = 120.0      # a writer's lease, renewed while it writes; a killed writer's lapses after this
 VECTOR_CACHE = 50_000  # chunk vectors kept between calls (~80 MB), dropped whole when exceeded
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,200}")
-_clients: dict[str, object] = {}  # one client per URI and process: Milvus Lite allows one opener of a file
-_clients_lock = threading.Lock()
-
-
-def _pymilvus():
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-            import pymilvus
-        # Milvus Lite keeps no server timestamps; the iterator says so on every query, harmlessly.
-        logging.getLogger("pymilvus.orm.iterator").setLevel(logging.ERROR)
-    except ImportError:
-        raise LibraryError("Milvus libraries need the milvus extra: pip install 'qa-news[milvus]'") from None
-    return pymilvus
-
-
-def parse_address(address: str) -> tuple[str, str, bool]:
-    """(client URI, library name, whether it is a Milvus Lite file) for a ``milvus://`` address."""
-    scheme, _, rest = str(address).partition("://")
-    where, _, name = rest.rstrip("/").rpartition("/")
-    if not _NAME.fullmatch(name or ""):
-        raise LibraryError(f"library address {address!r} must end in /NAME (letters, digits, underscores)")
-    if where.startswith("/"):
-        if scheme.lower() != "milvus" or not where.endswith(".db"):
-            raise LibraryError(f"Milvus Lite address {address!r} must look like milvus:///ABSOLUTE/PATH.db/NAME")
-        return where, name, True
-    if not where:
-        raise LibraryError(f"library address {address!r} names no server (milvus://HOST:PORT/NAME)")
-    return f"{'https' if scheme.lower() == 'milvuss' else 'http'}://{where}", name, False
-
-
-def _client(uri: str, lite: bool):
-    with _clients_lock:
-        if uri in _clients:
-            return _clients[uri]
-        pymilvus = _pymilvus()
-        if lite and not Path(uri).parent.is_dir():
-            raise LibraryError(f"no folder for the Milvus Lite file {uri}: create {Path(uri).parent} first")
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-                client = pymilvus.MilvusClient(uri=uri, token=os.environ.get("QA_MILVUS_TOKEN", ""),
-                                               timeout=10)
-        except pymilvus.MilvusException as e:
-            busy = " (another process has it open: Milvus Lite allows one)" if lite else ""
-            raise LibraryError(f"cannot reach Milvus at {uri}{busy}: {e.message}") from None
-        _clients[uri] = client
-        return client
-
-
-def disconnect_all() -> None:
-    """Close every client this process opened, and stop its Milvus Lite engines (freeing their
-    files for other processes)."""
-    with _clients_lock:
-        for uri, client in _clients.items():
-            client.close()
-            if uri.startswith("/"):
-                from milvus_lite.server_manager import server_manager_instance
-
-                server_manager_instance.release_server(uri)
-        _clients.clear()
 
 
 def _quote(text: str) -> str:
@@ -163,7 +98,7 @@ class MilvusLibrary(Library):
         return f"{self._name}_meta"
 
     def _call(self, method: str, *args, **kwargs):
-        pymilvus = _pymilvus()
+        pymilvus = load_pymilvus()
         try:
             return getattr(self._client, method)(*args, timeout=TIMEOUT_S, **kwargs)
         except pymilvus.MilvusException as e:
@@ -180,7 +115,7 @@ class MilvusLibrary(Library):
 
     def _query(self, collection: str, where: str, fields: list[str]) -> list[dict]:
         """Every row that matches, in pages (a single query stops at Milvus's window of 16,384)."""
-        pymilvus = _pymilvus()
+        pymilvus = load_pymilvus()
         try:
             it = self._client.query_iterator(collection, batch_size=1000, filter=where, output_fields=fields,
                                              timeout=TIMEOUT_S)
@@ -194,48 +129,15 @@ class MilvusLibrary(Library):
             it.close()
         return rows
 
-    @staticmethod
-    def _schemas(dim: int):
-        pymilvus = _pymilvus()
-        DataType, MilvusClient = pymilvus.DataType, pymilvus.MilvusClient
-        chunks = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        chunks.add_field("id", DataType.INT64, is_primary=True)
-        chunks.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-        chunks.add_field("text", DataType.VARCHAR, max_length=65_535, enable_analyzer=True,
-                         analyzer_params={"type": "english"})
-        chunks.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        chunks.add_field("article_id", DataType.VARCHAR, max_length=512)
-        for field in ("start", "end", "added", "removed"):
-            chunks.add_field(field, DataType.INT64)
-        chunks.add_field("date", DataType.VARCHAR, max_length=64)
-        chunks.add_field("source_key", DataType.VARCHAR, max_length=1024)
-        chunks.add_function(pymilvus.Function(name="text_bm25", function_type=pymilvus.FunctionType.BM25,
-                                              input_field_names=["text"], output_field_names=["sparse"]))
-        articles = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        articles.add_field("key", DataType.VARCHAR, max_length=600, is_primary=True)
-        articles.add_field("article_id", DataType.VARCHAR, max_length=512)
-        articles.add_field("part", DataType.INT64)
-        for field in ("content_hash", "title", "source", "url", "date"):
-            articles.add_field(field, DataType.VARCHAR, max_length=8192)
-        articles.add_field("text", DataType.VARCHAR, max_length=65_535)
-        articles.add_field("added", DataType.INT64)
-        articles.add_field("removed", DataType.INT64)
-        articles.add_field("v", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector in every collection
-        meta = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        meta.add_field("key", DataType.VARCHAR, max_length=600, is_primary=True)
-        meta.add_field("value", DataType.VARCHAR, max_length=65_535)
-        meta.add_field("v", DataType.FLOAT_VECTOR, dim=2)
-        return chunks, articles, meta
-
     # -- opening --------------------------------------------------------------------------
     @classmethod
     def _connect(cls, address: str):
         uri, name, lite = parse_address(address)
-        return _client(uri, lite), name, lite
+        return client_for(uri, lite), name, lite
 
     @classmethod
     def _read_manifest(cls, client, name: str, address: str) -> dict | None:
-        pymilvus = _pymilvus()
+        pymilvus = load_pymilvus()
         try:
             if not client.has_collection(f"{name}_meta", timeout=TIMEOUT_S):
                 return None
@@ -264,8 +166,8 @@ class MilvusLibrary(Library):
         if cls._read_manifest(client, name, address) is not None:
             return cls.open(address, encoder)
         lib = cls(address, client, name, lite, new_manifest(encoder, ChunkParams()))
-        chunks, articles, meta = cls._schemas(encoder.dim)
-        pymilvus = _pymilvus()
+        chunks, articles, meta = schemas(encoder.dim)
+        pymilvus = load_pymilvus()
         for collection, schema, field, kind, metric in (
                 (lib._chunks_c, chunks, "vector", "FLAT" if lite else "AUTOINDEX", "IP"),
                 (lib._articles_c, articles, "v", "FLAT", "L2"), (lib._meta_c, meta, "v", "FLAT", "L2")):
