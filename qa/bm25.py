@@ -11,6 +11,7 @@ same module for the first time, as a reader and a writer thread would.
 from __future__ import annotations
 
 import threading
+import tokenize
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,9 +28,15 @@ _NPY_LOCK = threading.RLock()
 
 
 def load_array(path: Path) -> np.ndarray:
-    """A memory-mapped, pickle-free .npy array, one parse at a time."""
+    """A memory-mapped, pickle-free .npy array, one parse at a time. A damaged header is a
+    ValueError, whatever numpy's parse of it (Python literals, through ``ast``) raised."""
     with _NPY_LOCK:
-        return np.load(path, allow_pickle=False, mmap_mode="r")
+        try:
+            return np.load(path, allow_pickle=False, mmap_mode="r")
+        except (OSError, EOFError, ValueError):
+            raise
+        except (SyntaxError, TypeError, MemoryError, RecursionError, tokenize.TokenError) as e:
+            raise ValueError(f"{path.name}: damaged header ({type(e).__name__}: {e})") from None
 
 
 def _stemmer():

@@ -7,9 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from embeddings.encoder import Encoder
 from qa.llm import LLM, Messages
+
+# In CI (CI=true) Hypothesis draws the same examples every run and never times data generation,
+# so a landing cannot fail on a case drawn by chance or on a slow machine; developers' runs draw
+# new examples, and a failure found there becomes an @example.
+settings.register_profile("ci", derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "qa" / "seeds"

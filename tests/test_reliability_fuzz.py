@@ -174,7 +174,7 @@ PARAMS = st.builds(ChunkParams, target_tokens=st.integers(8, 200), max_tokens=st
                    overlap_sentences=st.integers(0, 3))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(title=st.text(max_size=40), text=SPACED, params=PARAMS)
 def test_chunks_with_any_parameters_fit_quote_exactly_and_lose_no_sentence(counter, title, text, params):
     chunks = chunk_text("x", title, text, counter, params)
