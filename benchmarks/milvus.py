@@ -75,20 +75,11 @@ def cold_asks(address: str, n: int) -> float:
     return statistics.median(times)
 
 
-def latency_ms(search, queries) -> tuple[float, float]:
-    times = []
-    for q in queries:
-        start = time.perf_counter()
-        search(q)
-        times.append(time.perf_counter() - start)
-    return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
-
-
 def scale(library: Path, size: int, tmp: Path) -> str:
     import faiss
     from pymilvus import DataType, MilvusClient
 
-    from scale import TIMED_QUERIES, _data
+    from scale import TIMED_QUERIES, _data, _latency_ms as latency_ms
 
     x, queries = _data(library, size)
     queries = queries[:TIMED_QUERIES]

@@ -106,5 +106,15 @@ class FakeEncoder(Encoder):
 
 
 @pytest.fixture
+def fakes(monkeypatch) -> FakeLLM:
+    """The CLI and API load the fake encoder and this fake LLM (queue its replies)."""
+    llm = FakeLLM()
+    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.api.load_llm", lambda model=None: llm)
+    return llm
+
+
+@pytest.fixture
 def fake_encoder() -> FakeEncoder:
     return FakeEncoder()

@@ -8,18 +8,9 @@ from click.testing import CliRunner
 
 from qa import cli
 
-from conftest import SEEDS, FakeEncoder, FakeLLM
+from conftest import SEEDS
 
 Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
-
-
-@pytest.fixture
-def fakes(monkeypatch):
-    llm = FakeLLM()
-    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None: llm)
-    return llm
 
 
 def run(*args: str):

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from qa import cli
 from qa.library import LibraryError, open_library
 
-from conftest import REPO, SEEDS, FakeEncoder, FakeLLM
+from conftest import REPO, SEEDS, FakeEncoder
+from test_cli import run
 
 pytest.importorskip("pymilvus", reason="pip install 'qa-news[milvus]'")
 
@@ -27,19 +28,6 @@ def _engines():
 
     yield
     disconnect_all()
-
-
-@pytest.fixture
-def fakes(monkeypatch):
-    llm = FakeLLM()
-    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None: llm)
-    return llm
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
 
 
 def test_every_command_works_on_a_milvus_lite_library(fakes, tmp_path):
