@@ -254,12 +254,19 @@ class MilvusLibrary(Library):
         return int(self._call("query", collection, filter=where, output_fields=["count(*)"])[0]["count(*)"])
 
     @staticmethod
-    def _article_from(parts: list[dict]) -> Article:
-        parts = sorted(parts, key=lambda r: r["part"])
-        first = parts[0]
-        return Article(id=first["article_id"], content_hash=first["content_hash"], title=first["title"],
-                       text="".join(p["text"] for p in parts), source=first["source"], url=first["url"],
-                       date=first["date"] or None)
+    def _articles_from(rows: list[dict]) -> dict[str, Article]:
+        """Articles from their text-part rows (in any order), by id."""
+        grouped: dict[str, list[dict]] = {}
+        for r in rows:
+            grouped.setdefault(r["article_id"], []).append(r)
+        found = {}
+        for aid, parts in grouped.items():
+            parts.sort(key=lambda r: r["part"])
+            first = parts[0]
+            found[aid] = Article(id=aid, content_hash=first["content_hash"], title=first["title"],
+                                 text="".join(p["text"] for p in parts), source=first["source"],
+                                 url=first["url"], date=first["date"] or None)
+        return found
 
     _ARTICLE_FIELDS = ["article_id", "part", "content_hash", "title", "source", "url", "date", "text"]
 
@@ -267,24 +274,16 @@ class MilvusLibrary(Library):
         wanted = sorted(set(ids) - set(self._articles))
         for i in range(0, len(wanted), 200):
             part = wanted[i:i + 200]
-            rows = self._few(self._articles_c, f"article_id in {json.dumps(part)} and {self._live()}",
-                             self._ARTICLE_FIELDS)
-            grouped: dict[str, list[dict]] = {}
-            for r in rows:
-                grouped.setdefault(r["article_id"], []).append(r)
-            self._articles.update({aid: self._article_from(p) for aid, p in grouped.items()})
+            self._articles.update(self._articles_from(self._few(
+                self._articles_c, f"article_id in {json.dumps(part)} and {self._live()}", self._ARTICLE_FIELDS)))
 
     def article(self, article_id: str) -> Article | None:
         self._load_articles([article_id])
         return self._articles.get(article_id)
 
     def articles(self) -> list[Article]:
-        rows = self._query(self._articles_c, self._live(), self._ARTICLE_FIELDS)
-        grouped: dict[str, list[dict]] = {}
-        for r in rows:
-            grouped.setdefault(r["article_id"], []).append(r)
-        found = [self._article_from(p) for p in grouped.values()]
-        return sorted(found, key=lambda a: (a.date is None, a.date or "", a.title))
+        found = self._articles_from(self._query(self._articles_c, self._live(), self._ARTICLE_FIELDS))
+        return sorted(found.values(), key=lambda a: (a.date is None, a.date or "", a.title))
 
     def sources(self, article_id: str) -> list[str]:
         return sorted(path for path, ids in self.file_links().items() if article_id in ids)
