@@ -14,13 +14,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import Stemmer
 
 from qa.chunking import sentence_spans
+from qa.library.filters import Filters
 from qa.llm import LLM
 from qa.retrieval import Passage
+
+if TYPE_CHECKING:
+    from qa.timeline import TimelineEntry
 
 MIN_SCORE = 0.30            # no passage this close (cosine): abstain without asking the LLM,
                             # unless the encoder brings its own calibrated ``abstain_below``
@@ -117,9 +122,19 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     checks: list["Check"] = field(default_factory=list)
     extractive: bool = False  # the text quotes the evidence: the model's reply had no supported sentence
+    timeline: list["TimelineEntry"] | None = None  # a question about change over time: dated entries
+    filters: Filters | None = None  # what the search was restricted to
 
     def to_dict(self) -> dict:
-        """The ``qa ask --json`` object."""
+        """The ``qa ask --json`` object (``timeline`` and ``filters`` only when set)."""
+        extra = {}
+        if self.timeline is not None:
+            extra["timeline"] = [asdict(e) for e in self.timeline]
+        if self.filters:
+            extra["filters"] = self.filters.to_dict()
+        return {**self._fields(), **extra}
+
+    def _fields(self) -> dict:
         return {
             "question": self.question,
             "answer": self.text,
@@ -135,8 +150,9 @@ class Answer:
         }
 
 
-def select_evidence(question: str, passages: list[Passage], encoder=None) -> list[Evidence]:
-    """The PROMPT_SENTENCES sentences of the top passages that bear most on the question
+def select_evidence(question: str, passages: list[Passage], encoder=None,
+                    limit: int | None = None) -> list[Evidence]:
+    """The ``limit`` (PROMPT_SENTENCES) sentences of the top passages that bear most on the question
     (at most EVIDENCE_SENTENCES from one passage), grouped by passage in text order;
     passages left without one are not shown to the model. Keeping the prompt to these
     (not whole passages) is what makes a CPU answer fast. A sentence's score is its cosine
@@ -158,7 +174,7 @@ def select_evidence(question: str, passages: list[Passage], encoder=None) -> lis
     chosen: list[int] = []
     per_passage = [0] * len(split)
     for i in sorted(range(len(flat)), key=lambda i: -scores[i]):
-        if per_passage[owner[i]] < EVIDENCE_SENTENCES and len(chosen) < PROMPT_SENTENCES:
+        if per_passage[owner[i]] < EVIDENCE_SENTENCES and len(chosen) < (limit or PROMPT_SENTENCES):
             chosen.append(i)
             per_passage[owner[i]] += 1
     evidence = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -19,10 +20,12 @@ from embeddings.encoder import Encoder, load_encoder
 from qa.answering import Answer, answer_stream, close_enough
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
                         library_exists, open_library)
+from qa.library.filters import make_filters
 from qa.llm import LLM, load_llm
 from qa.paths import default_library_dir
 from qa.reading import ReadError
 from qa.retrieval import Passage, Retriever
+from qa.timeline import Period, is_timeline_question, period_passages, question_scope, subject, timeline_stream
 
 SEEDS = Path(__file__).resolve().parent / "seeds"
 
@@ -92,30 +95,88 @@ class Assistant:
         """Whether the best passage is close enough to the question to try answering."""
         return close_enough(passages, self.encoder)
 
-    def stream(self, question: str, k: int | None = None, today: date | None = None,
-               context: str = "") -> Iterator[str | Answer]:
+    def stream(self, question: str, k: int | None = None, today: date | None = None, context: str = "",
+               *, timeline: bool | None = None, where: Filters | None = None,
+               **filters) -> Iterator[str | Answer]:
         """Text pieces of the answer as the model writes them, then the final :class:`Answer`.
 
         ``today`` anchors relative dates in the question ("last week"; default: today).
-        ``context`` is earlier conversation text that retrieval should take into account."""
+        ``context`` is earlier conversation text that retrieval should take into account.
+        ``since``/``until`` (a date, or "YYYY[-MM[-DD]]"), ``sources`` (outlets or domains) and
+        ``include_undated`` restrict the search (or ``where``, ready-made). A question about change over time ("how did …
+        change", "from 2003 to 2024") is answered as a timeline; ``timeline`` forces it either way."""
         question = question.strip()
+        where = where or make_filters(**filters)
+        if timeline or (timeline is None and is_timeline_question(question)):
+            yield from self._timeline(question, where, today)
+            return
         start = time.perf_counter()
-        passages = self.search(question, k, today, context)
+        passages = self.search(question, k, today, context, where)
         retrieve_s = time.perf_counter() - start
+        if not passages and where and self.library.counts["chunks"]:
+            yield _no_match(question, where, self.llm_name, retrieve_s)
+            return
         for item in answer_stream(question, passages, self.llm, self.encoder):
             if isinstance(item, Answer):
+                item.filters = where or None
                 item.timings = {"retrieve_s": retrieve_s, **item.timings,
                                 "total_s": time.perf_counter() - start}
             yield item
 
-    def ask(self, question: str, k: int | None = None, today: date | None = None, context: str = "") -> Answer:
-        """The answer to ``question`` with its citations and the passages it came from."""
-        return _last(self.stream(question, k, today, context))
+    def ask(self, question: str, k: int | None = None, today: date | None = None, context: str = "",
+            **options) -> Answer:
+        """The answer to ``question`` with its citations and the passages it came from
+        (``options``: those of :meth:`stream`)."""
+        return _last(self.stream(question, k, today, context, **options))
+
+    def timeline(self, topic: str, since: date | str | None = None, until: date | str | None = None,
+                 **filters) -> Answer:
+        """How ``topic`` developed: ``Answer.timeline`` holds dated entries, oldest first, one per
+        period the library covers, each citing an article of its own period."""
+        return _last(self.stream(topic, timeline=True, since=since, until=until, **filters))
+
+    def periods(self, topic: str, today: date | None = None, where: Filters | None = None,
+                **filters) -> list[tuple[Period, list[Passage]]]:
+        """A timeline's passages without the LLM: each period's own, oldest first, undated last."""
+        topic = topic.strip()
+        if not topic:
+            raise ValueError("empty question")
+        where = where or make_filters(**filters)
+        self.library.refresh(self.encoder)
+        scope = where if where.dated else replace(question_scope(topic), sources=where.sources)
+        return period_passages(subject(topic), scope,
+                               lambda q, k, w: self.retriever.search(q, k, today=today, where=w), self.encoder)
+
+    def _timeline(self, topic: str, where: Filters, today: date | None) -> Iterator[str | Answer]:
+        start = time.perf_counter()
+        groups = self.periods(topic, today, where)
+        about = subject(topic)
+        retrieve_s = time.perf_counter() - start
+        if not groups and where and self.library.counts["chunks"] and not self.retriever.search(topic, 1, where=where):
+            yield _no_match(topic, where, self.llm_name, retrieve_s)
+            return
+        for item in timeline_stream(topic, about, groups, self.llm, self.encoder):
+            if isinstance(item, Answer):
+                item.filters = where or None
+                item.timings = {"retrieve_s": retrieve_s, "total_s": time.perf_counter() - start}
+            yield item
+
+    @property
+    def llm_name(self) -> str:
+        """The LLM's name, without loading it."""
+        return self._llm.name if self._llm is not None else (self._model or "")
 
     def chat(self) -> "Conversation":
         """A conversation: follow-up questions ("what did he say about it?") are
         retrieved together with the earlier turns."""
         return Conversation(self)
+
+
+def _no_match(question: str, where: Filters, model: str, retrieve_s: float) -> Answer:
+    """The abstention when no article passes the filters: it names them, so the user sees why."""
+    text = f"No article in the library matches {where.describe()}, so there is nothing to answer from."
+    return Answer(question, text, True, [], [], model, {"retrieve_s": retrieve_s, "total_s": retrieve_s},
+                  filters=where)
 
 
 def _last(items: Iterator[str | Answer]) -> Answer:
@@ -147,14 +208,15 @@ class Conversation:
             return " ".join(q for q, _ in self.turns[-2:])
         return ""
 
-    def stream(self, question: str, k: int | None = None, today: date | None = None) -> Iterator[str | Answer]:
-        for item in self.assistant.stream(question, k, today, self.context_for(question)):
+    def stream(self, question: str, k: int | None = None, today: date | None = None,
+               **options) -> Iterator[str | Answer]:
+        for item in self.assistant.stream(question, k, today, self.context_for(question), **options):
             if isinstance(item, Answer):
                 self.turns.append((question, item))
             yield item
 
-    def ask(self, question: str, k: int | None = None, today: date | None = None) -> Answer:
-        return _last(self.stream(question, k, today))
+    def ask(self, question: str, k: int | None = None, today: date | None = None, **options) -> Answer:
+        return _last(self.stream(question, k, today, **options))
 
 
 __all__ = ["Answer", "Assistant", "Conversation", "LibraryError"]

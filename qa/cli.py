@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from qa import __version__
-from qa.cli_common import library_option
+from qa.cli_common import filter_options, filters_from, library_option
 from qa.errors import EXIT_BAD_INPUT, BadInput
 
 
@@ -137,24 +137,68 @@ def ingest(paths: tuple[Path, ...], library: Path | str | None, ray_address: str
 @click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]),
               help="The date relative phrases in the question refer to (\"last week\"); default: today.")
+@filter_options
+@click.option("--timeline/--no-timeline", default=None,
+              help="Answer as dated entries, one per period (default: when the question asks how something "
+                   "changed, \"over the years\", \"from 2003 to 2024\", \"since 2013\").")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (answer, citations, passages, timings).")
 @click.option("--no-llm", is_flag=True,
               help="Retrieval only: print the passages the model would read (in about a second), no answer.")
-def ask(question: str, library: Path | str | None, k: int, model: str | None, today, as_json: bool, no_llm: bool) -> None:
+def ask(question: str, library: Path | str | None, k: int, model: str | None, today, since: str | None,
+        until: str | None, sources: tuple[str, ...], include_undated: bool, timeline: bool | None, as_json: bool,
+        no_llm: bool) -> None:
     """Answer QUESTION from the library's articles, citing passages as [n].
 
     When the articles don't answer it, says so and shows the closest passages.
+    A question about change over time gets a timeline: one cited entry per
+    period the library covers, oldest first.
+
+    \b
+    Filtered:
+        qa ask "What did Lavrov say?" --since 2010 --until 2014
+        qa ask "Who reported the talks?" --source voanews.com --source "Press Association"
     """
+    where = filters_from(since, until, sources, include_undated)
+    _answer(question, library, model, k, today.date() if today else None, where, timeline, as_json, no_llm)
+
+
+@main.command("timeline")
+@click.argument("topic")
+@library_option
+@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+@filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, with \"timeline\": the dated entries.")
+@click.option("--no-llm", is_flag=True, help="Retrieval only: each period's passages, no entries written.")
+def timeline_command(topic: str, library: Path | str | None, model: str | None, since: str | None,
+                     until: str | None, sources: tuple[str, ...], include_undated: bool, as_json: bool,
+                     no_llm: bool) -> None:
+    """How TOPIC developed: dated entries, oldest first, each from its own period's articles.
+
+    Each period the library holds for the topic (its years; months within one
+    year) is searched on its own, so a busy year does not hide a quiet one.
+    Every entry cites an article of its period and is checked against it;
+    undated articles come last, as "date unknown".
+
+    \b
+        qa timeline "Russia's stance on North Korea"
+        qa timeline "six-party talks" --since 2003 --until 2013 --json
+    """
+    where = filters_from(since, until, sources, include_undated)
+    _answer(topic, library, model, 5, None, where, True, as_json, no_llm)
+
+
+def _answer(question: str, library, model, k: int, today, where, timeline: bool | None, as_json: bool,
+            no_llm: bool) -> None:
     from qa.answering import Answer
     from qa.models import ModelError
 
     assistant = _open_assistant(library, model, k)
     if no_llm:
-        _print_passages(assistant, question, today.date() if today else None, as_json)
+        _print_passages(assistant, question, today, where, timeline, as_json)
         return
     try:
         answer = None
-        for item in assistant.stream(question, today=today.date() if today else None):
+        for item in assistant.stream(question, today=today, where=where, timeline=timeline):
             if isinstance(item, Answer):
                 answer = item
             elif not as_json and sys.stdout.isatty():
@@ -171,37 +215,55 @@ def ask(question: str, library: Path | str | None, k: int, model: str | None, to
     _print_answer(answer)
 
 
-def _print_passages(assistant, question: str, today, as_json: bool) -> None:
+def _print_passages(assistant, question: str, today, where, timeline: bool | None, as_json: bool) -> None:
     import time
 
     from qa.answering import ABSTAIN_TEXT, Answer
+    from qa.timeline import is_timeline_question
 
     start = time.perf_counter()
+    groups = None
     try:
-        passages = assistant.search(question, today=today)
+        if timeline or (timeline is None and is_timeline_question(question)):
+            groups = assistant.periods(question, today, where)
+            passages = [p for _, mine in groups for p in mine]
+        else:
+            passages = assistant.search(question, today=today, where=where)
     except ValueError as e:
         raise BadInput(str(e)) from None
     found = assistant.in_library(passages)
     elapsed = time.perf_counter() - start
-    answer = Answer(question, "" if found else ABSTAIN_TEXT, not found, [], passages, "",
-                    {"retrieve_s": elapsed, "total_s": elapsed})
+    text = "" if found else ABSTAIN_TEXT
+    if not passages and where:
+        text = f"No article in the library matches {where.describe()}, so there is nothing to answer from."
+    answer = Answer(question, text, not found, [], passages, "", {"retrieve_s": elapsed, "total_s": elapsed},
+                    filters=where or None)
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        out = answer.to_dict()
+        if groups is not None:
+            out["periods"] = [{"period": period.label, "passages": len(mine)} for period, mine in groups]
+        click.echo(json.dumps(out, ensure_ascii=False))
         return
     from rich.console import Console
 
     console = Console()
     if answer.abstained:
-        console.print(f"[bold yellow]{ABSTAIN_TEXT}[/]\n")
-    _print_passage_list(console, passages, "Closest passages" if answer.abstained else "Passages")
+        console.print(f"[bold yellow]{answer.text}[/]\n")
+    if groups:
+        n = 0
+        for period, mine in groups:
+            _print_passage_list(console, mine, period.label, first=n + 1)
+            n += len(mine)
+    else:
+        _print_passage_list(console, passages, "Closest passages" if answer.abstained else "Passages")
     console.print(f"[dim]retrieve {elapsed:.1f}s[/]")
 
 
-def _print_passage_list(console, passages, heading: str) -> None:
+def _print_passage_list(console, passages, heading: str, first: int = 1) -> None:
     from rich.markup import escape
 
-    console.print(f"[bold]{heading}[/]")
-    for i, p in enumerate(passages, 1):
+    console.print(f"[bold]{escape(heading)}[/]")
+    for i, p in enumerate(passages, first):
         a = p.article
         meta = " · ".join(x for x in (a.date, a.source, f"score {p.score:.2f}") if x)
         console.print(f"[bold]{i}.[/] {escape(a.title)} [dim]({escape(meta)})[/]", highlight=False)
@@ -216,6 +278,11 @@ def _print_answer(answer) -> None:
     console = Console()
     if answer.abstained:
         console.print(f"[bold yellow]{escape(answer.text)}[/]")
+    elif answer.timeline:
+        for entry in answer.timeline:
+            day = f" [dim]({entry.date})[/]" if entry.date and entry.date[:len(entry.period)] == entry.period \
+                and entry.date != entry.period else ""
+            console.print(f"[bold]{escape(entry.period)}[/]{day}  {escape(entry.text)}", highlight=False)
     else:
         console.print(escape(answer.text), highlight=False)
     console.print()

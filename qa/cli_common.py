@@ -25,3 +25,44 @@ library_option = click.option(
     help="Library folder, or milvus://HOST:PORT/NAME (a Milvus server; milvuss:// for TLS, "
          "QA_MILVUS_TOKEN for auth) or milvus:///PATH.db/NAME (Milvus Lite). Default: the bundled "
          "sample articles, in the data dir (QA_HOME moves it).")
+
+
+class Day(click.ParamType):
+    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``, kept as text: the command decides which end of
+    the year or month it means (``--since 2013`` is 1 January, ``--until 2013`` 31 December)."""
+
+    name = "YYYY[-MM[-DD]]"
+
+    def convert(self, value, param, ctx):
+        from qa.library.filters import parse_day
+
+        try:
+            parse_day(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+        return value
+
+
+def filter_options(command):
+    """``--since``, ``--until``, ``--source`` (repeatable) and ``--include-undated``: the search
+    sees only the matching articles, so k passages come back whenever k of them match."""
+    for option in reversed([
+            click.option("--since", type=Day(), help="Only articles from this day on (2013 means 2013-01-01)."),
+            click.option("--until", type=Day(), help="Only articles up to this day (2014 means 2014-12-31)."),
+            click.option("--source", "sources", multiple=True, metavar="NAME",
+                         help="Only this outlet, by name or domain (voanews.com); repeat for several."),
+            click.option("--include-undated", is_flag=True,
+                         help="Let articles without a date through --since/--until.")]):
+        command = option(command)
+    return command
+
+
+def filters_from(since: str | None, until: str | None, sources: tuple[str, ...], include_undated: bool):
+    """The options' :class:`~qa.library.Filters`; a range that ends before it starts is bad input."""
+    from qa.errors import BadInput
+    from qa.library.filters import make_filters
+
+    try:
+        return make_filters(since, until, sources, include_undated)
+    except ValueError as e:
+        raise BadInput(str(e)) from None

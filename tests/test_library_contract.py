@@ -36,7 +36,7 @@ def articles_file(path: Path, n: int = 12) -> Path:
     """``n`` one-chunk articles about the same harbour story, one a month in 2020 from three
     outlets in turn, each with a word of its own."""
     lines = [json.dumps({"id": f"a{i:02d}", "title": f"Harbour report {i}", "source": OUTLETS[i % 3],
-                         "date": f"2020-{i + 1:02d}-15", "url": f"https://news.test/{i}",
+                         "date": f"2020-{i + 1:02d}-15", "url": f"https://www.{OUTLETS[i % 3].split()[0].lower()}.test/{i}",
                          "text": f"The harbour bridge repair went on in month {i}. Crews fixed cable{i} "
                                  f"and the council met about tolls and ferries."})
              for i in range(n)]
@@ -105,11 +105,29 @@ def test_filters_are_applied_inside_the_search_and_still_give_k_hits(address, fa
     assert len(late) == 3 and set(numbers(lib, late)) <= {8, 9, 10, 11}
     spring = run(Filters(since=date(2020, 3, 1), until=date(2020, 5, 15)), k=10)
     assert sorted(numbers(lib, spring)) == [2, 3, 4]  # both ends inclusive
-    coast = run(Filters(source="coast herald"), k=10)
+    coast = run(Filters(sources=("coast herald",)), k=10)
     assert sorted(numbers(lib, coast)) == [2, 5, 8, 11]
-    both = run(Filters(until=date(2020, 6, 30), source="Valley Post"), k=10)
+    both = run(Filters(until=date(2020, 6, 30), sources=("Valley Post",)), k=10)
     assert sorted(numbers(lib, both)) == [1, 4]
+    by_domain = run(Filters(sources=("coast.test", "Harbour Times")), k=10)  # a domain or an outlet
+    assert sorted(numbers(lib, by_domain)) == [0, 2, 3, 5, 6, 8, 9, 11]
+    assert run(Filters(sources=("herald.test",)), k=10) == []  # not a suffix of another domain
     assert run(Filters(since=date(2021, 1, 1))) == []
+
+
+def test_an_undated_article_passes_a_date_filter_only_when_asked(address, fake_encoder, tmp_path):
+    lib = create_library(address, fake_encoder)
+    feed = articles_file(tmp_path / "feed.jsonl", n=3)
+    undated = {"id": "u", "title": "Harbour report 99", "source": "Coast Herald", "url": "",
+               "text": "The harbour bridge repair went on undated. Crews fixed cable99 and the council met."}
+    feed.write_text(feed.read_text() + json.dumps(undated) + "\n")
+    lib.add([feed], fake_encoder)
+    vector = fake_encoder.encode(["harbour bridge repair cable99"])[0]
+    spring = Filters(since=date(2020, 2, 1))
+    assert sorted(numbers(lib, lib.dense_search(vector, 10, spring))) == [1, 2]
+    with_undated = Filters(since=date(2020, 2, 1), include_undated=True)
+    assert sorted(numbers(lib, lib.dense_search(vector, 10, with_undated))) == [1, 2, 99]
+    assert sorted(numbers(lib, lib.keyword_search("cable99 harbour", 10, with_undated))) == [1, 2, 99]
 
 
 def test_a_changed_file_replaces_its_articles_and_remove_takes_them_out(address, fake_encoder, tmp_path):

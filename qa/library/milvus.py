@@ -38,7 +38,7 @@ from qa.chunking import ChunkParams, embed_text
 from qa.errors import LibraryError
 from qa.library.base import Hits, Library, StoredChunk
 from qa.library.change import Change
-from qa.library.filters import Filters, next_day
+from qa.library.filters import Filters, host_patterns, next_day
 from qa.library.manifest import check_embedder, new_manifest
 from qa.library.milvus_client import client_for, load_pymilvus, parse_address, schemas
 from qa.library.reports import DoctorReport
@@ -54,18 +54,16 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _expr(where: Filters | None) -> str:
-    """``where`` as a Milvus boolean expression over the chunk fields."""
-    if not where:
-        return ""
+def _date_expr(where: Filters) -> str:
+    """``where``'s date bounds as a Milvus expression over a ``date`` field ("" when undated)."""
     terms = []
     if where.since is not None:
         terms.append(f"date >= {_quote(where.since.isoformat())}")
     if where.until is not None:
         terms.append(f'date != "" and date < {_quote(next_day(where.until))}')
-    if where.source:
-        terms.append(f"source_key == {_quote(where.source.lower())}")
-    return " and ".join(terms)
+    if not terms:
+        return ""
+    return f'(({" and ".join(terms)}) or date == "")' if where.include_undated else " and ".join(terms)
 
 
 def chunk_id(article_id: str, start: int, end: int) -> int:
@@ -335,10 +333,28 @@ class MilvusLibrary(Library):
             self._vectors.clear()
         self._vectors.update((r["id"], np.asarray(r["vector"], np.float32)) for r in rows)
 
+    def _expr(self, where: Filters | None) -> str:
+        """``where`` as a Milvus boolean expression over the chunk fields. An outlet matches the
+        chunks' ``source_key``; a domain, the articles whose url is on it (looked up once)."""
+        if not where:
+            return ""
+        terms = [_date_expr(where)] if where.dated else []
+        if where.sources:
+            ors = [f"source_key in {json.dumps([s.lower() for s in where.sources], ensure_ascii=False)}"]
+            hosts = [p for s in where.sources for p in host_patterns(s)]
+            if hosts:
+                urls = " or ".join(f"url like {_quote(p)}" for p in hosts)
+                ids = sorted({r["article_id"] for r in self._query(
+                    self._articles_c, f"part == 0 and ({urls}) and {self._live()}", ["article_id"])})
+                if ids:
+                    ors.append(f"article_id in {json.dumps(ids, ensure_ascii=False)}")
+            terms.append(f"({' or '.join(ors)})")
+        return " and ".join(t for t in terms if t)
+
     def _search(self, data, field: str, metric: str, k: int, where: Filters | None) -> Hits:
         if not self.counts["chunks"]:
             return []
-        expr = " and ".join(e for e in (self._live(), _expr(where)) if e)
+        expr = " and ".join(e for e in (self._live(), self._expr(where)) if e)
         hits = self._call("search", self._chunks_c, data=[data], anns_field=field, limit=k, filter=expr,
                           search_params={"metric_type": metric})[0]
         return [(int(h["id"]), float(h["distance"])) for h in hits]
