@@ -13,9 +13,10 @@ there; a client keeps only the models.
 
 Writes are versioned like the folder's generations: every row carries the generation
 that ``added`` it and the one that ``removed`` it (0: live). A write adds its rows under
-generation N+1, marks what it drops, and switches by upserting the manifest row, one
-atomic write; a reader pinned at N filters on ``added <= N and (removed == 0 or removed
-> N)``, so it sees the library before or after a write, never between. Rows of a
+generation N+1, marks what it drops, and switches by inserting generation N+1's manifest
+row (a reader takes the newest manifest row), one atomic write; a reader pinned at N
+filters on ``added <= N and (removed == 0 or removed > N)``, so it sees the library
+before or after a write, never between. Rows of a
 crashed write (added > N) and rows removed before N are deleted by the next writer.
 Chunk ids are derived from the article id and the chunk's span, so re-ingesting upserts
 the same rows instead of adding duplicates.
@@ -66,6 +67,13 @@ def _expr(where: Filters | None) -> str:
     if where.source:
         terms.append(f"source_key == {_quote(where.source.lower())}")
     return " and ".join(terms)
+
+
+def _manifest_key(generation: int) -> str:
+    """Each generation's manifest is a row of its own: a reader during the switch finds the old
+    row or both (and takes the newest), never none, as it could while one row was upserted (an
+    upsert is a delete and an insert, and a reader can fall between them)."""
+    return f"manifest/{generation:012d}"
 
 
 def chunk_id(article_id: str, start: int, end: int) -> int:
@@ -141,10 +149,11 @@ class MilvusLibrary(Library):
         try:
             if not client.has_collection(f"{name}_meta", timeout=TIMEOUT_S):
                 return None
-            rows = client.get(f"{name}_meta", ids=["manifest"], output_fields=["value"], timeout=TIMEOUT_S)
+            rows = client.query(f"{name}_meta", filter='key like "manifest%"', output_fields=["value"],
+                                timeout=TIMEOUT_S)
         except pymilvus.MilvusException as e:
             raise LibraryError(f"Milvus library {address}: cannot read its manifest: {e.message}") from None
-        return json.loads(rows[0]["value"]) if rows else None
+        return max((json.loads(r["value"]) for r in rows), key=lambda m: m["generation"], default=None)
 
     @classmethod
     def exists(cls, address: str) -> bool:
@@ -179,7 +188,7 @@ class MilvusLibrary(Library):
                 index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
             lib._call("create_collection", collection, schema=schema, index_params=index,
                       consistency_level="Strong")
-        lib._put_meta("manifest", lib.manifest)
+        lib._put_meta(_manifest_key(0), lib.manifest)
         return lib
 
     @classmethod
@@ -454,7 +463,8 @@ class MilvusLibrary(Library):
                   "chunks": self._count(self._chunks_c, self._live(new))}
         manifest = dict(self.manifest, generation=new, counts=counts,
                         updated=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
-        self._put_meta("manifest", manifest)  # the switch
+        self._put_meta(_manifest_key(new), manifest)  # the switch
+        self._call("delete", self._meta_c, ids=[_manifest_key(new - 1), "manifest"])  # (the key before versions)
         self.manifest = manifest
         self._articles.clear()
         self._vectors.clear()
