@@ -6,9 +6,9 @@ same engine in a local file, one process at a time).
 
 Three collections per library: ``NAME_chunks`` (the vector, the embedded text with
 Milvus's own BM25 function over it, the article id, span, date, month and outlet of
-every chunk; ``month`` is the partition key where the engine allows one, and narrows
-date-filtered searches; libraries made before it have only ``date`` and are searched
-without it), ``NAME_articles`` (the articles' metadata and text, in parts of at most
+every chunk; ``month`` is the partition key where the engine can filter on one, and
+date-filtered searches there name the months; libraries made before it have only ``date``),
+``NAME_articles`` (the articles' metadata and text, in parts of at most
 ``TEXT_PART`` characters: a Milvus string holds 64 KiB) and ``NAME_meta`` (the manifest,
 the files each article came from, and the write lease). Everything a question needs is
 there; a client keeps only the models.
@@ -122,10 +122,17 @@ class MilvusLibrary(Library):
         self._cleared: int | None = None  # the pending generation whose leftovers this write deleted
 
     @cached_property
-    def _months(self) -> bool:
-        """Whether the chunks have a ``month`` field (libraries made before it have only ``date``)."""
+    def _month_field(self) -> dict | None:
+        """The chunks' ``month`` field as Milvus describes it; None in libraries made before it."""
         fields = self._call("describe_collection", self._chunks_c)["fields"]
-        return any(f["name"] == "month" for f in fields)
+        return next((f for f in fields if f["name"] == "month"), None)
+
+    @property
+    def _months(self) -> bool:
+        """Whether date filters name the months too: only where ``month`` is the partition key. On
+        Milvus Lite (a plain field) the month terms made filtered search slower, with or without
+        an INVERTED index on them (docs/benchmarks.md), so there the dates alone filter."""
+        return bool(self._month_field and self._month_field.get("is_partition_key"))
 
     # -- collections ---------------------------------------------------------------------
     @property
@@ -225,8 +232,6 @@ class MilvusLibrary(Library):
                 index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
                 if keyed:
                     options["num_partitions"] = PARTITIONS
-                else:  # an engine without partition keys: an index on month instead
-                    index.add_index(field_name="month", index_type="INVERTED")
             lib._call("create_collection", collection, schema=schema, index_params=index,
                       consistency_level="Strong", **options)
         lib._put_meta(_manifest_key(0), lib.manifest)
@@ -494,7 +499,7 @@ class MilvusLibrary(Library):
                    "text": embed_text(a.title, c.text), "article_id": c.article_id, "start": c.start,
                    "end": c.end, "added": generation, "removed": 0, "date": a.date or "",
                    "source_key": (a.source or "").lower()}
-            if self._months:
+            if self._month_field:
                 row["month"] = month(a.date)
             rows.append(row)
         return rows
@@ -508,7 +513,7 @@ class MilvusLibrary(Library):
             drop = (f"id in {json.dumps(sorted(change.drop_rows))}" if change.drop_rows else "")
             where = " or ".join(e for e in (gone, drop) if e)
             fields = ["id", "vector", "text", "article_id", "start", "end", "added", "date", "source_key",
-                      *(["month"] if self._months else [])]
+                      *(["month"] if self._month_field else [])]
             self._upsert(self._chunks_c, [dict(r, removed=new) for r in
                                           self._query(self._chunks_c, f"({where}) and {self._live()}", fields)])
             if change.remove:

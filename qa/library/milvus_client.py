@@ -107,8 +107,8 @@ def schemas(dim: int, keyed: bool):
 
     ``month`` ("YYYY-MM" of the chunk's date, or ``UNDATED``) lets a date-filtered search skip
     what lies outside its months: with ``keyed`` (``partition_keys``) it is the partition key,
-    so Milvus searches only the partitions of the filter's months; elsewhere it is a plain field
-    that the backend gives an INVERTED index."""
+    so Milvus searches only the partitions of the filter's months; elsewhere (Milvus Lite) it is
+    a plain field, stored so that every library has one schema, and not filtered on."""
     pymilvus = load_pymilvus()
     DataType, MilvusClient = pymilvus.DataType, pymilvus.MilvusClient
     chunks = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
