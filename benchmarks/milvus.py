@@ -1,6 +1,7 @@
 """A library in Milvus Lite beside the same library in a folder: recall, cold ask, query latency at scale.
 
     python benchmarks/milvus.py ../shared/eval/rtqa-2025 --library LIB [--sizes 100000,1000000] [--asks 5]
+    python benchmarks/milvus.py ../shared/eval/rtqa-2025 --library LIB --scale-only --filtered --sizes 200000
 
 Why: the Milvus backend must keep the folder's answers (recall@1/5/10 within 0.01) and
 stay interactive as libraries grow. In one run:
@@ -11,7 +12,9 @@ stay interactive as libraries grow. In one run:
 (3) for each size, the scale benchmark's vectors (``benchmarks/scale.py``: the real
     vectors repeated with noise) go into a Milvus Lite collection with the backend's FLAT
     index and its generation filter, and single queries (k=10) are timed beside FAISS's
-    exact IndexFlatIP over the same vectors.
+    exact IndexFlatIP over the same vectors;
+(4) with ``--scale-only --filtered``: date-filtered latency on those vectors, dated by chance,
+    with and without the chunks' month field (``filtered``).
 """
 from __future__ import annotations
 
@@ -117,6 +120,65 @@ def scale(library: Path, size: int, tmp: Path) -> str:
             f"{size / insert:,.0f} rows/s |")
 
 
+def filtered(library: Path, size: int, tmp: Path) -> str:
+    """Date-filtered search latency (k=10) over ``size`` of the scale vectors, each dated by chance
+    between 2000 and 2025 (5% undated), in two Milvus Lite collections: one as libraries made
+    before the month field and as Lite libraries now (filters on ``date`` alone), and one with
+    an INVERTED index on ``month`` filtered on both, the expression a partition-keyed server
+    library gets (``_expr``): whether month terms pay on an engine without partition keys."""
+    from datetime import date
+
+    from pymilvus import DataType, MilvusClient
+
+    from qa.library import Filters
+    from qa.library.milvus import _expr, month
+    from scale import TIMED_QUERIES, _data, _latency_ms as latency_ms
+
+    x, queries = _data(library, size)
+    queries = queries[:TIMED_QUERIES]
+    rng = np.random.default_rng(1)
+    first = date(2000, 1, 1).toordinal()
+    days = [date.fromordinal(first + int(d)).isoformat() if d >= 0 else ""
+            for d in np.where(rng.random(size) < 0.05, -1, rng.integers(0, 26 * 365, size))]
+    live = "added <= 1 and (removed == 0 or removed > 1)"
+    wheres = {"none": None, "a year": Filters(since=date(2003, 1, 1), until=date(2003, 12, 31)),
+              "a month": Filters(since=date(2003, 6, 1), until=date(2003, 6, 30))}
+    lines = []
+    for kind in ("date only (before)", "date + month terms, INVERTED index on month"):
+        months = kind.startswith("date +")
+        client = MilvusClient(str(tmp / f"f{size}{int(months)}.db"))
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=x.shape[1])
+        for field in ("added", "removed"):
+            schema.add_field(field, DataType.INT64)
+        schema.add_field("date", DataType.VARCHAR, max_length=64)
+        if months:
+            schema.add_field("month", DataType.VARCHAR, max_length=16)
+        index = MilvusClient.prepare_index_params()
+        index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+        if months:
+            index.add_index(field_name="month", index_type="INVERTED")
+        client.create_collection("chunks", schema=schema, index_params=index, consistency_level="Strong")
+        for i in range(0, size, INSERT_BATCH):
+            client.insert("chunks", [dict({"id": j, "vector": x[j].tolist(), "added": 1, "removed": 0,
+                                           "date": days[j]}, **({"month": month(days[j])} if months else {}))
+                                     for j in range(i, min(size, i + INSERT_BATCH))])
+        cells = []
+        for where in wheres.values():
+            expr = " and ".join(e for e in (live, _expr(where, months)) if e)
+
+            def search(q):
+                return client.search("chunks", data=[q.tolist()], anns_field="vector", limit=10, filter=expr,
+                                     search_params={"metric_type": "IP"})[0]
+
+            search(queries[0])
+            cells.append("{:.1f} / {:.1f}".format(*latency_ms(search, queries)))
+        client.close()
+        lines.append(f"| {size:,} | {kind} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", type=Path)
@@ -124,7 +186,17 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000", help="chunk counts for the latency table ('' to skip)")
     ap.add_argument("--asks", type=int, default=5, help="cold qa ask --no-llm runs per library")
     ap.add_argument("--scale-only", action="store_true", help="only the latency table")
+    ap.add_argument("--filtered", action="store_true",
+                    help="with --scale-only: date-filtered latency with and without the month field")
     a = ap.parse_args()
+    if a.scale_only and a.filtered:
+        print(describe())
+        print("| chunks | collection | p50 / p99 ms, no filter | a year (2003) | a month (2003-06) |\n"
+              "|---|---|---|---|---|")
+        with tempfile.TemporaryDirectory() as tmp_dir:
+            for size in [int(s) for s in a.sizes.split(",") if s]:
+                print(filtered(a.library, size, Path(tmp_dir)), flush=True)
+        return
     if a.scale_only:
         print(describe())
         print("| chunks | index | p50 ms | p99 ms | recall@10 | insert |\n|---|---|---|---|---|---|")

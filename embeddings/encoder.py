@@ -145,12 +145,16 @@ class EncodingQueue:
     At ingest the encoder is the bottleneck (~25 chunks/s on 2 cores): reading, cleaning
     and chunking the next articles happen while the previous chunks are encoded, instead
     of before. Texts go to the worker in batches of ``batch`` (bulk-sized, so they use the
-    bulk engine); fewer texts than one batch in all are encoded in the caller's thread."""
+    bulk engine); fewer texts than one batch in all are encoded in the caller's thread.
+    Each batch's vectors go to ``on_vectors`` in the order the texts were added, in the
+    caller's thread (at the next ``add`` after the batch is done, or in ``finish``), so a
+    store can take them while the ingest goes on instead of holding them all to the end."""
 
     batch = 4 * SMALL_BATCH
 
-    def __init__(self, encoder: Encoder, progress: Callable[[int, int], None] | None = None) -> None:
-        self._encoder, self._progress = encoder, progress
+    def __init__(self, encoder: Encoder, progress: Callable[[int, int], None] | None = None,
+                 on_vectors: Callable[[np.ndarray], None] | None = None) -> None:
+        self._encoder, self._progress, self._on_vectors = encoder, progress, on_vectors
         self._batch = getattr(encoder, "queue_batch", self.batch)  # a cluster encoder wants larger ones
         self._pending: list[str] = []
         self._parts: list[Future] = []
@@ -163,6 +167,12 @@ class EncodingQueue:
         self._queued += len(texts)
         if len(self._pending) >= self._batch:
             self._submit()
+        while self._parts and self._parts[0].done():
+            self._hand_over(self._parts.pop(0).result())
+
+    def _hand_over(self, vectors: np.ndarray) -> None:
+        if self._on_vectors:
+            self._on_vectors(vectors)
 
     def _step(self, n: int) -> None:
         with self._lock:
@@ -177,16 +187,26 @@ class EncodingQueue:
         texts, self._pending = self._pending, []
         self._parts.append(self._pool.submit(self._encoder.encode, texts, progress=self._step))
 
-    def result(self) -> np.ndarray:
-        """All vectors, in the order the texts were added."""
+    def finish(self) -> None:
+        """Encode what is left, and hand every batch not yet handed over to ``on_vectors``, in order."""
         try:
             if self._pool is None:
-                return self._encoder.encode(self._pending, progress=self._step)
+                if self._pending:
+                    self._hand_over(self._encoder.encode(self._pending, progress=self._step))
+                return
             if self._pending:
                 self._submit()
-            return np.vstack([part.result() for part in self._parts])
+            while self._parts:
+                self._hand_over(self._parts.pop(0).result())
         finally:
             self.close()
+
+    def result(self) -> np.ndarray:
+        """All vectors, in the order the texts were added (a queue made without ``on_vectors``)."""
+        parts: list[np.ndarray] = []
+        self._on_vectors = parts.append
+        self.finish()
+        return np.vstack(parts) if parts else np.zeros((0, self._encoder.dim), np.float32)
 
     def __enter__(self) -> "EncodingQueue":
         return self

@@ -2,7 +2,9 @@
 
 Each actor loads the embedder once (models.txt, checked by sha256 on the node) and
 encodes batches of chunk texts; the vectors stream back to the driver in order,
-which commits them with the chunks as one write. The driver keeps reading and
+and each finished batch of ``queue_batch`` texts goes on into the store (``Library.stage``:
+Milvus writes it under the pending generation), so the driver holds one or two batches'
+vectors, not the archive's; the commit's switch makes them all live at once. The driver keeps reading and
 chunking (the ingest's encoding queue hands texts over in large batches, so an
 actor pool starts once per batch of ``queue_batch`` texts, not per article).
 

@@ -189,3 +189,88 @@ def test_a_lite_file_is_free_for_another_process_once_this_one_disconnects(tmp_p
     other = subprocess.run([sys.executable, "-c", probe, str(REPO), lib], capture_output=True, text=True,
                            timeout=120)
     assert other.returncode == 0 and other.stdout.split()[-1] == "1", other.stderr
+
+
+class Killed(BaseException):
+    """Stands for the process being killed: nothing of qa's catches it."""
+
+
+def test_an_ingest_killed_between_staged_batches_and_its_switch_leaves_nothing_visible(tmp_path, monkeypatch):
+    """Ingest writes chunk rows under the pending generation as batches are encoded; a write that
+    dies before its switch shows none of them, and running it again completes it once."""
+    from embeddings.encoder import EncodingQueue
+    from qa.library import create_library
+    from qa.library.milvus import MilvusLibrary
+
+    lib, enc = f"milvus://{tmp_path}/news.db/seeds", FakeEncoder()
+    create_library(lib, enc).add([SEEDS / "000_8e1adf5baa08f22c.txt"], enc)
+    before = open_library(lib, enc)
+    generation, counts = before.manifest["generation"], dict(before.counts)
+    monkeypatch.setattr(EncodingQueue, "batch", 5)
+    real_stage, staged = MilvusLibrary.stage, []
+
+    def stage_then_die(self, chunks, vectors, articles):
+        assert real_stage(self, chunks, vectors, articles)
+        staged.append(len(chunks))
+        if len(staged) == 2:
+            raise Killed
+
+    monkeypatch.setattr(MilvusLibrary, "stage", stage_then_die)
+    with pytest.raises(Killed):
+        open_library(lib, enc).add([SEEDS], enc)
+    pending = before._count(before._chunks_c, f"added > {generation}")
+    assert pending == sum(staged) > 0  # the rows went in before the ingest's end
+
+    after = open_library(lib, enc)
+    assert after.manifest["generation"] == generation and after.counts == counts
+    assert [a.title for a in after.articles()] == [a.title for a in before.articles()]
+    vector = enc.encode(["Russia proposed six-sided discussions with North Korea in 2003"])[0]
+    assert {c.article.id for c in after.chunks(r for r, _ in after.dense_search(vector, 50))} == {
+        a.id for a in before.articles()}
+    assert after.doctor(lib, repair=False).problems == [f"{pending} rows left by an interrupted write"]
+
+    monkeypatch.setattr(MilvusLibrary, "stage", real_stage)
+    assert len(open_library(lib, enc).add([SEEDS], enc).added) == 3
+    done = open_library(lib, enc)
+    assert done.counts["articles"] == 4 and done.manifest["generation"] == generation + 1
+    rows = [c.row for a in done.articles() for c in done.article_chunks(a.id)]
+    assert len(rows) == len(set(rows)) == done.counts["chunks"]
+    assert done._count(done._chunks_c, "id >= 0") == done.counts["chunks"]  # no leftovers, no copies
+
+
+def test_a_library_made_before_the_month_field_still_filters_by_date(tmp_path, monkeypatch):
+    """Libraries whose chunks have no ``month`` (made by an earlier release) open, take new
+    articles and filter by date as new ones do; where month is a partition key (a server), the
+    filter names the months as well."""
+    from datetime import date
+
+    from qa.library import Filters, create_library
+    from qa.library.milvus import MilvusLibrary, _expr
+
+    from test_library_contract import articles_file
+
+    real_call = MilvusLibrary._call
+
+    def as_before(self, method, *args, **kwargs):
+        if method == "create_collection" and args[0].endswith("_chunks"):
+            kwargs["schema"].fields[:] = [f for f in kwargs["schema"].fields if f.name != "month"]
+        return real_call(self, method, *args, **kwargs)
+
+    enc, source = FakeEncoder(), articles_file(tmp_path / "harbour.jsonl")
+    spring = Filters(since=date(2020, 3, 1), until=date(2020, 5, 15))
+    assert _expr(spring, months=True).startswith('month in ["2020-03", "2020-04", "2020-05"] and date >= ')
+    found = {}
+    for name in ("now", "before"):
+        if name == "before":
+            monkeypatch.setattr(MilvusLibrary, "_call", as_before)
+        lib = f"milvus://{tmp_path}/{name}.db/news"
+        create_library(lib, enc).add([source], enc)
+        monkeypatch.undo()
+        library = open_library(lib, enc)
+        assert (library._month_field is not None) == (name == "now") and not library._months  # Lite: no key
+        vector = enc.encode(["harbour bridge repair council tolls ferries"])[0]
+        found[name] = [sorted(c.article.title for c in library.chunks(r for r, _ in library.dense_search(
+            vector, 10, where))) for where in (spring, Filters(since=date(2020, 10, 1)),
+                                               Filters(until=date(2020, 1, 31)))]
+    assert found["now"] == found["before"]
+    assert [len(titles) for titles in found["now"]] == [3, 3, 1]

@@ -10,7 +10,8 @@ A backend must:
 
 * apply each :class:`~qa.library.change.Change` whole or not at all, under a
   lock that stops a second writer (``writing``/``commit``), so a reader (another
-  object, another process) sees the library before or after a write, never between;
+  object, another process) sees the library before or after a write, never between
+  (rows a backend takes early through ``stage`` stay invisible until the commit);
 * give every chunk an integer id (``row``) unique in the library, that ``chunks`` and
   ``vectors`` accept for as long as the chunk is there (the folder backend numbers them
   0..n-1 and renumbers after a removal; a server backend may derive them from the
@@ -23,7 +24,7 @@ A backend must:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.encoder import Encoder
+from qa.chunking import Chunk
 from qa.errors import LibraryError
 from qa.library.change import Change
 from qa.library.filters import Filters
@@ -151,6 +153,14 @@ class Library(ABC):
     @abstractmethod
     def commit(self, change: Change, encoder: Encoder | None = None) -> None:
         """Apply ``change`` whole, inside :meth:`writing`; afterwards this object reads the result."""
+
+    def stage(self, chunks: list[Chunk], vectors: np.ndarray, articles: Mapping[str, Article]) -> bool:
+        """Take encoded chunks of the write in progress before its commit (ingest hands over each
+        batch as it is encoded, in order; ``articles`` holds the chunks' articles). True: the backend
+        wrote them where no reader sees them before commit's switch, and commit gets only the
+        chunks after them (``Change.staged``); a backend takes every batch or none. False (this
+        default, the folder's): the caller keeps them, and commit writes them with the rest."""
+        return False
 
     @property
     @abstractmethod

@@ -19,7 +19,8 @@ class Change:
 
     articles: list[Article] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)          # of new or existing articles
-    vectors: np.ndarray | None = None                          # one row per chunk
+    vectors: np.ndarray | None = None                          # one row per chunk not staged
+    staged: int = 0                   # the first chunks, already written by Library.stage
     remove: set[str] = field(default_factory=set)              # article ids
     drop_rows: set[int] = field(default_factory=set)           # chunk rows (doctor)
     links: set[tuple[str, str]] = field(default_factory=set)   # (file path, article id)

@@ -2,7 +2,10 @@
 
 The files are walked and read (``qa.reading`` cleans them), each new article is
 chunked, and its chunks go to the encoder's queue as they come, so reading and
-chunking hide behind the encoder. The whole batch is one :class:`Change`: the
+chunking hide behind the encoder. Each encoded batch is offered to the library
+(``Library.stage``): a backend that can write rows unseen until its switch (Milvus)
+takes them then, so the driver does not hold every vector of a big archive; the
+folder keeps them for the commit. The whole batch is one :class:`Change`: the
 library holds all of it after the commit, or none of it.
 """
 from __future__ import annotations
@@ -11,11 +14,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from embeddings.encoder import Encoder, EncodingQueue
 from qa.chunking import ChunkParams, chunk_text, embed_text
 from qa.library.change import Change
 from qa.library.reports import IngestReport
-from qa.reading import ReadError, file_digest, is_supported, read_file, walk_paths
+from qa.reading import Article, ReadError, file_digest, is_supported, read_file, walk_paths
 
 if TYPE_CHECKING:
     from qa.library.base import Library
@@ -30,9 +35,22 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
     links = library.file_links()
     seen_files = library.file_hashes()
     params = ChunkParams(**library.chunking)
-    change = Change()
+    change = Change(articles=report.added)
     counter = encoder.token_counter()
-    with EncodingQueue(encoder, lambda done, total: progress("embed", done, total)) as queue:
+    kept: list[np.ndarray] = []  # vectors the library did not stage, for the commit
+    encoded = 0
+    articles: dict[str, Article] = {}
+
+    def take(vectors: np.ndarray) -> None:
+        nonlocal encoded
+        chunks = change.chunks[encoded:encoded + len(vectors)]
+        encoded += len(vectors)
+        if library.stage(chunks, vectors, articles):
+            change.staged = encoded
+        else:
+            kept.append(vectors)
+
+    with EncodingQueue(encoder, lambda done, total: progress("embed", done, total), take) as queue:
         now: dict[str, set[str]] = {}  # files read whole: path -> the articles they hold now
 
         def fail(error: ReadError) -> None:
@@ -77,6 +95,7 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
                 known[art.content_hash] = art.id
                 holds.add(art.id)
                 report.added.append(art)
+                articles[art.id] = art
                 change.chunks += pieces
                 queue.add([embed_text(art.title, c.text) for c in pieces])
                 progress("read", len(report.added), 0)
@@ -86,7 +105,6 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
                 if clean and digest is not None:
                     change.files[key] = digest
                     seen_files[key] = digest[0]
-        change.articles = report.added
         report.chunks = len(change.chunks)
 
         # A file that now holds other articles than before: drop the old links, and the old
@@ -100,8 +118,9 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
             report.removed = sorted(change.remove)
         if change.empty:
             return report
-        if change.chunks:
-            change.vectors = queue.result()
+        queue.finish()
+        if kept:
+            change.vectors = np.vstack(kept)
         library.commit(change, encoder)
         return report
 

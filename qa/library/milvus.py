@@ -5,18 +5,23 @@ Addresses: ``milvus://HOST:PORT/NAME`` (a server or cluster; ``milvuss://`` for 
 same engine in a local file, one process at a time).
 
 Three collections per library: ``NAME_chunks`` (the vector, the embedded text with
-Milvus's own BM25 function over it, the article id, span, date and outlet of every
-chunk), ``NAME_articles`` (the articles' metadata and text, in parts of at most
+Milvus's own BM25 function over it, the article id, span, date, month and outlet of
+every chunk; ``month`` is the partition key where the engine can filter on one, and
+date-filtered searches there name the months; libraries made before it have only ``date``),
+``NAME_articles`` (the articles' metadata and text, in parts of at most
 ``TEXT_PART`` characters: a Milvus string holds 64 KiB) and ``NAME_meta`` (the manifest,
 the files each article came from, and the write lease). Everything a question needs is
 there; a client keeps only the models.
 
 Writes are versioned like the folder's generations: every row carries the generation
 that ``added`` it and the one that ``removed`` it (0: live). A write adds its rows under
-generation N+1, marks what it drops, and switches by upserting the manifest row, one
-atomic write; a reader pinned at N filters on ``added <= N and (removed == 0 or removed
-> N)``, so it sees the library before or after a write, never between. Rows of a
-crashed write (added > N) and rows removed before N are deleted by the next writer.
+generation N+1, marks what it drops, and switches by inserting generation N+1's manifest
+row (a reader takes the newest manifest row), one atomic write; a reader pinned at N
+filters on ``added <= N and (removed == 0 or removed > N)``, so it sees the library
+before or after a write, never between. Ingest writes the new chunk rows while it
+encodes (``stage``), before the switch, so a big ingest's vectors need not all wait in
+memory. Rows of a crashed write (added > N) and rows removed before N are deleted by
+the next writer.
 Chunk ids are derived from the article id and the chunk's span, so re-ingesting upserts
 the same rows instead of adding duplicates.
 """
@@ -27,20 +32,22 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from embeddings.encoder import Encoder
-from qa.chunking import ChunkParams, embed_text
+from qa.chunking import Chunk, ChunkParams, embed_text
 from qa.errors import LibraryError
 from qa.library.base import Hits, Library, StoredChunk
 from qa.library.change import Change
 from qa.library.filters import Filters, host_patterns, next_day
 from qa.library.manifest import check_embedder, new_manifest
-from qa.library.milvus_client import client_for, load_pymilvus, parse_address, schemas
+from qa.library.milvus_client import (PARTITIONS, UNDATED, client_for, load_pymilvus, parse_address,
+                                      partition_keys, schemas)
 from qa.library.reports import DoctorReport
 from qa.reading import Article
 
@@ -54,9 +61,12 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _date_expr(where: Filters) -> str:
-    """``where``'s date bounds as a Milvus expression over a ``date`` field ("" when undated)."""
-    terms = []
+def _date_expr(where: Filters, months: bool) -> str:
+    """``where``'s date bounds as a Milvus expression over the ``date`` field ("" when undated);
+    with ``months`` (the collection has a ``month`` field), led by the months the dates fall in,
+    which a partition key or the month index turns into a small candidate set before the date
+    strings are compared."""
+    terms = [_month_expr(where)] if months and where.dated else []
     if where.since is not None:
         terms.append(f"date >= {_quote(where.since.isoformat())}")
     if where.until is not None:
@@ -64,6 +74,33 @@ def _date_expr(where: Filters) -> str:
     if not terms:
         return ""
     return f'(({" and ".join(terms)}) or date == "")' if where.include_undated else " and ".join(terms)
+
+
+def month(day: str | None) -> str:
+    """The ``month`` field of a chunk dated ``day`` (ISO, maybe with a time)."""
+    return day[:7] if day else UNDATED
+
+
+MONTH_LIST = 600  # bounded ranges up to 50 years are listed (a partition key prunes on == and in only)
+
+
+def _month_expr(where: Filters) -> str:
+    """Months that hold every date the filter admits (implied by its date terms, so it never
+    changes what matches): a list when both bounds are set, else a range."""
+    low = month(where.since.isoformat()) if where.since else None
+    high = month(where.until.isoformat()) if where.until else None  # stored dates are ISO days
+    if low and high:
+        first, last = (int(m[:4]) * 12 + int(m[5:]) - 1 for m in (low, high))
+        if last - first < MONTH_LIST:
+            return f"month in {json.dumps([f'{i // 12:04d}-{i % 12 + 1:02d}' for i in range(first, last + 1)])}"
+    return " and ".join(t for t in (low and f"month >= {_quote(low)}", high and f"month <= {_quote(high)}") if t)
+
+
+def _manifest_key(generation: int) -> str:
+    """Each generation's manifest is a row of its own: a reader during the switch finds the old
+    row or both (and takes the newest), never none, as it could while one row was upserted (an
+    upsert is a delete and an insert, and a reader can fall between them)."""
+    return f"manifest/{generation:012d}"
 
 
 def chunk_id(article_id: str, start: int, end: int) -> int:
@@ -81,6 +118,20 @@ class MilvusLibrary(Library):
         self.manifest = manifest
         self._articles: dict[str, Article] = {}
         self._vectors: dict[int, np.ndarray] = {}  # fetched with article_chunks, for retrieval's next step
+        self._cleared: int | None = None  # the pending generation whose leftovers this write deleted
+
+    @cached_property
+    def _month_field(self) -> dict | None:
+        """The chunks' ``month`` field as Milvus describes it; None in libraries made before it."""
+        fields = self._call("describe_collection", self._chunks_c)["fields"]
+        return next((f for f in fields if f["name"] == "month"), None)
+
+    @property
+    def _months(self) -> bool:
+        """Whether date filters name the months too: only where ``month`` is the partition key. On
+        Milvus Lite (a plain field) the month terms made filtered search slower, with or without
+        an INVERTED index on them (docs/benchmarks.md), so there the dates alone filter."""
+        return bool(self._month_field and self._month_field.get("is_partition_key"))
 
     # -- collections ---------------------------------------------------------------------
     @property
@@ -139,10 +190,11 @@ class MilvusLibrary(Library):
         try:
             if not client.has_collection(f"{name}_meta", timeout=TIMEOUT_S):
                 return None
-            rows = client.get(f"{name}_meta", ids=["manifest"], output_fields=["value"], timeout=TIMEOUT_S)
+            rows = client.query(f"{name}_meta", filter='key like "manifest%"', output_fields=["value"],
+                                timeout=TIMEOUT_S)
         except pymilvus.MilvusException as e:
             raise LibraryError(f"Milvus library {address}: cannot read its manifest: {e.message}") from None
-        return json.loads(rows[0]["value"]) if rows else None
+        return max((json.loads(r["value"]) for r in rows), key=lambda m: m["generation"], default=None)
 
     @classmethod
     def exists(cls, address: str) -> bool:
@@ -164,7 +216,8 @@ class MilvusLibrary(Library):
         if cls._read_manifest(client, name, address) is not None:
             return cls.open(address, encoder)
         lib = cls(address, client, name, lite, new_manifest(encoder, ChunkParams()))
-        chunks, articles, meta = schemas(encoder.dim)
+        keyed = partition_keys(client, lite)
+        chunks, articles, meta = schemas(encoder.dim, keyed)
         pymilvus = load_pymilvus()
         for collection, schema, field, kind, metric in (
                 (lib._chunks_c, chunks, "vector", "FLAT" if lite else "AUTOINDEX", "IP"),
@@ -173,11 +226,14 @@ class MilvusLibrary(Library):
                 continue
             index = pymilvus.MilvusClient.prepare_index_params()
             index.add_index(field_name=field, index_type=kind, metric_type=metric)
+            options = {}
             if collection == lib._chunks_c:
                 index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+                if keyed:
+                    options["num_partitions"] = PARTITIONS
             lib._call("create_collection", collection, schema=schema, index_params=index,
-                      consistency_level="Strong")
-        lib._put_meta("manifest", lib.manifest)
+                      consistency_level="Strong", **options)
+        lib._put_meta(_manifest_key(0), lib.manifest)
         return lib
 
     @classmethod
@@ -338,7 +394,7 @@ class MilvusLibrary(Library):
         chunks' ``source_key``; a domain, the articles whose url is on it (looked up once)."""
         if not where:
             return ""
-        terms = [_date_expr(where)] if where.dated else []
+        terms = [_date_expr(where, self._months)] if where.dated else []
         if where.sources:
             ors = [f"source_key in {json.dumps([s.lower() for s in where.sources], ensure_ascii=False)}"]
             hosts = [p for s in where.sources for p in host_patterns(s)]
@@ -427,23 +483,54 @@ class MilvusLibrary(Library):
         try:
             self.refresh(encoder)
             check_embedder(self.manifest, self.address, encoder)
+            self._cleared = None  # rows under N+1 may be an earlier, failed write's: delete them first
             yield
         finally:
             stop.set()
             renewer.join()
             self._call("delete", self._meta_c, ids=["lease"])
 
+    def _pending(self) -> int:
+        """The generation this write adds (N+1); the first call of a write deletes what a write
+        that died before its switch left under it."""
+        new = self.manifest["generation"] + 1
+        if self._cleared != new:
+            for c in (self._chunks_c, self._articles_c):
+                self._call("delete", c, filter=f"added > {new - 1}")
+            self._cleared = new
+        return new
+
+    def stage(self, chunks: list[Chunk], vectors: np.ndarray, articles: Mapping[str, Article]) -> bool:
+        """Write the chunks' rows now, under the pending generation: readers pinned at N do not see
+        them, commit's switch makes them live, and a write that dies first leaves rows that the
+        next writer deletes. So ingest hands its vectors over as they are made, not all at the end."""
+        self._upsert(self._chunks_c, self._chunk_rows(chunks, vectors, articles, self._pending()))
+        return True
+
+    def _chunk_rows(self, chunks: list[Chunk], vectors: np.ndarray, articles: Mapping[str, Article],
+                    generation: int) -> list[dict]:
+        rows = []
+        for c, v in zip(chunks, vectors):
+            a = articles[c.article_id]
+            row = {"id": chunk_id(c.article_id, c.start, c.end), "vector": v.tolist(),
+                   "text": embed_text(a.title, c.text), "article_id": c.article_id, "start": c.start,
+                   "end": c.end, "added": generation, "removed": 0, "date": a.date or "",
+                   "source_key": (a.source or "").lower()}
+            if self._month_field:
+                row["month"] = month(a.date)
+            rows.append(row)
+        return rows
+
     def commit(self, change: Change, encoder: Encoder | None = None) -> None:
-        """Write generation N+1's rows, mark the dropped ones, then switch by upserting the manifest."""
-        g = self.manifest["generation"]
-        new = g + 1
-        for c in (self._chunks_c, self._articles_c):
-            self._call("delete", c, filter=f"added > {g}")  # of a write that died before its switch
+        """Write generation N+1's rows (those ``stage`` did not), mark the dropped ones, then switch
+        by upserting the manifest."""
+        new = self._pending()
         if change.remove or change.drop_rows:
             gone = (f"article_id in {json.dumps(sorted(change.remove))}" if change.remove else "")
             drop = (f"id in {json.dumps(sorted(change.drop_rows))}" if change.drop_rows else "")
             where = " or ".join(e for e in (gone, drop) if e)
-            fields = ["id", "vector", "text", "article_id", "start", "end", "added", "date", "source_key"]
+            fields = ["id", "vector", "text", "article_id", "start", "end", "added", "date", "source_key",
+                      *(["month"] if self._month_field else [])]
             self._upsert(self._chunks_c, [dict(r, removed=new) for r in
                                           self._query(self._chunks_c, f"({where}) and {self._live()}", fields)])
             if change.remove:
@@ -455,22 +542,19 @@ class MilvusLibrary(Library):
              "title": a.title or "", "source": a.source or "", "url": a.url or "", "date": a.date or "",
              "text": a.text[i * TEXT_PART:(i + 1) * TEXT_PART], "added": new, "removed": 0, "v": [0.0, 0.0]}
             for a in change.articles for i in range(max(1, -(-len(a.text) // TEXT_PART)))])
-        if change.chunks:
+        unstaged = change.chunks[change.staged:]
+        if unstaged:
             known = {a.id: a for a in change.articles}
-            self._load_articles(c.article_id for c in change.chunks if c.article_id not in known)
+            self._load_articles(c.article_id for c in unstaged if c.article_id not in known)
             known.update(self._articles)
-            self._upsert(self._chunks_c, [
-                {"id": chunk_id(c.article_id, c.start, c.end), "vector": v.tolist(),
-                 "text": embed_text(known[c.article_id].title, c.text), "article_id": c.article_id,
-                 "start": c.start, "end": c.end, "added": new, "removed": 0,
-                 "date": known[c.article_id].date or "", "source_key": (known[c.article_id].source or "").lower()}
-                for c, v in zip(change.chunks, change.vectors)])
+            self._upsert(self._chunks_c, self._chunk_rows(unstaged, change.vectors, known, new))
         self._write_files(change)
         counts = {"articles": self._count(self._articles_c, f"part == 0 and {self._live(new)}"),
                   "chunks": self._count(self._chunks_c, self._live(new))}
         manifest = dict(self.manifest, generation=new, counts=counts,
                         updated=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
-        self._put_meta("manifest", manifest)  # the switch
+        self._put_meta(_manifest_key(new), manifest)  # the switch
+        self._call("delete", self._meta_c, ids=[_manifest_key(new - 1), "manifest"])  # (the key before versions)
         self.manifest = manifest
         self._articles.clear()
         self._vectors.clear()

@@ -80,8 +80,35 @@ def disconnect_all() -> None:
         _clients.clear()
 
 
-def schemas(dim: int):
-    """The schemas of a library's chunks, articles and meta collections, for ``dim``-wide vectors."""
+UNDATED = "undated"  # the month of an undated chunk (a partition key may not be empty)
+PARTITIONS = 64      # on a server: a year's 12 months touch at most 12 of them
+
+
+def partition_keys(client, lite: bool) -> bool:
+    """Whether the engine behind ``client`` can filter a collection with a partition key. Milvus
+    Lite 2.5 fails every filter on one (milvus-io/milvus#43163), in a file or served on a port by
+    ``milvus_lite.server``, and is known by not answering GetVersion, which a server does."""
+    if lite:
+        return False
+    log = logging.getLogger("pymilvus.decorators")  # which logs the refusal as an error
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        client.get_server_version(timeout=10)
+    except Exception:  # grpc's UNIMPLEMENTED, which pymilvus passes through unwrapped
+        return False
+    finally:
+        log.setLevel(level)
+    return True
+
+
+def schemas(dim: int, keyed: bool):
+    """The schemas of a library's chunks, articles and meta collections, for ``dim``-wide vectors.
+
+    ``month`` ("YYYY-MM" of the chunk's date, or ``UNDATED``) lets a date-filtered search skip
+    what lies outside its months: with ``keyed`` (``partition_keys``) it is the partition key,
+    so Milvus searches only the partitions of the filter's months; elsewhere (Milvus Lite) it is
+    a plain field, stored so that every library has one schema, and not filtered on."""
     pymilvus = load_pymilvus()
     DataType, MilvusClient = pymilvus.DataType, pymilvus.MilvusClient
     chunks = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -95,6 +122,7 @@ def schemas(dim: int):
         chunks.add_field(field, DataType.INT64)
     chunks.add_field("date", DataType.VARCHAR, max_length=64)
     chunks.add_field("source_key", DataType.VARCHAR, max_length=1024)
+    chunks.add_field("month", DataType.VARCHAR, max_length=16, is_partition_key=keyed)
     chunks.add_function(pymilvus.Function(name="text_bm25", function_type=pymilvus.FunctionType.BM25,
                                           input_field_names=["text"], output_field_names=["sparse"]))
     articles = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
