@@ -3,7 +3,8 @@
 The files are walked and read (``qa.reading`` cleans them), each new article is
 chunked, and its chunks go to the encoder's queue as they come, so reading and
 chunking hide behind the encoder. The whole batch is one :class:`Change`: the
-library holds all of it after the commit, or none of it.
+library holds all of it after the commit, or none of it. Before the commit,
+undated articles that are copies of dated ones take their date (``twins.py``).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from embeddings.encoder import Encoder, EncodingQueue
 from qa.chunking import ChunkParams, chunk_text, embed_text
 from qa.library.change import Change
 from qa.library.reports import IngestReport
+from qa.library.twins import date_from_twins
 from qa.reading import ReadError, file_digest, is_supported, read_file, walk_paths
 
 if TYPE_CHECKING:
@@ -102,6 +104,8 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
             return report
         if change.chunks:
             change.vectors = queue.result()
+            # change.articles is report.added: both see the dates undated copies take from twins
+            change.articles[:] = date_from_twins(library, change.articles, change.chunks, change.vectors)
         library.commit(change, encoder)
         return report
 
