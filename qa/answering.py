@@ -92,7 +92,8 @@ class Citation:
 
 
 def _sources(passage: Passage) -> list[dict]:
-    return [{"article_id": a.id, "title": a.title, "source": a.source, "url": a.url} for a in passage.also_in]
+    return [{"article_id": a.id, "title": a.title, "date": a.date, "source": a.source, "url": a.url}
+            for a in passage.also_in]
 
 
 @dataclass
@@ -117,6 +118,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     checks: list["Check"] = field(default_factory=list)
     extractive: bool = False  # the text quotes the evidence: the model's reply had no supported sentence
+    compare: list | None = None  # qa.outlets.SideBySide per citation, when asked to compare sources
 
     def to_dict(self) -> dict:
         """The ``qa ask --json`` object."""
@@ -132,6 +134,7 @@ class Answer:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "verification": [asdict(c) for c in self.checks],
             "extractive": self.extractive,
+            **({} if self.compare is None else {"compare": [asdict(s) for s in self.compare]}),
         }
 
 

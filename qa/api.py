@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from embeddings.encoder import Encoder, load_encoder
+from qa import outlets
 from qa.answering import Answer, answer_stream, close_enough
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
                         library_exists, open_library)
@@ -93,24 +94,30 @@ class Assistant:
         return close_enough(passages, self.encoder)
 
     def stream(self, question: str, k: int | None = None, today: date | None = None,
-               context: str = "") -> Iterator[str | Answer]:
+               context: str = "", compare_sources: bool = False) -> Iterator[str | Answer]:
         """Text pieces of the answer as the model writes them, then the final :class:`Answer`.
 
         ``today`` anchors relative dates in the question ("last week"; default: today).
-        ``context`` is earlier conversation text that retrieval should take into account."""
+        ``context`` is earlier conversation text that retrieval should take into account.
+        ``compare_sources``: set ``Answer.compare`` to every outlet's version of each cited
+        sentence (for citations other outlets carry too; see ``qa.outlets``)."""
         question = question.strip()
         start = time.perf_counter()
         passages = self.search(question, k, today, context)
         retrieve_s = time.perf_counter() - start
         for item in answer_stream(question, passages, self.llm, self.encoder):
             if isinstance(item, Answer):
+                if compare_sources:
+                    item.compare = outlets.compare_sources(item.citations, item.passages)
                 item.timings = {"retrieve_s": retrieve_s, **item.timings,
                                 "total_s": time.perf_counter() - start}
             yield item
 
-    def ask(self, question: str, k: int | None = None, today: date | None = None, context: str = "") -> Answer:
-        """The answer to ``question`` with its citations and the passages it came from."""
-        return _last(self.stream(question, k, today, context))
+    def ask(self, question: str, k: int | None = None, today: date | None = None, context: str = "",
+            compare_sources: bool = False) -> Answer:
+        """The answer to ``question`` with its citations and the passages it came from
+        (``compare_sources``: see :meth:`stream`)."""
+        return _last(self.stream(question, k, today, context, compare_sources))
 
     def chat(self) -> "Conversation":
         """A conversation: follow-up questions ("what did he say about it?") are
