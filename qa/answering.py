@@ -97,7 +97,8 @@ class Citation:
 
 
 def _sources(passage: Passage) -> list[dict]:
-    return [{"article_id": a.id, "title": a.title, "source": a.source, "url": a.url} for a in passage.also_in]
+    return [{"article_id": a.id, "title": a.title, "date": a.date, "source": a.source, "url": a.url}
+            for a in passage.also_in]
 
 
 @dataclass
@@ -124,6 +125,7 @@ class Answer:
     extractive: bool = False  # the text quotes the evidence: the model's reply had no supported sentence
     timeline: list["TimelineEntry"] | None = None  # a question about change over time: dated entries
     filters: Filters | None = None  # what the search was restricted to
+    compare: list | None = None  # qa.outlets.SideBySide per citation, when asked to compare sources
 
     def to_dict(self) -> dict:
         """The ``qa ask --json`` object (``timeline`` and ``filters`` only when set)."""
@@ -147,6 +149,7 @@ class Answer:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "verification": [asdict(c) for c in self.checks],
             "extractive": self.extractive,
+            **({} if self.compare is None else {"compare": [asdict(s) for s in self.compare]}),
         }
 
 

@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from embeddings.encoder import Encoder, load_encoder
+from qa import outlets
 from qa.answering import Answer, answer_stream, close_enough
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
                         library_exists, open_library)
@@ -96,15 +97,18 @@ class Assistant:
         return close_enough(passages, self.encoder)
 
     def stream(self, question: str, k: int | None = None, today: date | None = None, context: str = "",
-               *, timeline: bool | None = None, where: Filters | None = None,
+               *, timeline: bool | None = None, where: Filters | None = None, compare_sources: bool = False,
                **filters) -> Iterator[str | Answer]:
         """Text pieces of the answer as the model writes them, then the final :class:`Answer`.
 
         ``today`` anchors relative dates in the question ("last week"; default: today).
         ``context`` is earlier conversation text that retrieval should take into account.
         ``since``/``until`` (a date, or "YYYY[-MM[-DD]]"), ``sources`` (outlets or domains) and
-        ``include_undated`` restrict the search (or ``where``, ready-made). A question about change over time ("how did …
-        change", "from 2003 to 2024") is answered as a timeline; ``timeline`` forces it either way."""
+        ``include_undated`` restrict the search (or ``where``, ready-made). A question about change
+        over time ("how did … change", "from 2003 to 2024") is answered as a timeline; ``timeline``
+        forces it either way.
+        ``compare_sources``: set ``Answer.compare`` to every outlet's version of each cited
+        sentence (for citations other outlets carry too; see ``qa.outlets``)."""
         question = question.strip()
         where = where or make_filters(**filters)
         if timeline or (timeline is None and is_timeline_question(question)):
@@ -119,6 +123,8 @@ class Assistant:
         for item in answer_stream(question, passages, self.llm, self.encoder):
             if isinstance(item, Answer):
                 item.filters = where or None
+                if compare_sources:
+                    item.compare = outlets.compare_sources(item.citations, item.passages)
                 item.timings = {"retrieve_s": retrieve_s, **item.timings,
                                 "total_s": time.perf_counter() - start}
             yield item

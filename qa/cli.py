@@ -144,9 +144,11 @@ def ingest(paths: tuple[Path, ...], library: Path | str | None, ray_address: str
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (answer, citations, passages, timings).")
 @click.option("--no-llm", is_flag=True,
               help="Retrieval only: print the passages the model would read (in about a second), no answer.")
+@click.option("--compare-sources", is_flag=True,
+              help="Where other outlets carry a cited story, show each outlet's version of the cited sentence.")
 def ask(question: str, library: Path | str | None, k: int, model: str | None, today, since: str | None,
         until: str | None, sources: tuple[str, ...], include_undated: bool, timeline: bool | None, as_json: bool,
-        no_llm: bool) -> None:
+        no_llm: bool, compare_sources: bool) -> None:
     """Answer QUESTION from the library's articles, citing passages as [n].
 
     When the articles don't answer it, says so and shows the closest passages.
@@ -159,7 +161,8 @@ def ask(question: str, library: Path | str | None, k: int, model: str | None, to
         qa ask "Who reported the talks?" --source voanews.com --source "Press Association"
     """
     where = filters_from(since, until, sources, include_undated)
-    _answer(question, library, model, k, today.date() if today else None, where, timeline, as_json, no_llm)
+    _answer(question, library, model, k, today.date() if today else None, where, timeline, as_json, no_llm,
+            compare_sources)
 
 
 @main.command("timeline")
@@ -188,7 +191,7 @@ def timeline_command(topic: str, library: Path | str | None, model: str | None, 
 
 
 def _answer(question: str, library, model, k: int, today, where, timeline: bool | None, as_json: bool,
-            no_llm: bool) -> None:
+            no_llm: bool, compare_sources: bool = False) -> None:
     from qa.answering import Answer
     from qa.models import ModelError
 
@@ -198,7 +201,8 @@ def _answer(question: str, library, model, k: int, today, where, timeline: bool 
         return
     try:
         answer = None
-        for item in assistant.stream(question, today=today, where=where, timeline=timeline):
+        for item in assistant.stream(question, today=today, where=where, timeline=timeline,
+                                     compare_sources=compare_sources):
             if isinstance(item, Answer):
                 answer = item
             elif not as_json and sys.stdout.isatty():
@@ -275,6 +279,8 @@ def _print_answer(answer) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from qa.cli_outlets import print_also_reported, print_side_by_side
+
     console = Console()
     if answer.abstained:
         console.print(f"[bold yellow]{escape(answer.text)}[/]")
@@ -293,8 +299,11 @@ def _print_answer(answer) -> None:
             meta = " · ".join(x for x in (c.date, c.source) if x)
             console.print(f"[bold][{c.n}][/] {escape(c.title)} [dim]({escape(meta)})[/]", highlight=False)
             console.print(f"    “{escape(c.quote)}”", highlight=False)
+            print_also_reported(console, c)
     else:
         _print_passage_list(console, answer.passages[:3], "Closest passages")
+    if answer.compare is not None:
+        print_side_by_side(console, answer.compare)
     t = answer.timings
     console.print(f"[dim]{answer.model} · retrieve {t.get('retrieve_s', 0):.1f}s · "
                   f"generate {t.get('generate_s', 0):.1f}s · total {t.get('total_s', 0):.1f}s[/]")
@@ -318,14 +327,23 @@ def chat(library: Path | str | None, model: str | None) -> None:
 @library_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_articles(library: Path | str | None, as_json: bool) -> None:
-    """List the articles in a library: id, date, title."""
+    """List the articles in a library: id, date, title.
+
+    A date marked ~ (2013-04-10~) was found by qa, not declared by the publisher: read from
+    the URL, the title or a dateline, or taken from a dated copy of the same story ("twin").
+    --json says how in "date_source" ("field", "url", "title", "dateline", "twin"; null:
+    undated, or stored before qa recorded it).
+    """
+    from qa.dates import is_inferred
+
     lib = _open_assistant(library).library
     for a in lib.articles():
         if as_json:
-            click.echo(json.dumps({"id": a.id, "date": a.date, "title": a.title, "source": a.source,
-                                   "url": a.url}, ensure_ascii=False))
+            click.echo(json.dumps({"id": a.id, "date": a.date, "date_source": a.date_source, "title": a.title,
+                                   "source": a.source, "url": a.url}, ensure_ascii=False))
         else:
-            click.echo(f"{a.id}\t{a.date or '-':10}\t{a.title}")
+            shown = f"{a.date}~" if a.date and is_inferred(a.date_source) else (a.date or "-")
+            click.echo(f"{a.id}\t{shown:11}\t{a.title}")
 
 
 @main.command("eval")

@@ -69,21 +69,46 @@ _DATEPARSER_SETTINGS = {
 Span = tuple[date, date]
 
 
+# How an article's date was found (``Article.date_source``). Only FIELD is the publisher's own
+# metadata; the others are read or inferred by qa, and `qa list` marks their dates with "~".
+FIELD, URL, TITLE, DATELINE, TWIN = "field", "url", "title", "dateline", "twin"
+DATE_SOURCES = (FIELD, URL, TITLE, DATELINE, TWIN)
+
+
 def find_publication_date(
     text: str, title: str = "", url: str = "", declared: str | None = None
 ) -> str | None:
-    """Return the article's publication date as ISO "YYYY-MM-DD", or None when none is stated.
+    """Return the article's publication date as ISO "YYYY-MM-DD", or None when none is stated."""
+    return dated_by(text, title, url, declared)[0]
+
+
+def dated_by(
+    text: str, title: str = "", url: str = "", declared: str | None = None
+) -> tuple[str | None, str | None]:
+    """The publication date as ISO "YYYY-MM-DD" and how it was found (FIELD, URL, TITLE or
+    DATELINE), or (None, None) when none is stated.
 
     Sources are tried from most to least trustworthy: a declared metadata field, a date in the
     URL path, a date suffix on the title, then a dateline near the start of the text.
     """
-    found = (
-        (_declared_date(declared) if declared else None)
-        or _url_date(url)
-        or _title_date(title)
-        or _dateline_date(text)
+    finders: tuple[tuple[str, Callable[[], date | None]], ...] = (
+        (FIELD, lambda: _declared_date(declared) if declared else None),
+        (URL, lambda: _url_date(url)),
+        (TITLE, lambda: _title_date(title)),
+        (DATELINE, lambda: _dateline_date(text)),
     )
-    return found.isoformat() if found else None
+    for source, find in finders:
+        found = find()
+        if found:
+            return found.isoformat(), source
+    return None, None
+
+
+def is_inferred(date_source: str | None) -> bool:
+    """Whether a date is qa's reading rather than the publisher's declared field: a URL path,
+    a title suffix, a dateline or a dated twin. A date whose source was not recorded (an
+    article stored before qa kept it) is not called inferred: nothing is known either way."""
+    return date_source is not None and date_source != FIELD
 
 
 def is_dateline(line: str) -> bool:

@@ -21,7 +21,7 @@ from typing import IO, Any
 from urllib.parse import urlparse
 
 from qa.cleaning import clean_text
-from qa.dates import find_publication_date, is_dateline
+from qa.dates import dated_by, is_dateline
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 GZIP_SUFFIX = ".gz"
@@ -66,6 +66,9 @@ class Article:
     source: str
     url: str
     date: str | None
+    # How ``date`` was found: one of qa.dates.DATE_SOURCES, or None (undated, or stored before
+    # qa recorded it). A default, so code that builds Articles without it keeps working.
+    date_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -432,6 +435,7 @@ def _make_article(
                                           f"{MAX_ARTICLE_CHARS:,}); split it into several articles")
     content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
     title = title or _first_title_line(text, markdown=_format_suffix(path) == ".md")
+    date, date_source = dated_by(text, title=title, url=date_url, declared=declared_date)
     return Article(
         id=f"{_slug(prefix)}-{content_hash[:12]}",
         content_hash=content_hash,
@@ -439,7 +443,8 @@ def _make_article(
         text=text,
         source=source,
         url=url,
-        date=find_publication_date(text, title=title, url=date_url, declared=declared_date),
+        date=date,
+        date_source=date_source,
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.dates import find_publication_date, is_dateline, question_time_range
+from qa.dates import dated_by, find_publication_date, is_dateline, is_inferred, question_time_range
 
 SEEDS = Path(__file__).parent.parent / "qa" / "seeds"
 TODAY = date(2025, 1, 15)
@@ -27,6 +27,25 @@ def test_seed_003_title_suffix() -> None:
     title = "Russia Urges Washington, Pyongyang to Reduce Tensions Over N. Korea Nuclear Program - 2003-04-08"
     assert find_publication_date(seed("003"), title=title) == "2003-04-08"
     assert find_publication_date(seed("003")) == "2003-04-08"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"declared": "2024-01-17", "url": "https://x.com/2023/02/03/a"}, ("2024-01-17", "field")),
+        ({"declared": "soon", "url": "https://x.com/2023/02/03/a"}, ("2023-02-03", "url")),
+        ({"title": "Talks resume - 2003-04-08", "text": "Jan. 5, 2025\nBody."}, ("2003-04-08", "title")),
+        ({"text": "Jan. 5, 2025\nBody."}, ("2025-01-05", "dateline")),
+        ({"text": "In 2003 Russia proposed talks."}, (None, None)),
+    ],
+)
+def test_dated_by_says_which_source_gave_the_date(kwargs: dict, expected: tuple) -> None:
+    assert dated_by(**{"text": "Body.", **kwargs}) == expected
+
+
+def test_only_a_declared_field_is_not_inferred() -> None:
+    assert [is_inferred(s) for s in ("field", "url", "title", "dateline", "twin", None)] == [
+        False, True, True, True, True, False]
 
 
 @pytest.mark.parametrize("stem", ["001", "004"])

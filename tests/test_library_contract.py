@@ -198,3 +198,26 @@ def test_a_reader_during_a_write_sees_the_library_before_or_after_it(address, fa
         thread.join()
     assert not errors
     assert (10, 10, 10, 10) in states and states <= {(4, 4, 4, 4), (10, 10, 10, 10)}
+
+
+def test_how_each_date_was_found_is_kept_and_a_twins_date_reaches_its_chunks(address, fake_encoder, tmp_path):
+    story = ("The harbour bridge reopened after two years of repairs, the council said on Monday. "
+             "Crews replaced 14 cables and the tolls stay at 3 euros. Ferries stop on Friday.")
+    feed = tmp_path / "dates.jsonl"
+    feed.write_text("\n".join(json.dumps(r) for r in [
+        {"title": "Declared", "text": story, "date": "2021-05-03", "source": "Harbour Times"},
+        {"title": "In its url", "text": "The valley fair opened with 40 stalls and a brass band.",
+         "url": "https://valley.test/2021/06/01/fair", "source": "Valley Post"},
+        {"title": "Copy", "text": story.replace("14 cables", "15 cables"), "source": "Coast Herald"},
+        {"title": "Undated", "text": "A lighthouse keeper retired after forty years.", "source": "Coast Herald"},
+    ]) + "\n", encoding="utf-8")
+    create_library(address, fake_encoder).add([feed], fake_encoder)
+    lib = open_library(address, fake_encoder)
+    assert {a.title: (a.date, a.date_source) for a in lib.articles()} == {
+        "Declared": ("2021-05-03", "field"), "In its url": ("2021-06-01", "url"),
+        "Copy": ("2021-05-03", "twin"), "Undated": (None, None)}
+    copy = next(a for a in lib.articles() if a.title == "Copy")
+    assert lib.article(copy.id).date_source == "twin"
+    day = Filters(since=date(2021, 5, 3), until=date(2021, 5, 3))
+    hits = lib.dense_search(fake_encoder.encode(["harbour bridge cables"])[0], 5, day)
+    assert {c.article.title for c in lib.chunks([r for r, _ in hits])} == {"Declared", "Copy"}

@@ -227,6 +227,13 @@ def test_record_fields(tmp_path: Path) -> None:
     assert third.id.startswith("feed-3-")
     assert third.title == "A council approved the harbour budget on Monday."
     assert (third.source, third.url, third.date) == ("feed.jsonl", str(path.resolve()), None)
+    assert [a.date_source for a in (first, second, third)] == ["url", "field", None]
+
+
+def test_seed_dates_say_how_they_were_found(seed_articles: dict[str, Article]) -> None:
+    found = {stem[:3]: (a.date, a.date_source) for stem, a in seed_articles.items()}
+    assert found == {"000": ("2013-04-10", "dateline"), "001": (None, None),
+                     "003": ("2003-04-08", "title"), "004": (None, None)}
 
 
 def test_long_record_id_is_cut_to_60_characters(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, ListItem, ListView, Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from qa.outlets import also_reported
 from tui.export import ABSTAIN_LINE
 from tui.store import Turn
 
@@ -90,7 +91,9 @@ def source_content(src: dict) -> Content:
     head = Content.assemble((f"[{n}]", CITE_STYLE), " ",
                             (" ".join((src.get("title") or "Untitled").split()), "bold"))
     meta = " · ".join(str(x) for x in (src.get("date"), src.get("source")) if x) or "undated"
+    others = also_reported(src.get("source") or "", (a.get("source", "") for a in src.get("also_in") or ()))
     return Content("\n").join([head, Content.styled(meta, "$text-muted"),
+                               *([Content.styled(others, "$text-muted italic")] if others else []),
                                _window(src.get("text", ""), src.get("quote") or "")])
 
 

@@ -25,7 +25,7 @@ from qa.library.checks import Damaged, Vanished, load_index_file, load_keywords
 from qa.library.generations import OWN_NAME, holding_write_lock, remove_leftovers
 from qa.library.manifest import GENERATION_NAME, MANIFEST, check_embedder, new_manifest, read_manifest
 from qa.library.reports import DoctorReport
-from qa.library.store import ARTICLE_COLUMNS, article_from_row, has_table, open_store, store_shape
+from qa.library.store import article_columns, article_from_row, has_table, open_store, store_shape
 from qa.reading import Article
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def _check_store(path: Path, manifest: dict, report: DoctorReport,
                 "SELECT c.row FROM chunks c JOIN articles a ON a.id = c.article_id "
                 "WHERE c.start < 0 OR c.end <= c.start OR c.end > length(a.text)")]
             chunkless = [article_from_row(r) for r in db.execute(
-                f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id NOT IN (SELECT article_id FROM chunks)")]
+                f"SELECT {article_columns(db)} FROM articles WHERE id NOT IN (SELECT article_id FROM chunks)")]
             dangling = (set(db.execute("SELECT path, article_id FROM sources "
                                        "WHERE article_id NOT IN (SELECT id FROM articles)"))
                         if has_table(db, "sources") else set())

@@ -43,7 +43,7 @@ from qa.library.filters import Filters
 from qa.library.generations import LOCK, checkpoint, holding_write_lock, remove_leftovers
 from qa.library.manifest import MANIFEST, check_embedder, doctor_hint, new_manifest, read_manifest
 from qa.library.reports import DoctorReport
-from qa.library.store import (ARTICLE_COLUMNS, article_from_row, chunk_texts, file_hashes, has_table,
+from qa.library.store import (article_columns, article_from_row, chunk_texts, file_hashes, has_table,
                               links_by_path, matching_rows, open_store, store_shape)
 from qa.reading import Article
 
@@ -274,7 +274,7 @@ class FolderLibrary(Library):
         if db is None:
             return []
         with self._reading():
-            rows = db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles "
+            rows = db.execute(f"SELECT {article_columns(db)} FROM articles "
                               "ORDER BY date IS NULL, date, title").fetchall()
         return [article_from_row(r) for r in rows]
 
@@ -284,7 +284,7 @@ class FolderLibrary(Library):
             if db is None:
                 return None
             with self._reading():
-                row = db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
+                row = db.execute(f"SELECT {article_columns(db)} FROM articles WHERE id = ?", (article_id,)).fetchone()
             if not row:
                 return None
             self._articles[article_id] = article_from_row(row)

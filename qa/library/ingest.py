@@ -7,6 +7,8 @@ chunking hide behind the encoder. Each encoded batch is offered to the library
 takes them then, so the driver does not hold every vector of a big archive; the
 folder keeps them for the commit. The whole batch is one :class:`Change`: the
 library holds all of it after the commit, or none of it.
+Undated articles that are copies of dated ones take their date as their batch is
+encoded (``twins.py``).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from embeddings.encoder import Encoder, EncodingQueue
 from qa.chunking import ChunkParams, chunk_text, embed_text
 from qa.library.change import Change
 from qa.library.reports import IngestReport
+from qa.library.twins import TwinDater
 from qa.reading import Article, ReadError, file_digest, is_supported, read_file, walk_paths
 
 if TYPE_CHECKING:
@@ -41,10 +44,15 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
     encoded = 0
     articles: dict[str, Article] = {}
 
+    twins = TwinDater(library)
+    position: dict[str, int] = {}  # article id -> its place in report.added
+
     def take(vectors: np.ndarray) -> None:
         nonlocal encoded
         chunks = change.chunks[encoded:encoded + len(vectors)]
         encoded += len(vectors)
+        for article in twins.date(chunks, vectors, articles):
+            articles[article.id] = report.added[position[article.id]] = article
         if library.stage(chunks, vectors, articles):
             change.staged = encoded
         else:
@@ -94,6 +102,7 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
                     continue
                 known[art.content_hash] = art.id
                 holds.add(art.id)
+                position[art.id] = len(report.added)
                 report.added.append(art)
                 articles[art.id] = art
                 change.chunks += pieces

@@ -319,24 +319,32 @@ class MilvusLibrary(Library):
             first = parts[0]
             found[aid] = Article(id=aid, content_hash=first["content_hash"], title=first["title"],
                                  text="".join(p["text"] for p in parts), source=first["source"],
-                                 url=first["url"], date=first["date"] or None)
+                                 url=first["url"], date=first["date"] or None,
+                                 date_source=first.get("date_source") or None)
         return found
 
     _ARTICLE_FIELDS = ["article_id", "part", "content_hash", "title", "source", "url", "date", "text"]
+
+    @cached_property
+    def _article_fields(self) -> list[str]:
+        """The article fields to read and write: ``date_source`` only where the collection has it
+        (one made before it existed opens as it is; Milvus cannot add a field to it)."""
+        described = self._call("describe_collection", self._articles_c)
+        return self._ARTICLE_FIELDS + ["date_source"] * any(f["name"] == "date_source" for f in described["fields"])
 
     def _load_articles(self, ids: Iterable[str]) -> None:
         wanted = sorted(set(ids) - set(self._articles))
         for i in range(0, len(wanted), 200):
             part = wanted[i:i + 200]
             self._articles.update(self._articles_from(self._few(
-                self._articles_c, f"article_id in {json.dumps(part)} and {self._live()}", self._ARTICLE_FIELDS)))
+                self._articles_c, f"article_id in {json.dumps(part)} and {self._live()}", self._article_fields)))
 
     def article(self, article_id: str) -> Article | None:
         self._load_articles([article_id])
         return self._articles.get(article_id)
 
     def articles(self) -> list[Article]:
-        found = self._articles_from(self._query(self._articles_c, self._live(), self._ARTICLE_FIELDS))
+        found = self._articles_from(self._query(self._articles_c, self._live(), self._article_fields))
         return sorted(found.values(), key=lambda a: (a.date is None, a.date or "", a.title))
 
     def sources(self, article_id: str) -> list[str]:
@@ -534,13 +542,14 @@ class MilvusLibrary(Library):
             self._upsert(self._chunks_c, [dict(r, removed=new) for r in
                                           self._query(self._chunks_c, f"({where}) and {self._live()}", fields)])
             if change.remove:
-                fields = ["key", "v", "added", *self._ARTICLE_FIELDS]
+                fields = ["key", "v", "added", *self._article_fields]
                 self._upsert(self._articles_c, [dict(r, removed=new) for r in self._query(
                     self._articles_c, f"{gone} and {self._live()}", fields)])
         self._upsert(self._articles_c, [
             {"key": f"{a.id}/{i}", "article_id": a.id, "part": i, "content_hash": a.content_hash,
              "title": a.title or "", "source": a.source or "", "url": a.url or "", "date": a.date or "",
-             "text": a.text[i * TEXT_PART:(i + 1) * TEXT_PART], "added": new, "removed": 0, "v": [0.0, 0.0]}
+             "text": a.text[i * TEXT_PART:(i + 1) * TEXT_PART], "added": new, "removed": 0, "v": [0.0, 0.0],
+             **({"date_source": a.date_source or ""} if "date_source" in self._article_fields else {})}
             for a in change.articles for i in range(max(1, -(-len(a.text) // TEXT_PART)))])
         unstaged = change.chunks[change.staged:]
         if unstaged:

@@ -21,7 +21,7 @@ from qa.reading import Article
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, content_hash TEXT UNIQUE NOT NULL, title TEXT, source TEXT,
-    url TEXT, date TEXT, text TEXT NOT NULL);
+    url TEXT, date TEXT, text TEXT NOT NULL, date_source TEXT);
 CREATE TABLE IF NOT EXISTS chunks (
     row INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
     start INTEGER NOT NULL, end INTEGER NOT NULL);
@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS sources (
 CREATE INDEX IF NOT EXISTS sources_article ON sources(article_id);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL);
 """
-ARTICLE_COLUMNS = "id, content_hash, title, source, url, date, text"
+ARTICLE_COLUMNS = "id, content_hash, title, source, url, date, text, date_source"
+# A store written before qa recorded how dates were found has no date_source column: it reads as NULL.
+_ARTICLE_COLUMNS_BEFORE_DATE_SOURCE = "id, content_hash, title, source, url, date, text, NULL"
 
 
 def open_store(path: Path) -> sqlite3.Connection:
@@ -55,14 +57,22 @@ def store_shape(db: sqlite3.Connection) -> tuple[int, int, int | None, int | Non
     """(articles, chunks, lowest row, highest row); raises sqlite3.Error on a damaged store."""
     n_articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
     n_chunks, low, high = db.execute("SELECT count(*), min(row), max(row) FROM chunks").fetchone()
-    db.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles LIMIT 1").fetchall()
+    db.execute(f"SELECT {article_columns(db)} FROM articles LIMIT 1").fetchall()
     db.execute("SELECT row, article_id, start, end FROM chunks LIMIT 1").fetchall()
     return n_articles, n_chunks, low, high
 
 
+def article_columns(db: sqlite3.Connection) -> str:
+    """The columns to SELECT for :func:`article_from_row`, for this store's schema (old stores
+    are read as they are: readers open them immutable, only a writer's copy is migrated)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
+    return ARTICLE_COLUMNS if "date_source" in columns else _ARTICLE_COLUMNS_BEFORE_DATE_SOURCE
+
+
 def article_from_row(row: tuple) -> Article:
-    aid, chash, title, source, url, date, text = row
-    return Article(id=aid, content_hash=chash, title=title, text=text, source=source, url=url, date=date)
+    aid, chash, title, source, url, date, text, date_source = row
+    return Article(id=aid, content_hash=chash, title=title, text=text, source=source, url=url, date=date,
+                   date_source=date_source)
 
 
 def chunk_texts(db: sqlite3.Connection) -> list[str]:
@@ -85,9 +95,12 @@ def has_table(db: sqlite3.Connection, name: str) -> bool:
 
 def migrate(db: sqlite3.Connection) -> None:
     """Bring a store copy up to the current schema; articles of older stores are linked to the
-    file their url names (a local file's url is its path)."""
+    file their url names (a local file's url is its path), and get an empty date_source (how
+    their dates were found was not recorded)."""
     had_sources = has_table(db, "sources")
     db.executescript(SCHEMA)
+    if article_columns(db) != ARTICLE_COLUMNS:
+        db.execute("ALTER TABLE articles ADD COLUMN date_source TEXT")
     if not had_sources:
         db.execute("INSERT OR IGNORE INTO sources SELECT url, id FROM articles WHERE url LIKE '/%'")
 
@@ -132,8 +145,8 @@ def write_change(db: sqlite3.Connection, change: Change) -> list[int] | None:
     migrate(db)
     kept = apply_removals(db, change)
     first_row = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    db.executemany(f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   [(a.id, a.content_hash, a.title, a.source, a.url, a.date, a.text)
+    db.executemany(f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   [(a.id, a.content_hash, a.title, a.source, a.url, a.date, a.text, a.date_source)
                     for a in change.articles])
     db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)",
                    [(first_row + i, c.article_id, c.start, c.end) for i, c in enumerate(change.chunks)])
