@@ -158,8 +158,8 @@ class Assistant:
         groups = self.periods(topic, today, where)
         about = subject(topic)
         retrieve_s = time.perf_counter() - start
-        if not groups and where and self.library.counts["chunks"] and not self.retriever.search(topic, 1, where=where):
-            yield _no_match(topic, where, self.llm_name, retrieve_s)
+        if not groups:  # nothing close enough in any period: answer (or abstain) as for any question
+            yield from self.stream(topic, today=today, where=where, timeline=False)
             return
         for item in timeline_stream(topic, about, groups, self.llm, self.encoder):
             if isinstance(item, Answer):

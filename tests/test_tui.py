@@ -633,3 +633,66 @@ def test_real_models_answer_in_the_app(seed_library, encoder):
             assert any(ARTICLE_2003 in i for i in ids), ids
             assert status(app).startswith(("Answered", "Not in the articles"))
     run(main())
+
+
+# -- timelines and filters ----------------------------------------------------------------------------
+
+TIMELINE_Q = "How did Russia's stance on North Korea change from 2003 to 2024?"
+
+
+def test_a_timeline_answer_shows_dated_entries_and_sources_by_period(fake_library, tmp_path):
+    replies = ["Russia called on the United States and North Korea to take urgent steps to defuse tensions [1].",
+               "Lavrov warned against heating up the North Korea crisis with military maneuvers [2]."]
+
+    encoder = FakeEncoder()
+    encoder.abstain_below = 0.1  # bags of words: a whole passage shares few of the subject's words
+
+    async def main():
+        app = QAApp(Assistant(fake_library, llm=FakeLLM(*replies), encoder=encoder), show_timings=False,
+                    store=ChatStore(tmp_path / "chats.db"))
+        async with app.run_test(size=(140, 40)) as pilot:
+            message = await ask(pilot, TIMELINE_Q)
+            turn = message.turn
+            await wait_for(pilot, lambda: showing(app, message), what="the sources")
+            assert [e["period"] for e in turn.timeline][:2] == ["2003", "2013"]
+            source = message.markdown.source
+            assert source.startswith("- **2003** · 2003-04-08 — Russia called on the United States")
+            assert "- **2013** · 2013-04-10 — Lavrov warned" in source
+            listing = app.query_one("#sources-list")
+            headings = [item.period for item in listing.children if not isinstance(item, SourceItem)]
+            assert headings[:2] == ["2003", "2013"]
+            assert isinstance(listing.highlighted_child, SourceItem)  # a heading is never selected
+            saved = ChatStore(tmp_path / "chats.db").turns(app.chat_id)[-1]
+            assert saved.timeline == turn.timeline  # a reopened chat shows the same timeline
+    run(main())
+
+
+def test_the_filter_command_restricts_the_next_questions(fake_library):
+    async def main():
+        app = make_app(fake_library, "Lavrov said there were no differences with the United States [1].")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await ready(pilot)
+            assert "Filter by date or outlet" in [c.title for c in app.get_system_commands(app.screen)]
+            app.action_filter()
+            await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen.query("Input"),
+                           what="the filter prompt")
+            app.screen.query_one(Input).value = "--since 2010 --until 2014"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.filters.since is not None, what="the filters")
+            assert "--since 2010-01-01 --until 2014-12-31" in str(app.query_one("#info").content)
+            message = await ask(pilot, "What did Lavrov say about North Korea?")
+            assert message.turn.passages and all(p["date"].startswith("2013") for p in message.turn.passages)
+            app.action_filter()
+            await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen.query("Input"),
+                           what="the filter prompt")
+            app.screen.query_one(Input).value = "--since soon"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, PromptScreen), what="the prompt to close")
+            assert app.filters.since.year == 2010  # a bad filter is refused, the old one kept
+            app.action_filter()
+            await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen.query("Input"),
+                           what="the filter prompt")
+            app.screen.query_one(Input).value = ""
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not app.filters, what="the filters cleared")
+    run(main())

@@ -81,7 +81,7 @@ class ScriptedAssistant:
     def chat(self) -> Conversation:
         return Conversation(self)
 
-    def stream(self, question: str, k=None, today=None, context: str = "") -> Iterator[str | Answer]:
+    def stream(self, question: str, k=None, today=None, context: str = "", **options) -> Iterator[str | Answer]:
         self.retriever.search(question)
         answer = self.answers[question]
         words = answer.text.split(" ")

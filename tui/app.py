@@ -26,7 +26,7 @@ from textual.worker import Worker, get_current_worker
 
 from qa.answering import Answer
 from qa.api import Assistant, Conversation
-from qa.library import library_address
+from qa.library import Filters, library_address
 from qa.paths import data_dir
 from tui.commands import WELCOME, ChatCommands
 from tui.store import ChatStore, Turn
@@ -111,6 +111,7 @@ class QAApp(ChatCommands, App[None]):
         self._warm_for: Assistant | None = None    # the assistant whose models are loaded
         self._on_retrieved: Callable[[list], None] | None = None
         self._load_error: str | None = None
+        self.filters = Filters()                   # what questions are searched in (palette: Filter)
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -178,6 +179,8 @@ class QAApp(ChatCommands, App[None]):
         else:
             model = a.llm.name if self._warm_for is a else (self.model_arg or "default model")
             info = f"{a.library.name} · {a.library.counts.get('articles', 0)} articles · {model}"
+            if self.filters:
+                info += f" · {self.filters.describe()}"
         self.query_one("#info", Static).update(info)
         self.query_one("#chat-title", Static).update(f"qa · {self.chat_title or 'new chat'}")
 
@@ -321,7 +324,7 @@ class QAApp(ChatCommands, App[None]):
             ui(self._set_status, f"Searching {articles} articles…", "busy")
             self._on_retrieved = lambda passages: ui(
                 self._set_status, f"Found {len(passages)} passages · the model is reading them…", "busy")
-            stream = conversation.stream(gen.question)
+            stream = conversation.stream(gen.question, where=self.filters)
             answer = None
             try:
                 for item in stream:
@@ -512,6 +515,8 @@ class QAApp(ChatCommands, App[None]):
         yield SystemCommand("Export chat", "Write this conversation to a Markdown file", self.action_export)
         yield SystemCommand("Switch library", "Answer from another library folder", self.action_switch_library)
         yield SystemCommand("Switch model", "Answer with another LLM from models.txt", self.action_switch_model)
+        yield SystemCommand("Filter by date or outlet", "Search only --since/--until a date, or --source outlets",
+                            self.action_filter)
         yield SystemCommand("Clear chat", "Delete this conversation and start over", self.action_clear)
 
 

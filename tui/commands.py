@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from qa.api import Assistant
 from qa.library import LibraryError, library_address, library_exists
+from qa.library.filters import parse_filter_args
 from tui.export import default_export_name, export_chat
 from tui.widgets import AnswerMessage, ChoiceScreen, PromptScreen, QuestionMessage
 
@@ -157,6 +158,21 @@ class ChatCommands:
                 return
             self._switch(library=address)
         self.push_screen(PromptScreen("Switch library: a folder or milvus://… address", current), chosen)
+
+    def action_filter(self) -> None:
+        """Ask for filters in the command line's spelling; empty clears them."""
+        def chosen(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                self.filters = parse_filter_args(text)
+            except ValueError as e:
+                self.notify(str(e), severity="error", timeout=10)
+                return
+            self._update_info()
+            self._set_status(f"Searching only {self.filters.describe()}." if self.filters else "No filters.")
+        self.push_screen(PromptScreen("Filter: --since YYYY[-MM[-DD]] --until … --source NAME (empty: none)",
+                                      self.filters.describe(), "--since 2010 --until 2014"), chosen)
 
     def action_switch_model(self) -> None:
         from qa.models import load_manifest

@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS turns (
     id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
     question TEXT NOT NULL, answer TEXT NOT NULL, abstained INTEGER NOT NULL,
     citations TEXT NOT NULL, passages TEXT NOT NULL, model TEXT, timings TEXT,
-    created TEXT NOT NULL);
+    created TEXT NOT NULL, timeline TEXT);
 CREATE INDEX IF NOT EXISTS turns_chat ON turns(chat_id);
 """
 
@@ -48,6 +48,7 @@ class Turn:
     passages: list[dict] = field(default_factory=list)
     model: str = ""
     timings: dict = field(default_factory=dict)
+    timeline: list[dict] | None = None  # dated entries (period, date, text, citations), for a timeline answer
 
     @classmethod
     def from_answer(cls, answer) -> "Turn":
@@ -57,7 +58,7 @@ class Turn:
         for p, pd in zip(answer.passages, passages, strict=True):
             pd["start"], pd["end"] = p.chunk.start, p.chunk.end
         return cls(answer.question, d["answer"], d["abstained"], d["citations"], passages,
-                   d["model"], d["timings"])
+                   d["model"], d["timings"], d.get("timeline"))
 
     def passage(self, n: int) -> dict | None:
         return self.passages[n - 1] if 0 < n <= len(self.passages) else None
@@ -67,11 +68,13 @@ class Turn:
         number and quote; for an abstention (or an answer citing nothing) the closest
         passages, numbered in order, without a quote."""
         out = []
+        period = {n: e["period"] for e in self.timeline or () for n in e["citations"]}
         if self.citations:
             for c in sorted(self.citations, key=lambda c: c["n"]):
                 p = self.passage(c["n"]) or {}
                 out.append({**p, **{k: c[k] for k in ("article_id", "title", "date", "source", "url")},
-                            "n": c["n"], "quote": c.get("quote") or "", "text": p.get("text", "")})
+                            "n": c["n"], "quote": c.get("quote") or "", "text": p.get("text", ""),
+                            **({"period": period[c["n"]]} if c["n"] in period else {})})
         else:
             for n, p in enumerate(self.passages, 1):
                 out.append({**p, "n": n, "quote": ""})
@@ -98,6 +101,10 @@ class ChatStore:
         self.db = sqlite3.connect(self.path)
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(turns)")}
+        if "timeline" not in columns:  # a chats.db from before timelines
+            with self.db:
+                self.db.execute("ALTER TABLE turns ADD COLUMN timeline TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -114,9 +121,10 @@ class ChatStore:
         with self.db:
             self.db.execute(
                 "INSERT INTO turns (chat_id, question, answer, abstained, citations, passages, model, "
-                "timings, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "timings, created, timeline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (chat_id, turn.question, turn.text, int(turn.abstained), json.dumps(turn.citations),
-                 json.dumps(turn.passages), turn.model, json.dumps(turn.timings), now))
+                 json.dumps(turn.passages), turn.model, json.dumps(turn.timings), now,
+                 None if turn.timeline is None else json.dumps(turn.timeline)))
             self.db.execute("UPDATE chats SET updated = ?, model = ? WHERE id = ?", (now, turn.model, chat_id))
 
     def list_chats(self) -> list[ChatSummary]:
@@ -129,10 +137,11 @@ class ChatStore:
         return next((c for c in self.list_chats() if c.id == chat_id), None)
 
     def turns(self, chat_id: int) -> list[Turn]:
-        rows = self.db.execute("SELECT question, answer, abstained, citations, passages, model, timings "
-                               "FROM turns WHERE chat_id = ? ORDER BY id", (chat_id,)).fetchall()
-        return [Turn(q, a, bool(ab), json.loads(c), json.loads(p), m or "", json.loads(t or "{}"))
-                for q, a, ab, c, p, m, t in rows]
+        rows = self.db.execute("SELECT question, answer, abstained, citations, passages, model, timings, "
+                               "timeline FROM turns WHERE chat_id = ? ORDER BY id", (chat_id,)).fetchall()
+        return [Turn(q, a, bool(ab), json.loads(c), json.loads(p), m or "", json.loads(t or "{}"),
+                     json.loads(tl) if tl else None)
+                for q, a, ab, c, p, m, t, tl in rows]
 
     def delete_chat(self, chat_id: int) -> None:
         with self.db:

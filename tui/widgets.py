@@ -58,8 +58,20 @@ def answer_markdown(turn: Turn) -> str:
             lines.append(f"- {marks} {md_escape(title)}{when}")
         return "\n".join(lines)
     cited = {c["n"] for c in turn.citations}
-    return re.sub(r"\[(\d+)\]",
-                  lambda m: f"[\\[{m[1]}\\]](cite:{m[1]})" if int(m[1]) in cited else m[0], turn.text)
+
+    def links(text: str) -> str:
+        return re.sub(r"\[(\d+)\]", lambda m: f"[\\[{m[1]}\\]](cite:{m[1]})" if int(m[1]) in cited else m[0],
+                      text)
+
+    if turn.timeline:
+        return "\n".join(f"- **{md_escape(e['period'])}**{_day(e)} — {links(e['text'])}" for e in turn.timeline)
+    return links(turn.text)
+
+
+def _day(entry: dict) -> str:
+    """A timeline entry's date, where it says more than its period ("2003" → " · 2003-04-08")."""
+    day = entry.get("date") or ""
+    return f" · {day}" if day and day != entry["period"] and day.startswith(entry["period"]) else ""
 
 
 def _window(text: str, quote: str) -> Content:
@@ -209,6 +221,26 @@ class SourceItem(ListItem):
         self.source = source
 
 
+class PeriodItem(ListItem):
+    """A timeline period's heading in the sources panel: not a source, so it can't be opened."""
+
+    def __init__(self, period: str) -> None:
+        super().__init__(Static(Content.styled(period, "bold $text-accent")), classes="period", disabled=True)
+        self.period = period
+
+
+def _grouped(sources: list[dict]) -> list[ListItem]:
+    """The panel's items: the sources, under a heading per period when they come from a timeline."""
+    items: list[ListItem] = []
+    current = None
+    for src in sources:
+        if "period" in src and src["period"] != current:
+            current = src["period"]
+            items.append(PeriodItem(current))
+        items.append(SourceItem(src))
+    return items
+
+
 class SourcesPanel(Vertical):
     """The passages behind the selected answer: [n], title, date, source, and the quote
     highlighted inside its passage. Enter or a click opens the whole article."""
@@ -250,8 +282,9 @@ class SourcesPanel(Vertical):
         closest = turn.abstained or not turn.citations
         self.border_title = f"{'Closest passages' if closest else 'Sources'} · answer {number}"
         self.set_class(turn.abstained, "-abstained")
-        await listing.extend(SourceItem(src) for src in sources)
-        listing.index = 0 if sources else None
+        await listing.extend(_grouped(sources))
+        first = next((i for i, item in enumerate(listing.children) if isinstance(item, SourceItem)), None)
+        listing.index = first
         listing.scroll_home(animate=False)
         self.set_class(bool(sources), "-has-sources")
         self.set_class(not sources, "-empty")
@@ -330,7 +363,7 @@ class ArticleScreen(ModalScreen[None]):
 
 
 class PromptScreen(ModalScreen[str | None]):
-    """Ask for one line of text (a path): Enter accepts, Esc cancels."""
+    """Ask for one line of text (a path): Enter accepts (empty text too: ""), Esc cancels (None)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_prompt")]
 
@@ -348,7 +381,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        self.dismiss(event.value.strip())
 
     def action_cancel(self) -> None:
         self.dismiss(None)
