@@ -356,9 +356,13 @@ def list_articles(library: Path | str | None, as_json: bool) -> None:
               help="Write predictions here (the format of shared/eval/score.py).")
 @click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file.")
 @click.option("--no-llm", is_flag=True, help="Retrieval only: recall figures without generating answers.")
+@filter_options
+@click.option("--window-days", type=click.IntRange(0), metavar="N",
+              help="Ask each question over the N days up to its own date only (7: a reader asking \"this week\").")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 def evaluate(dataset: Path, library: Path | str | None, questions: Path | None, limit: int | None, out: Path | None,
-             model: str | None, no_llm: bool, as_json: bool) -> None:
+             model: str | None, no_llm: bool, since: str | None, until: str | None, sources: tuple[str, ...],
+             include_undated: bool, window_days: int | None, as_json: bool) -> None:
     """Ask a dataset's questions and print recall@1/5/10, accuracy, abstained and answer times.
 
     DATASET is a folder with corpus.jsonl[.gz] and questions.jsonl (see
@@ -386,7 +390,9 @@ def evaluate(dataset: Path, library: Path | str | None, questions: Path | None, 
     bar, update = _progress_bar()
     with bar:
         predictions, times = evaluation.run(assistant, qs, out, retrieval_only=no_llm,
-                                            progress=lambda done: update("ask", done, len(qs)))
+                                            progress=lambda done: update("ask", done, len(qs)),
+                                            where=filters_from(since, until, sources, include_undated),
+                                            window_days=window_days)
     texts = [a["text"] for a in evaluation.read_jsonl(corpus)]
     result = {**evaluation.score(qs, texts, predictions), **evaluation.timing_summary(times)}
     if as_json:

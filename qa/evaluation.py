@@ -15,8 +15,11 @@ import string
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
+
+from qa.library.filters import Filters
 
 _PUNCT = set(string.punctuation) | set("‘’“”–—")
 
@@ -85,22 +88,26 @@ def score(questions: Iterable[dict], corpus_texts: Iterable[str], predictions: I
 
 
 def run(assistant, questions: list[dict], out: Path | None = None, retrieval_only: bool = False,
-        progress: Callable[[int], None] | None = None) -> tuple[list[dict], list[float]]:
+        progress: Callable[[int], None] | None = None, where: Filters | None = None,
+        window_days: int | None = None) -> tuple[list[dict], list[float]]:
     """Ask every question; returns the predictions (score.py's format) and answer times.
 
-    The assistant's ``k`` sets how many passages each prediction lists (recall@10 needs 10)."""
+    The assistant's ``k`` sets how many passages each prediction lists (recall@10 needs 10).
+    ``where`` filters every question's search; ``window_days`` asks each one as a reader would
+    "this week": only articles from its date back ``window_days`` days (with ``where``'s outlets)."""
     predictions, times = [], []
     sink = open(out, "w", encoding="utf-8") if out else None
     try:
         for q in questions:
             today = question_date(q)
+            scope = question_window(where, today, window_days)
             if retrieval_only:
                 start = time.perf_counter()
-                passages = assistant.retriever.search(q["question"], assistant.k, today=today)
+                passages = assistant.retriever.search(q["question"], assistant.k, today=today, where=scope)
                 pred = {"id": q["id"], "answer": "", "abstained": False, "passages": [p.text for p in passages]}
                 times.append(time.perf_counter() - start)
             else:
-                answer = assistant.ask(q["question"], today=today)
+                answer = assistant.ask(q["question"], today=today, where=scope, timeline=False)
                 pred = {"id": q["id"], "answer": answer.text, "abstained": answer.abstained,
                         "passages": [p.text for p in answer.passages], "extractive": answer.extractive,
                         "citations": [{"n": c.n, "article_id": c.article_id, "quote": c.quote}
@@ -117,6 +124,15 @@ def run(assistant, questions: list[dict], out: Path | None = None, retrieval_onl
         if sink:
             sink.close()
     return predictions, times
+
+
+def question_window(where: Filters | None, today: date | None, window_days: int | None) -> Filters | None:
+    """The filters one question is asked under: ``where``, narrowed to the ``window_days`` up to
+    its date when both are given."""
+    if window_days is None or today is None:
+        return where or None
+    base = where or Filters()
+    return replace(base, since=today - timedelta(days=window_days), until=today)
 
 
 def question_date(q: dict) -> date | None:

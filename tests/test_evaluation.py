@@ -80,3 +80,22 @@ def test_p90_is_the_nearest_rank_value_for_any_number_of_runs():
     assert p90([float(i) for i in range(10, 0, -1)]) == 9.0
     assert p90([float(i) for i in range(1, 21)]) == 18.0
     assert timing_summary([2.0, 1.0, 4.0]) == {"median_s": 2.0, "p90_s": 4.0}
+
+
+def test_a_window_asks_each_question_over_the_days_up_to_its_own_date(tmp_path, fake_encoder):
+    from datetime import date
+
+    from qa.api import SEEDS, Assistant
+    from qa.library import Filters
+
+    assert evaluation.question_window(None, date(2013, 4, 12), 7) == Filters(date(2013, 4, 5), date(2013, 4, 12))
+    outlet = Filters(sources=("voanews.com",))
+    assert evaluation.question_window(outlet, date(2013, 4, 12), 7).sources == ("voanews.com",)
+    assert evaluation.question_window(outlet, None, 7) is outlet  # undated question: the filters as given
+    assistant = Assistant.create(tmp_path / "lib", encoder=fake_encoder)
+    assistant.add([SEEDS])
+    questions = [{"id": "a", "date": "2013-04-12", "question": "What did Lavrov say about North Korea?"},
+                 {"id": "b", "date": "2003-04-09", "question": "What did Lavrov say about North Korea?"}]
+    week, _ = evaluation.run(assistant, questions, retrieval_only=True, window_days=7)
+    assert len(week[0]["passages"]) == 1 and "Lavrov" in week[0]["passages"][0]  # the 2013-04-10 article only
+    assert len(week[1]["passages"]) == 1 and "six-sided" in week[1]["passages"][0]  # 2003-04-08's
