@@ -43,12 +43,13 @@ from qa.library.filters import Filters
 from qa.library.generations import LOCK, checkpoint, holding_write_lock, remove_leftovers
 from qa.library.manifest import MANIFEST, check_embedder, doctor_hint, new_manifest, read_manifest
 from qa.library.reports import DoctorReport
-from qa.library.store import (article_columns, article_from_row, chunk_texts, file_hashes, has_table,
-                              links_by_path, matching_rows, open_store, store_shape)
+from qa.library.store import (ChunkOwners, article_columns, article_from_row, chunk_texts, file_hashes, has_table,
+                              links_by_path, open_store, store_shape)
 from qa.reading import Article
 
 OPEN_ATTEMPTS = 5     # re-reads of the manifest when a writer switched generations under a reader
 CREATE_WAIT_S = 10.0  # how long creating a library waits for another process creating it
+MATCHES_KEPT = 16     # filters whose rows are kept (a chat asks several questions under one filter)
 
 
 class FolderLibrary(Library):
@@ -64,6 +65,8 @@ class FolderLibrary(Library):
         self._index: VectorIndex | None = None
         self._keywords: KeywordIndex | None = None
         self._articles: dict[str, Article] = {}
+        self._owners: ChunkOwners | None = None      # read when a search is first filtered
+        self._matches: dict[Filters, np.ndarray] = {}  # rows that pass recent filters
         self._io = threading.Lock()
         self._pinned = False  # the generation's files are open (see _pin); reopened on use after close()
 
@@ -245,11 +248,19 @@ class FolderLibrary(Library):
         """The rows that pass ``where``; None when there is nothing to filter."""
         if not where:
             return None
+        if where in self._matches:
+            return self._matches[where]
         db = self._connect()
         if db is None:
             return np.zeros(0, np.int64)
         with self._reading():
-            return np.asarray(matching_rows(db, where), np.int64)
+            if self._owners is None:
+                self._owners = ChunkOwners(db)
+            rows = self._owners.matching(db, where)
+        if len(self._matches) >= MATCHES_KEPT:
+            self._matches.clear()
+        self._matches[where] = rows  # a question searches twice (dense, keywords) with its filters
+        return rows
 
     def dense_search(self, vector: np.ndarray, k: int, where: Filters | None = None) -> Hits:
         scores, rows = self.index.search(vector, k, within=self._matching(where))
@@ -381,6 +392,8 @@ class FolderLibrary(Library):
         self._index = None
         self._keywords = None
         self._articles.clear()
+        self._owners = None
+        self._matches.clear()
         self._pinned = False
 
     # -- writing -----------------------------------------------------------------

