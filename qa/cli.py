@@ -404,3 +404,12 @@ def _register_maintenance() -> None:
 
 
 _register_maintenance()
+
+
+def _register_serving() -> None:
+    from qa.serve import serve
+
+    main.add_command(serve)
+
+
+_register_serving()
