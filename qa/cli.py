@@ -406,10 +406,12 @@ def _register_maintenance() -> None:
 _register_maintenance()
 
 
-def _register_serving() -> None:
+def _register_integrations() -> None:
+    from qa.mcp_server import mcp_command
     from qa.serve import serve
 
     main.add_command(serve)
+    main.add_command(mcp_command)
 
 
-_register_serving()
+_register_integrations()
