@@ -407,11 +407,13 @@ _register_maintenance()
 
 
 def _register_integrations() -> None:
+    from qa.libraries import libraries
     from qa.mcp_server import mcp_command
     from qa.serve import serve
 
     main.add_command(serve)
     main.add_command(mcp_command)
+    main.add_command(libraries)
 
 
 _register_integrations()
