@@ -28,6 +28,16 @@ class LibraryAddress(click.ParamType):
         return str(value)
 
 
+class PathOrURL(click.ParamType):
+    """A file or folder (a Path), or an http(s) URL of a page or feed (kept as text)."""
+
+    name = "PATH|URL"
+
+    def convert(self, value, param, ctx):
+        text = str(value)
+        return text if text.startswith(("http://", "https://")) else Path(text)
+
+
 library_option = click.option(
     "--library", "-l", "library", type=LibraryAddress(),
     help="A library's name (news: $QA_HOME/libraries/news; see qa libraries), a folder (./news, ~/news-lib), "
