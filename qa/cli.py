@@ -435,10 +435,14 @@ _register_maintenance()
 
 
 def _register_integrations() -> None:
+    from qa.info import info
     from qa.libraries import libraries
     from qa.mcp_server import mcp_command
     from qa.serve import serve
+    from qa.settings import Defaults
 
+    main.context_settings["default_map"] = Defaults()  # $QA_HOME/config.toml, read when a command starts
+    main.add_command(info)
     main.add_command(serve)
     main.add_command(mcp_command)
     main.add_command(libraries)
