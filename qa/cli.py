@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from qa import __version__
-from qa.cli_common import filter_options, filters_from, library_option
+from qa.cli_common import PathOrURL, filter_options, filters_from, library_option
 from qa.errors import EXIT_BAD_INPUT, BadInput
 
 
@@ -83,20 +83,29 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=PathOrURL())
 @library_option
 @click.option("--ray", "ray_address", metavar="auto|ray://HEAD:10001",
               help="Embed on a Ray cluster (Ray Data actors, one model each): 'auto' starts a local Ray; "
                    "needs pip install 'qa-news[cluster]'.")
 @click.option("--ray-actors", type=click.IntRange(1), help="Encoder actors (default: one per CPU Ray has).")
-def ingest(paths: tuple[Path, ...], library: Path | str | None, ray_address: str | None,
-           ray_actors: int | None) -> None:
+@click.option("--watch", is_flag=True,
+              help="Keep going: ingest again every --every (new and changed files and feed entries only) until Ctrl+C.")
+@click.option("--every", default="15m", show_default=True, metavar="90s|15m|2h",
+              help="The pause between two --watch passes.")
+def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_address: str | None,
+           ray_actors: int | None, watch: bool, every: str) -> None:
     """Add articles to a library (created if missing).
 
     PATHS are files or folders (searched recursively) of .txt, .md, .html/.htm,
     .json and .jsonl records ({"text", "title", "url", "date", "source"}), each
-    optionally gzipped. Duplicates (same text) go in once; a bad file is named
-    and skipped, and the good ones still go in.
+    optionally gzipped, or http(s) URLs of article pages or RSS/Atom feeds (each
+    entry's page, dated by the feed). Duplicates (same text) go in once; a bad
+    file or URL is named and skipped, and the good ones still go in.
+
+    \b
+    A feed, kept current:
+        qa ingest https://example.org/news/rss.xml --library news --watch --every 15m
 
     \b
     Into Milvus, embedding spread over Ray:
@@ -116,17 +125,36 @@ def ingest(paths: tuple[Path, ...], library: Path | str | None, ray_address: str
             encoder = RayEncoder(encoder, ray_address, ray_actors)
         except RuntimeError as e:
             raise click.ClickException(str(e)) from None
-    bar, update = _progress_bar()
+    from qa import web
+
     try:
-        lib = create_library(target, encoder)
-        with bar:
-            report = lib.add(paths, encoder, update,
-                             on_error=lambda err: bar.console.print(f"[yellow]skipped[/] {err}", markup=True,
-                                                                    highlight=False))
-    except LibraryError as e:
-        raise BadInput(str(e)) from None
-    console.print(f"{report.summary()}; library {target} holds {lib.counts['articles']} articles.")
-    if report.errors:
+        every_s = web.parse_every(every)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--every") from None
+
+    def one_pass():
+        def skipped(err) -> None:
+            console.print(f"[yellow]skipped[/] {err}", markup=True, highlight=False)
+        fetch_errors = []
+        files = web.fetch(paths, lambda err: (fetch_errors.append(err), skipped(err)),
+                          say=lambda line: console.print(line, highlight=False))
+        bar, update = _progress_bar()
+        try:
+            lib = create_library(target, encoder)
+            with bar:
+                report = lib.add(files, encoder, update,
+                                 on_error=lambda err: bar.console.print(f"[yellow]skipped[/] {err}", markup=True,
+                                                                        highlight=False))
+        except LibraryError as e:
+            raise BadInput(str(e)) from None
+        report.errors[:0] = fetch_errors
+        console.print(f"{report.summary()}; library {target} holds {lib.counts['articles']} articles.")
+        return report
+
+    if watch:
+        web.watch(one_pass, every_s)
+        return
+    if one_pass().errors:
         sys.exit(EXIT_BAD_INPUT)
 
 
@@ -410,3 +438,20 @@ def _register_maintenance() -> None:
 
 
 _register_maintenance()
+
+
+def _register_integrations() -> None:
+    from qa.info import info
+    from qa.libraries import libraries
+    from qa.mcp_server import mcp_command
+    from qa.serve import serve
+    from qa.settings import Defaults
+
+    main.context_settings["default_map"] = Defaults()  # $QA_HOME/config.toml, read when a command starts
+    main.add_command(info)
+    main.add_command(serve)
+    main.add_command(mcp_command)
+    main.add_command(libraries)
+
+
+_register_integrations()

@@ -7,11 +7,19 @@ import click
 
 
 class LibraryAddress(click.ParamType):
-    """A library folder (a Path), or a URI such as ``milvus://HOST:PORT/NAME`` (kept as text)."""
+    """A library folder (a Path), a name without a slash (``$QA_HOME/libraries/NAME``, see
+    qa/libraries.py), or a URI such as ``milvus://HOST:PORT/NAME`` (kept as text)."""
 
-    name = "DIR|URI"
+    name = "NAME|DIR|URI"
 
     def convert(self, value, param, ctx):
+        from qa.libraries import is_name, named_library
+
+        if isinstance(value, str) and is_name(value):
+            try:
+                return named_library(value)
+            except ValueError as e:
+                self.fail(str(e), param, ctx)
         if isinstance(value, Path) or "://" not in str(value):
             path = Path(value).expanduser()
             if path.exists() and not path.is_dir():
@@ -20,9 +28,20 @@ class LibraryAddress(click.ParamType):
         return str(value)
 
 
+class PathOrURL(click.ParamType):
+    """A file or folder (a Path), or an http(s) URL of a page or feed (kept as text)."""
+
+    name = "PATH|URL"
+
+    def convert(self, value, param, ctx):
+        text = str(value)
+        return text if text.startswith(("http://", "https://")) else Path(text)
+
+
 library_option = click.option(
     "--library", "-l", "library", type=LibraryAddress(),
-    help="Library folder, or milvus://HOST:PORT/NAME (a Milvus server; milvuss:// for TLS, "
+    help="A library's name (news: $QA_HOME/libraries/news; see qa libraries), a folder (./news, ~/news-lib), "
+         "or milvus://HOST:PORT/NAME (a Milvus server; milvuss:// for TLS, "
          "QA_MILVUS_TOKEN for auth) or milvus:///PATH.db/NAME (Milvus Lite). Default: the bundled "
          "sample articles, in the data dir (QA_HOME moves it).")
 

@@ -1,0 +1,109 @@
+"""``qa mcp``: one library as an MCP server over stdio, for agents and desktop assistants.
+
+They speak the Model Context Protocol rather than HTTP: the client starts ``qa mcp`` as a
+child process and calls its tools. ``search_articles`` is retrieval only (no LLM is loaded
+until ``ask`` is called); ``ask`` is the cited answer; ``get_article`` one whole article.
+The tools return the same objects as ``qa ask --json`` and the HTTP server, and read the
+library only.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from qa.cli_common import library_option
+
+if TYPE_CHECKING:
+    from qa.api import Assistant
+
+
+def load_mcp():
+    """The SDK's server class, or an error that names the extra to install."""
+    try:
+        from mcp.server.mcpserver import MCPServer
+    except ImportError as e:
+        raise click.ClickException(
+            f"qa mcp needs the MCP SDK ({e.name} is missing): pip install 'qa-news[serve]'") from None
+    return MCPServer
+
+
+def build_server(assistant: "Assistant"):
+    """An MCP server whose tools answer from ``assistant``'s library. Tools run on worker
+    threads (the protocol keeps flowing while an answer is written), one at a time: one model."""
+    import anyio
+
+    from qa.library.filters import make_filters
+    from qa.serve import search_object
+
+    MCPServer = load_mcp()
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    server = MCPServer("qa", instructions=(
+        f"Search and answer from the news library {assistant.library.name!r} "
+        f"({assistant.library.counts.get('articles', 0)} articles). Answers cite passages as [n]; "
+        "prefer search_articles to find what the articles say, ask for a checked, cited answer."))
+    turn = threading.Lock()
+
+    async def in_turn(work) -> Any:
+        """``work()`` on a worker thread, after any other tool's; bad arguments (a bad date, an
+        empty question) come back as the tool's error message, for the model to read."""
+        def locked():
+            with turn:
+                try:
+                    return work()
+                except ValueError as e:
+                    raise ToolError(str(e)) from None
+        return await anyio.to_thread.run_sync(locked)
+
+    @server.tool()
+    async def search_articles(query: str, k: int = 5, since: str | None = None, until: str | None = None,
+                              source: str | None = None) -> dict[str, Any]:
+        """Passages of news articles that bear on the query, best first, with each article's id,
+        title, date, outlet and url. since/until: YYYY, YYYY-MM or YYYY-MM-DD (inclusive);
+        source: an outlet's name or domain. "abstained" is true when none comes close."""
+        k = max(1, min(int(k), 50))
+        return await in_turn(lambda: search_object(assistant, query, k, None,
+                                                   make_filters(since, until, (source,) if source else (), False)))
+
+    @server.tool()
+    async def ask(question: str) -> dict[str, Any]:
+        """A short answer from the articles, each sentence citing a passage as [n] and checked
+        against it; "citations" quote the sentence behind each [n]. When the articles don't say,
+        "abstained" is true and the answer says so instead of guessing."""
+        return await in_turn(lambda: assistant.ask(question).to_dict())
+
+    @server.tool()
+    async def get_article(id: str) -> dict[str, Any]:
+        """One article's whole text with its title, date, outlet and url (ids come from
+        search_articles and ask)."""
+        def read():
+            found = assistant.library.article(id)
+            if found is None:
+                raise ValueError(f"no article {id!r} in the library {assistant.library.name}")
+            return found
+        article = await in_turn(read)
+        return {"id": article.id, "title": article.title, "date": article.date, "source": article.source,
+                "url": article.url, "text": article.text}
+
+    return server
+
+
+@click.command("mcp")
+@library_option
+@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+def mcp_command(library: Path | str | None, model: str | None) -> None:
+    """Serve a library to MCP clients over stdio: search_articles, ask, get_article.
+
+    The client starts this command itself; in its configuration (Claude Desktop,
+    oterm, editors):
+
+    \b
+        {"mcpServers": {"news": {"command": "qa", "args": ["mcp", "--library", "/home/me/news-lib"]}}}
+    """
+    from qa.cli import _open_assistant
+
+    load_mcp()
+    build_server(_open_assistant(library, model)).run("stdio")

@@ -1,0 +1,72 @@
+"""`qa mcp`: the official MCP SDK's own client starts the server over stdio and calls its tools
+(with the fake encoder and LLM, in a child process; and once with the real models)."""
+from __future__ import annotations
+
+import sys
+
+import anyio
+import pytest
+
+from conftest import REPO
+
+Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
+
+# The child process: `qa mcp` from this checkout; and with the fakes of conftest.py in place of the real models.
+LAUNCH = f"import sys; sys.path.insert(0, {str(REPO)!r}); from qa.cli import main; main(sys.argv[1:], prog_name='qa')"
+LAUNCH_WITH_FAKES = f"""
+import sys
+sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
+import embeddings.encoder, qa.api
+from conftest import FakeEncoder, FakeLLM
+embeddings.encoder.load_encoder = qa.api.load_encoder = FakeEncoder
+qa.api.load_llm = lambda model=None: FakeLLM("Russia proposed six-sided discussions [1].")
+from qa.cli import main
+main(sys.argv[1:], prog_name="qa")
+"""
+
+
+def session_calls(args: list[str], env: dict[str, str], calls: list[tuple[str, dict]]):
+    """Start the server with ``args`` and make ``calls``; the tool names it lists and each result."""
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    async def main():
+        params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(REPO))
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                tools = sorted(t.name for t in (await session.list_tools()).tools)
+                return tools, [await session.call_tool(name, arguments) for name, arguments in calls]
+    return anyio.run(main)
+
+
+def test_the_sdk_client_calls_every_tool_over_stdio(qa_home):
+    tools, (found, dated, answer, article, missing) = session_calls(
+        ["-c", LAUNCH_WITH_FAKES, "mcp"], {"QA_HOME": str(qa_home)},
+        [("search_articles", {"query": Q2003, "k": 3}),
+         ("search_articles", {"query": Q2003, "since": "2010", "source": "000_8e1adf5baa08f22c.txt"}),
+         ("ask", {"question": Q2003}),
+         ("get_article", {"id": "PLACEHOLDER"}),
+         ("get_article", {"id": "nope"})])
+    assert tools == ["ask", "get_article", "search_articles"]
+    passages = found.structured_content["passages"]
+    assert len(passages) == 3 and "003_c13b77ec0b5e076f" in passages[0]["article_id"]
+    assert [p["date"] for p in dated.structured_content["passages"]] == ["2013-04-10"]
+    assert answer.structured_content["answer"] == "Russia proposed six-sided discussions [1]."
+    assert "003_c13b77ec0b5e076f" in answer.structured_content["citations"][0]["article_id"]
+    assert article.is_error and missing.is_error and "nope" in missing.content[0].text
+
+    (_, (whole,)) = session_calls(["-c", LAUNCH_WITH_FAKES, "mcp"], {"QA_HOME": str(qa_home)},
+                                  [("get_article", {"id": passages[0]["article_id"]})])
+    assert not whole.is_error and "Losyukov" in whole.structured_content["text"]
+
+
+@pytest.mark.slow
+def test_real_models_answer_over_stdio(seed_library, qa_home):
+    _, (found, answer) = session_calls(
+        ["-c", LAUNCH, "mcp", "--library", str(seed_library)], {"QA_HOME": str(qa_home)},
+        [("search_articles", {"query": "What did Russia propose in 2003?"}),
+         ("ask", {"question": "What did Russia propose in 2003?"})])
+    assert "003_c13b77ec0b5e076f" in found.structured_content["passages"][0]["article_id"]
+    assert not answer.structured_content["abstained"]
+    assert any("003_c13b77ec0b5e076f" in c["article_id"] for c in answer.structured_content["citations"])

@@ -1,0 +1,252 @@
+"""`qa serve`: the real `openai` client against the server on a loopback port (plain and
+streaming), the qa endpoints, concurrent chats that keep their own answers, the bounded LLM
+queue (503 + Retry-After), a disconnect that cancels its generation, searches that do not wait
+behind an answer, the API key, the size cap; and once with the real models."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from qa.api import Assistant
+from qa.llm import LLM, Messages
+from qa.serve import build_app, is_loopback, question_of, running
+
+from conftest import FakeEncoder
+
+Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
+QLAVROV = "What did Lavrov warn against, heating up the North Korea crisis with military maneuvers?"
+REPLIES = {Q2003: "Russia proposed six-sided discussions [1].",
+           QLAVROV: "Lavrov warned against military maneuvers [1]."}
+
+
+class KeyedLLM(LLM):
+    """Answers each question with its own reply (so a mixed-up answer shows), word by word."""
+
+    name = "keyed"
+
+    def stream(self, messages: Messages, max_tokens: int = 200) -> Iterator[str]:
+        prompt = messages[-1]["content"]
+        reply = next((r for q, r in REPLIES.items() if q in prompt), "NOT IN ARTICLES")
+        for i, word in enumerate(reply.split(" ")):
+            time.sleep(0.001)  # let other requests' threads run between tokens
+            yield word if i == 0 else " " + word
+
+
+class GatedLLM(LLM):
+    """Writes a first sentence, then a dot every few milliseconds until ``release`` (at most
+    ~10 s): a generation that holds the LLM for as long as a test needs. ``closed`` is set when
+    the generator is closed before it finished (a cancelled answer)."""
+
+    name = "gated"
+
+    def __init__(self) -> None:
+        self.started, self.release, self.closed = threading.Event(), threading.Event(), threading.Event()
+
+    def stream(self, messages: Messages, max_tokens: int = 200) -> Iterator[str]:
+        self.started.set()
+        try:
+            yield "Russia proposed six-sided discussions [1]."
+            for _ in range(1000):
+                if self.release.wait(0.01):
+                    return
+                yield " ."
+        except GeneratorExit:
+            self.closed.set()
+            raise
+
+
+@pytest.fixture
+def assistant_with(qa_home):
+    def make(llm: LLM) -> Assistant:
+        return Assistant(encoder=FakeEncoder(), llm=llm)  # the default library: the four seeds
+    return make
+
+
+def wait_for(condition, what: str) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        time.sleep(0.01)
+    pytest.fail(f"never happened: {what}")
+
+
+def test_openai_client_plain_and_streaming(assistant_with):
+    from openai import OpenAI
+
+    with running(build_app(assistant_with(KeyedLLM()))) as url:
+        client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        assert [m.id for m in client.models.list()] == ["qa/default"]
+
+        reply = client.chat.completions.create(model="qa/default", messages=[{"role": "user", "content": Q2003}])
+        content = reply.choices[0].message.content
+        assert content.startswith("Russia proposed six-sided discussions [1].")
+        assert "Sources:\n[1] Russia Urges Washington, Pyongyang to Reduce Tensions" in content
+        extra = reply.model_extra["qa"]
+        assert extra["abstained"] is False and "003_c13b77ec0b5e076f" in extra["citations"][0]["article_id"]
+        assert extra["passages"] and extra["question"] == Q2003
+
+        chunks = list(client.chat.completions.create(
+            model="qa/default", messages=[{"role": "user", "content": Q2003}], stream=True))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks)
+        assert text == content  # the same reply, piece by piece
+        assert len(chunks) > 4 and chunks[-1].choices[0].finish_reason == "stop"
+        assert chunks[-1].model_extra["qa"]["citations"] == extra["citations"]
+
+
+def test_a_follow_up_is_retrieved_with_the_earlier_turns(assistant_with):
+    with running(build_app(assistant_with(KeyedLLM()))) as url:
+        messages = [{"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": Q2003},
+                    {"role": "assistant", "content": REPLIES[Q2003]},
+                    {"role": "user", "content": [{"type": "text", "text": "Who said it?"}]}]
+        obj = httpx.post(f"{url}/v1/chat/completions", json={"messages": messages}).json()
+        assert obj["qa"]["question"] == "Who said it?"
+        assert "003_c13b77ec0b5e076f" in obj["qa"]["passages"][0]["article_id"]
+
+
+def test_search_ask_articles_and_health(assistant_with):
+    assistant = assistant_with(KeyedLLM())
+    with running(build_app(assistant)) as url:
+        found = httpx.post(f"{url}/v1/search", json={"query": Q2003, "k": 3}).json()
+        assert found["answer"] == "" and found["abstained"] is False and len(found["passages"]) == 3
+        assert "003_c13b77ec0b5e076f" in found["passages"][0]["article_id"]
+        assert set(found["timings"]) == {"retrieve_s", "total_s"}
+        dated = httpx.post(f"{url}/v1/search", json={"query": Q2003, "since": "2010"}).json()
+        assert all(p["date"] >= "2010" for p in dated["passages"]) and dated["filters"]["since"] == "2010-01-01"
+
+        answer = httpx.post(f"{url}/v1/ask", json={"question": Q2003}).json()
+        assert answer["answer"] == REPLIES[Q2003] and answer["model"] == "keyed"
+
+        article_id = found["passages"][0]["article_id"]
+        article = httpx.get(f"{url}/v1/articles/{article_id}").json()
+        assert article["title"].startswith("Russia Urges Washington") and "Losyukov" in article["text"]
+        missing = httpx.get(f"{url}/v1/articles/nope")
+        assert missing.status_code == 404 and "nope" in missing.json()["error"]["message"]
+
+        health = httpx.get(f"{url}/health").json()
+        assert health == {"status": "ok", "model": "qa/default", "articles": 4,
+                          "chunks": assistant.library.counts["chunks"], "generating": 0, "waiting": 0}
+
+        for path, body, why in [("/v1/search", {}, "'query'"), ("/v1/ask", {"question": "x", "k": 0}, "'k'"),
+                                ("/v1/chat/completions", {"messages": []}, "'messages'"),
+                                ("/v1/search", {"query": "x", "since": "2014", "until": "2013"}, "after")]:
+            bad = httpx.post(url + path, json=body)
+            assert bad.status_code == 400 and why in bad.json()["error"]["message"], (path, bad.text)
+        assert httpx.post(f"{url}/v1/search", content=b"{oops").status_code == 400
+        assert httpx.post(f"{url}/v1/ingest", json={}).status_code == 404  # read-only
+
+
+def test_concurrent_chats_each_get_their_own_answer(assistant_with):
+    from openai import OpenAI
+
+    with running(build_app(assistant_with(KeyedLLM()), queue=16)) as url:
+        client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+
+        def chat(i: int) -> tuple[str, str]:
+            question = (Q2003, QLAVROV)[i % 2]
+            messages = [{"role": "user", "content": question}]
+            if i % 3 == 0:
+                pieces = client.chat.completions.create(model="qa/default", messages=messages, stream=True)
+                return question, "".join(c.choices[0].delta.content or "" for c in pieces)
+            return question, client.chat.completions.create(model="qa/default", messages=messages) \
+                .choices[0].message.content
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(chat, range(12)))
+    for question, content in results:
+        assert content.startswith(REPLIES[question]), (question, content)
+
+
+def test_a_full_queue_is_503_and_searches_do_not_wait_behind_answers(assistant_with):
+    llm = GatedLLM()
+    with running(build_app(assistant_with(llm), queue=1)) as url:
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(httpx.post, f"{url}/v1/ask", json={"question": Q2003}, timeout=30)
+            assert llm.started.wait(10)
+            second = pool.submit(httpx.post, f"{url}/v1/chat/completions",
+                                 json={"messages": [{"role": "user", "content": Q2003}]}, timeout=30)
+            wait_for(lambda: httpx.get(f"{url}/health").json()["waiting"] == 1, "the second answer waits")
+
+            refused = httpx.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": Q2003}]})
+            assert refused.status_code == 503 and refused.headers["retry-after"].isdigit()
+            assert "busy" in refused.json()["error"]["message"]
+            searched = httpx.post(f"{url}/v1/search", json={"query": Q2003}, timeout=30)
+            assert searched.status_code == 200 and not first.done()  # answered while the LLM was held
+
+            llm.release.set()
+            assert first.result().status_code == 200 and second.result().status_code == 200
+        assert "six-sided" in first.result().json()["answer"], first.result().json()["answer"]
+        assert httpx.get(f"{url}/health").json()["waiting"] == 0
+
+
+def test_a_client_that_disconnects_cancels_its_generation(assistant_with):
+    llm = GatedLLM()
+    with running(build_app(assistant_with(llm))) as url:
+        body = {"messages": [{"role": "user", "content": Q2003}], "stream": True}
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=30) as response:
+            for line in response.iter_lines():
+                if "six-sided" in line:
+                    break  # the first words arrived: hang up
+        assert llm.closed.wait(10), "the generation went on after the client left"
+        wait_for(lambda: httpx.get(f"{url}/health").json()["generating"] == 0, "the LLM is free")
+        llm.release.set()
+        after = httpx.post(f"{url}/v1/ask", json={"question": Q2003}, timeout=30)
+        assert after.status_code == 200
+
+
+def test_api_key_size_cap_and_loopback_rule(assistant_with, monkeypatch):
+    from qa import cli
+
+    with running(build_app(assistant_with(KeyedLLM()), api_key="s3cret", max_body=2000)) as url:
+        assert httpx.get(f"{url}/v1/models").status_code == 401
+        assert httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.get(f"{url}/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert httpx.get(f"{url}/health").status_code == 200
+        key = {"Authorization": "Bearer s3cret"}
+        big = httpx.post(f"{url}/v1/search", headers=key, json={"query": "x" * 3000})
+        assert big.status_code == 413
+
+        def chunked():
+            yield b'{"query": "'
+            yield b"y" * 3000
+            yield b'"}'
+        assert httpx.post(f"{url}/v1/search", headers=key, content=chunked()).status_code == 413
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+    monkeypatch.delenv("QA_API_KEY", raising=False)
+    result = CliRunner().invoke(cli.main, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "--api-key" in result.output
+
+
+def test_question_of_takes_the_last_user_message():
+    assert question_of([{"role": "user", "content": "a b"}, {"role": "assistant", "content": "x"},
+                        {"role": "user", "content": " c "}]) == ("c", ["a b"])
+    for bad in (None, [], [{"role": "system", "content": "hi"}], [{"role": "user", "content": 3}], ["x"]):
+        with pytest.raises(ValueError):
+            question_of(bad)
+
+
+@pytest.mark.slow
+def test_real_models_stream_a_cited_answer(seed_library, encoder):
+    from openai import OpenAI
+
+    assistant = Assistant(seed_library, encoder=encoder)
+    with running(build_app(assistant)) as url:
+        client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=300)
+        chunks = list(client.chat.completions.create(
+            model=f"qa/{assistant.library.name}", messages=[{"role": "user", "content": Q2003}], stream=True))
+        extra = chunks[-1].model_extra["qa"]
+        assert not extra["abstained"] and extra["citations"]
+        assert any("003_c13b77ec0b5e076f" in c["article_id"] for c in extra["citations"])
+        text = "".join(c.choices[0].delta.content or "" for c in chunks)
+        assert "[1]" in text and "Sources:" in text
+        found = json.loads(httpx.post(f"{url}/v1/search", json={"query": Q2003}).text)
+        assert "003_c13b77ec0b5e076f" in found["passages"][0]["article_id"]

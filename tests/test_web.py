@@ -1,0 +1,147 @@
+"""`qa ingest URL...`: article pages and RSS feeds from a local HTTP server on 127.0.0.1 that
+the test starts (never the internet): main text, title, date and outlet; the feed's dates and
+name; robots.txt, redirect and size limits, failed URLs named; re-ingest skips what is
+unchanged; `--watch` takes only new entries."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from click.testing import CliRunner
+
+from qa import cli, web
+
+from conftest import SEEDS
+
+LAVROV = (SEEDS / "000_8e1adf5baa08f22c.txt").read_text(encoding="utf-8").split("tensions", 1)[1]
+LOSYUKOV = (SEEDS / "003_c13b77ec0b5e076f.txt").read_text(encoding="utf-8").split("2003-04-08", 1)[1]
+
+
+def page(title: str, body: str, day: str) -> bytes:
+    paragraphs = "".join(f"<p>{p.strip()}</p>" for p in body.split("\n") if p.strip())
+    return (f'<html><head><title>{title}</title><meta property="og:site_name" content="Wire Daily">'
+            f'<meta property="article:published_time" content="{day}"></head><body><nav>Home | World</nav>'
+            f"<article><h1>{title}</h1>{paragraphs}</article><footer>Copyright</footer></body></html>").encode()
+
+
+def rss(items: list[tuple[str, str, str]]) -> bytes:
+    entries = "".join(f"<item><title>{t}</title><link>{link}</link><pubDate>{d}</pubDate><guid>{link}</guid></item>"
+                      for t, link, d in items)
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>World Wire Feed</title>'
+            f"<link>http://example.invalid/</link>{entries}</channel></rss>").encode()
+
+
+@pytest.fixture
+def site():
+    """A small news site on a loopback port: two articles, a feed, a disallowed page, a redirect loop."""
+    pages: dict[str, tuple[int, str, bytes]] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            status, kind, body = pages.get(self.path, (404, "text/plain", b"not found"))
+            self.send_response(status)
+            if status in (301, 302):
+                self.send_header("Location", body.decode())
+                body = b""
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    pages.update({
+        "/robots.txt": (200, "text/plain", b"User-agent: *\nDisallow: /private/\n"),
+        "/news/lavrov.html": (200, "text/html", page("Lavrov warns on Korea", LAVROV, "2013-04-10")),
+        "/news/losyukov.html": (200, "text/html", page("Russia urges restraint", LOSYUKOV, "2003-04-08")),
+        "/private/secret.html": (200, "text/html", page("Secret", LAVROV, "2013-04-10")),
+        "/loop": (302, "text/plain", b"/loop"),
+        "/feed.xml": (200, "application/rss+xml", rss([
+            ("Lavrov warns (feed title)", f"{base}/news/lavrov.html", "Thu, 11 Apr 2013 08:00:00 GMT"),
+            ("Gone", f"{base}/news/gone.html", "Fri, 12 Apr 2013 08:00:00 GMT")])),
+    })
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield base, pages
+    server.shutdown()
+    server.server_close()
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli.main, list(args))
+
+
+def listed(library: str) -> list[dict]:
+    return [json.loads(line) for line in run("list", "--library", library, "--json").stdout.splitlines()]
+
+
+def test_pages_are_read_like_local_html_and_failures_are_named(fakes, site):
+    base, _ = site
+    result = run("ingest", f"{base}/news/lavrov.html", f"{base}/private/secret.html", f"{base}/loop",
+                 f"{base}/nothing.html", "--library", "web")
+    assert result.exit_code == 2, result.output
+    out = " ".join(result.output.split())
+    assert f"{base}/private/secret.html: robots.txt of 127.0.0.1" in out and "disallows" in out
+    assert f"{base}/loop: more than 5 redirects" in out and f"{base}/nothing.html: HTTP 404" in out
+    assert "1 articles added" in out and "3 failed" in out
+    (article,) = listed("web")
+    assert article["title"] == "Lavrov warns on Korea" and article["date"] == "2013-04-10"
+    assert article["source"] == "Wire Daily" and article["url"] == f"{base}/news/lavrov.html"
+
+    again = run("ingest", f"{base}/news/lavrov.html", "--library", "web")
+    assert again.exit_code == 0 and "0 articles added" in again.output and "1 unchanged files skipped" in again.output
+
+
+def test_a_feed_brings_its_entries_pages_with_the_feeds_dates(fakes, site):
+    base, _ = site
+    result = run("ingest", f"{base}/feed.xml", "--library", "feed")
+    assert result.exit_code == 2
+    out = " ".join(result.output.split())
+    assert f"{base}/news/gone.html: HTTP 404 (an entry of the feed {base}/feed.xml)" in out
+    (article,) = listed("feed")
+    assert article["date"] == "2013-04-11" and article["source"] == "World Wire Feed"
+    assert article["title"] == "Lavrov warns (feed title)" and article["url"] == f"{base}/news/lavrov.html"
+
+
+def test_a_page_over_the_size_cap_is_refused(fakes, site, monkeypatch):
+    base, _ = site
+    monkeypatch.setattr(web, "MAX_PAGE_BYTES", 1000)
+    out = " ".join(run("ingest", f"{base}/news/lavrov.html", "--library", "big").output.split())
+    assert f"{base}/news/lavrov.html: response too large" in out
+
+
+def test_watch_takes_only_new_entries(fakes, site, monkeypatch):
+    base, pages = site
+    passes = []
+
+    def two_passes(run_pass, every_s, passes_=None, sleep=None):
+        def between(seconds):
+            passes.append(seconds)
+            pages["/feed.xml"] = (200, "application/rss+xml", rss([
+                ("Lavrov warns (feed title)", f"{base}/news/lavrov.html", "Thu, 11 Apr 2013 08:00:00 GMT"),
+                ("Russia urges restraint", f"{base}/news/losyukov.html", "Tue, 08 Apr 2003 08:00:00 GMT")]))
+        real_watch(run_pass, every_s, passes=2, sleep=between)
+
+    real_watch = web.watch
+    monkeypatch.setattr(web, "watch", two_passes)
+    result = run("ingest", f"{base}/feed.xml", "--library", "watched", "--watch", "--every", "2m")
+    assert result.exit_code == 0 and passes == [120.0]
+    out = result.output
+    first, second = out.split("library", 1)[0], out.rsplit("fetched", 1)[1]
+    assert "1 articles added" in first
+    assert "losyukov.html" in second and "1 articles added" in second and "1 unchanged files skipped" in second
+    assert out.count(f"fetched {base}/news/lavrov.html") == 1  # the unchanged entry was not fetched again
+    assert sorted(a["date"] for a in listed("watched")) == ["2003-04-08", "2013-04-11"]
+
+
+def test_parse_every():
+    assert web.parse_every("15m") == 900 and web.parse_every("90s") == 90 and web.parse_every("2") == 2
+    for bad in ("soon", "0s", "-5m"):
+        with pytest.raises(ValueError):
+            web.parse_every(bad)
+    assert run("ingest", "x", "--every", "soon").exit_code == 2
