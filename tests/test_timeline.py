@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import date
 
 import pytest
@@ -194,3 +195,33 @@ def test_a_date_range_on_the_seed_library_keeps_only_2013(seed_library, encoder)
     assert passages and all(p.article.date.startswith("2013") for p in passages)
     nothing = assistant.ask("What did Lavrov say about North Korea?", since="2030")
     assert nothing.abstained and "--since 2030-01-01" in nothing.text
+
+
+def test_a_selective_filter_still_gives_k_passages_in_a_10k_chunk_library(tmp_path, fake_encoder):
+    """Filters act inside the search: the 7 articles of one outlet, or the 3 of one week, among
+    10,000 articles that score higher, still fill k."""
+    island = iter(["Ferries sail at dawn.", "Gulls nest on the pier.", "The lighthouse was painted red.",
+                   "A storm closed the marina.", "Fishermen landed record cod.", "Tourists crowded the quay.",
+                   "The ferry fares rose."])
+    rng = random.Random(0)
+    vocabulary = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "pu", "ro", "si", "tu") for b in range(40)]
+    lines, days = [], []  # every text its own (near-duplicates would be collapsed into one passage)
+    for i in range(10_000):
+        rare = i % 1429 == 0  # 7 articles from the Island Gazette, spread through the library
+        days.append(f"20{10 + i % 10}-0{1 + i % 9}-{10 + i % 17}")
+        lines.append(json.dumps({
+            "id": f"n{i}", "title": f"Harbour note {i}", "source": "Island Gazette" if rare else "Daily Harbour",
+            "date": days[-1], "url": f"https://site{i % 3}.test/{i}",
+            "text": next(island) if rare else "Harbour toll " + " ".join(rng.sample(vocabulary, 8)) + "."}))
+    feed = tmp_path / "big.jsonl"
+    feed.write_text("\n".join(lines) + "\n")
+    library = create_library(tmp_path / "lib", fake_encoder)
+    library.add([feed], fake_encoder)
+    assert library.counts["chunks"] == 10_000
+    assistant = Assistant(tmp_path / "lib", encoder=fake_encoder, llm=FakeLLM())
+    outlet = assistant.search("harbour toll", k=5, where=Filters(sources=("Island Gazette",)))
+    assert len(outlet) == 5 and {p.article.source for p in outlet} == {"Island Gazette"}
+    week = Filters(date(2013, 4, 10), date(2013, 4, 16))
+    in_week = sum("2013-04-10" <= day <= "2013-04-16" for day in days)
+    rows = assistant.search("harbour toll", k=5, where=week)
+    assert in_week >= 5 and len(rows) == 5 and all("2013-04-10" <= p.article.date <= "2013-04-16" for p in rows)
