@@ -235,10 +235,32 @@ def _support(claim: set[str], ev: Evidence) -> tuple[float, int]:
     return max(shares[best], title), best
 
 
+_NAME = re.compile(r"(?<![\w'’])(?:[A-Z][\w'’-]*|\d[\d,.]*\d|\d)")
+
+
+def missing_names(claim: str, support: str) -> list[str]:
+    """The names and numbers of ``claim`` that ``support`` lacks. A small model writing a summary
+    swaps in a neighbouring entity ("a common stand with China" where the article says with
+    Washington) while most of its words still match the sentence it paraphrases. A name matches
+    a word it begins ("Russia" in "Russian") when it is longer than five letters."""
+    have = [w.lower() for w in _WORD.findall(support)]
+    missing = []
+    for name in _NAME.findall(claim):
+        key = re.sub(r"['’]s?$", "", name).lower()
+        if key in _STOP or not key:
+            continue
+        if not any(w == key or (len(key) > 5 and w.startswith(key[:6])) for w in have):
+            missing.append(name)
+    return missing
+
+
 def _verify(body: str, cited: list[int], question_words: set[str], evidence: list[Evidence],
-            vector: np.ndarray | None) -> tuple[list[int], float, float, dict[int, int]]:
+            vector: np.ndarray | None, question: str = "",
+            names: bool = False) -> tuple[list[int], float, float, dict[int, int]]:
     """The citations that really support ``body`` (re-citing the best passage when the
-    model cited a wrong one), with the support figures and the quoted sentence per citation."""
+    model cited a wrong one), with the support figures and the quoted sentence per citation.
+    With ``names``, a citation supports ``body`` only if its quoted sentence (with its title and
+    the question) holds every name and number ``body`` gives."""
     words = content_words(body)
     claim = (words - question_words) or words
     found = {ev.n: _support(claim, ev) for ev in evidence}
@@ -249,24 +271,32 @@ def _verify(body: str, cited: list[int], question_words: set[str], evidence: lis
                 cos = ev.vectors @ vector
                 sims[ev.n] = (float(cos.max()), int(cos.argmax()))
 
-    def ok(n: int) -> bool:
-        return found[n][0] >= LEXICAL_SUPPORT or sims.get(n, (0.0, 0))[0] >= SEMANTIC_SUPPORT
+    def quote(n: int) -> int:
+        return found[n][1] if found[n][0] > 0 or n not in sims else sims[n][1]
 
+    def ok(n: int) -> bool:
+        if not (found[n][0] >= LEXICAL_SUPPORT or sims.get(n, (0.0, 0))[0] >= SEMANTIC_SUPPORT):
+            return False
+        ev = by_n[n]
+        return not names or not missing_names(body, f"{ev.sentences[quote(n)]} {ev.passage.article.title} {question}")
+
+    by_n = {ev.n: ev for ev in evidence}
     keep = [n for n in dict.fromkeys(cited) if ok(n)]
     if not keep:
         best = max(found, key=lambda n: (found[n][0], sims.get(n, (0.0, 0))[0]), default=None)
         keep = [best] if best is not None and ok(best) else []
-    quotes = {n: found[n][1] if found[n][0] > 0 or n not in sims else sims[n][1] for n in keep}
+    quotes = {n: quote(n) for n in keep}
     support = max((found[n][0] for n in keep), default=max((f[0] for f in found.values()), default=0.0))
     similarity = max((sims.get(n, (0.0, 0))[0] for n in keep), default=0.0)
     return keep, support, similarity, quotes
 
 
 def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Passage], model: str,
-           encoder=None) -> Answer:
+           encoder=None, names: bool = False) -> Answer:
     """Turn the model's raw reply into an Answer whose every sentence is supported by the
     passage it cites; unsupported sentences are dropped, and if none is left, the evidence
-    is quoted instead (``quote_evidence``)."""
+    is quoted instead (``quote_evidence``). ``names``: a sentence must also take every name
+    and number from its quote (``missing_names``), for writing that summarises (timelines)."""
     raw = raw.strip()
     if not raw or ABSTAIN_MARK.lower() in raw.lower():
         return quote_evidence(question, evidence, passages, model)
@@ -282,7 +312,7 @@ def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Pas
     kept, checks, quotes = [], [], {}
     for i, (body, cited) in enumerate(parts):
         keep, support, similarity, quoted = _verify(body, cited, question_words, evidence,
-                                                    None if vectors is None else vectors[i])
+                                                    None if vectors is None else vectors[i], question, names)
         checks.append(Check(body, keep, bool(keep), round(support, 3), round(similarity, 3)))
         if not keep:
             continue

@@ -5,8 +5,10 @@ scores, so a timeline retrieves per period instead. First the passages about the
 subject (one per article, close enough to answer) tell which years the library covers
 for it; then each period is searched on its own (a date filter inside the search), and
 the model writes that period's entry from that period's evidence only. Every entry is
-verified like any answer sentence (``answering.finish``): a sentence no cited passage
-supports is dropped, and an entry left with none quotes its best evidence sentence instead.
+verified like any answer sentence (``answering.finish``), and more strictly: a summary is where
+a small model swaps one name for another, so a sentence must also take its names and numbers
+from the sentence it cites. A sentence no cited passage supports is dropped, and an entry left
+with none quotes its best evidence sentence instead.
 
 Undated articles are never given a year here: each comes last, as "date unknown".
 """
@@ -196,7 +198,7 @@ def timeline_stream(question: str, topic: str, groups: list[tuple[Period, list[P
             raw.append(piece)
             yield piece
         yield "\n"
-        entry = finish(topic, "".join(raw), evidence, mine, llm.name, encoder)
+        entry = finish(topic, "".join(raw), evidence, mine, llm.name, encoder, names=True)
         checks += entry.checks
         if entry.abstained or not entry.citations:
             continue
