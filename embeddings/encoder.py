@@ -158,6 +158,7 @@ class EncodingQueue:
         self._batch = getattr(encoder, "queue_batch", self.batch)  # a cluster encoder wants larger ones
         self._pending: list[str] = []
         self._parts: list[Future] = []
+        self._kept: list[np.ndarray] = []  # batches handed over when there is no on_vectors
         self._pool: ThreadPoolExecutor | None = None
         self._queued = self._done = 0
         self._lock = threading.Lock()
@@ -173,6 +174,8 @@ class EncodingQueue:
     def _hand_over(self, vectors: np.ndarray) -> None:
         if self._on_vectors:
             self._on_vectors(vectors)
+        else:
+            self._kept.append(vectors)  # for result()
 
     def _step(self, n: int) -> None:
         with self._lock:
@@ -203,10 +206,8 @@ class EncodingQueue:
 
     def result(self) -> np.ndarray:
         """All vectors, in the order the texts were added (a queue made without ``on_vectors``)."""
-        parts: list[np.ndarray] = []
-        self._on_vectors = parts.append
         self.finish()
-        return np.vstack(parts) if parts else np.zeros((0, self._encoder.dim), np.float32)
+        return np.vstack(self._kept) if self._kept else np.zeros((0, self._encoder.dim), np.float32)
 
     def __enter__(self) -> "EncodingQueue":
         return self

@@ -62,3 +62,17 @@ def test_ingest_through_the_worker_gives_the_same_library(monkeypatch, tmp_path)
     rows = list(range(direct.counts["chunks"]))
     np.testing.assert_array_equal(queued.index.vectors(rows), direct.index.vectors(rows))
     assert queued.chunk_texts() == direct.chunk_texts()
+
+
+def test_batches_done_before_the_last_add_are_kept_for_the_result(monkeypatch):
+    """A batch finished while texts were still being added is handed over at that add; result()
+    must still hold it (it used to be dropped when the queue had no on_vectors)."""
+    monkeypatch.setattr(EncodingQueue, "batch", 4)
+    texts = [f"harbour text {i}" for i in range(5)]
+    with EncodingQueue(RecordingEncoder()) as queue:
+        queue.add(texts[:4])
+        first = queue._parts[0]
+        first.result()  # the worker has finished the first batch
+        queue.add(texts[4:])  # hands it over
+        vectors = queue.result()
+    np.testing.assert_array_equal(vectors, FakeEncoder().encode(texts))
