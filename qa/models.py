@@ -160,8 +160,8 @@ def _assemble(spec: ModelSpec, target: Path, progress: BytesProgress | None = No
                         h.update(block)
                         out.write(block)
                         done += len(block)
-                        if progress:
-                            progress(done, spec.size)
+                        if progress:  # all of it only once it is on disk (the fsync takes seconds)
+                            progress(min(done, spec.size - 1), spec.size)
             out.flush()
             os.fsync(out.fileno())
         if h.hexdigest() != spec.sha256:
@@ -169,6 +169,8 @@ def _assemble(spec: ModelSpec, target: Path, progress: BytesProgress | None = No
                              f"expected {spec.sha256}; {spec.install_hint}")
         os.replace(tmp, target)
         _remember(target, spec)
+        if progress:
+            progress(spec.size, spec.size)
     finally:
         tmp.unlink(missing_ok=True)
 
