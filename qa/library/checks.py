@@ -18,7 +18,6 @@ import numpy as np
 
 from embeddings.index import VectorIndex
 from qa.bm25 import KeywordIndex, load_array
-from qa.library.manifest import is_int
 
 # The FAISS IndexFlatIP file: "IxFI", d (int32), ntotal (int64), two int64 fields, is_trained (bool),
 # metric (int32, 0 = inner product), then the float count (int64) and the floats.
@@ -183,9 +182,12 @@ def check_keyword_dir(path: Path, rows: int | None) -> int:
     docs = params["num_docs"]
     if docs < 0 or (rows is not None and docs != rows):
         raise Damaged(f"{docs} documents for {rows} chunks")
-    if not isinstance(vocab, dict) or not all(isinstance(k, str) and is_int(v) for k, v in vocab.items()):
+    # Checked in C-speed steps (every cold ask opens this; a library holds ~40k words): JSON keys are
+    # always strings, and type() is exact (a bool is not an int here).
+    numbers = list(vocab.values()) if isinstance(vocab, dict) else None
+    if numbers is None or set(map(type, numbers)) - {int}:
         raise Damaged("vocabulary is not a word -> number object")
-    if sorted(vocab.values()) != list(range(len(vocab))):
+    if len(set(numbers)) != len(numbers) or (numbers and (min(numbers) != 0 or max(numbers) != len(numbers) - 1)):
         raise Damaged("vocabulary numbers are not 0..n-1")
     try:
         data, indices, indptr = (load_array(path / name) for name in _BM25_ARRAYS)
