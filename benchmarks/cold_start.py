@@ -52,9 +52,9 @@ def _env(tree: Path = REPO, **extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree), "TOKENIZERS_PARALLELISM": "false", **extra}
 
 
-def _timed(cmd: list[str]) -> tuple[float, str]:
+def _timed(cmd: list[str], tree: Path = REPO, **env: str) -> tuple[float, str]:
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=_env())
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, env=_env(tree, **env))
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[-6:])} failed: {done.stderr[-2000:]}")
@@ -69,24 +69,36 @@ def _questions(dataset: Path, n: int) -> list[tuple[str, str]]:
     return [(r["question"], evaluation.question_date(r).isoformat()) for r in rows[::step][:n]]
 
 
-def passages(library: Path, dataset: Path = DATASET, n: int = 5) -> list[str]:
-    """Rows: the floor, ``qa ask --no-llm --json``, and retrieval inside the process."""
-    floor, wall, inside = [], [], []
+def passages(library: Path, dataset: Path = DATASET, n: int = 5, baseline: Path | None = None,
+             baseline_cache: Path | None = None) -> list[str]:
+    """Rows: the floor, ``qa ask --no-llm --json`` (and the baseline tree's, with its own cache
+    dir: an older qa keeps its files its own way), and retrieval inside the process."""
+    trees = {"this tree": (REPO, {}),
+             **({f"baseline ({baseline.name})": (baseline, {"QA_CACHE": str(baseline_cache)} if baseline_cache
+                                                 else {})} if baseline else {})}
+    floor: list[float] = []
+    wall: dict[str, list[float]] = {name: [] for name in trees}
+    inside: dict[str, list[float]] = {name: [] for name in trees}
     for i, (question, day) in enumerate(_questions(dataset, n)):
         floor.append(_timed([sys.executable, "-c", FLOOR])[0])
-        t, out = _timed(QA + ["ask", "--no-llm", "--json", "--library", str(library), "--today", day, question])
-        wall.append(t)
-        inside.append(json.loads(out)["timings"]["retrieve_s"])
-        print(f"round {i + 1}: floor {floor[-1]:.2f}s, qa ask --no-llm {wall[-1]:.2f}s", flush=True)
+        for name, (tree, env) in trees.items():
+            t, out = _timed(QA + ["ask", "--no-llm", "--json", "--library", str(library), "--today", day, question],
+                            tree, **env)
+            wall[name].append(t)
+            inside[name].append(json.loads(out)["timings"]["retrieve_s"])
+        print(f"round {i + 1}: floor {floor[-1]:.2f}s, " + ", ".join(f"{name} {w[-1]:.2f}s" for name, w in wall.items()),
+              flush=True)
     med = statistics.median
-    return [
-        f"`python benchmarks/cold_start.py --library {library.name} --n {n}` on {library.name} "
-        f"({_chunks(library)} chunks), alternating:", "",
-        "| what | median s | max s | vs floor |", "|---|---|---|---|",
-        f"| floor: `python -c \"{FLOOR}\"` | {med(floor):.2f} | {max(floor):.2f} | 1.00 |",
-        f"| `qa ask --no-llm --json` (start to passages printed) | {med(wall):.2f} | {max(wall):.2f} "
-        f"| {med(wall) / med(floor):.2f} |",
-        f"| … of which retrieval inside the process | {med(inside):.2f} | {max(inside):.2f} | |", ""]
+    rows = [f"`python benchmarks/cold_start.py --library {library.name} --n {n}"
+            f"{' --baseline-tree ' + baseline.name if baseline else ''}` on {library.name} "
+            f"({_chunks(library)} chunks), alternating:", "",
+            "| what | median s | max s | vs floor |", "|---|---|---|---|",
+            f"| floor: `python -c \"{FLOOR}\"` | {med(floor):.2f} | {max(floor):.2f} | 1.00 |"]
+    for name in trees:
+        rows += [f"| `qa ask --no-llm --json` (start to exit), {name} | {med(wall[name]):.2f} | {max(wall[name]):.2f} "
+                 f"| {med(wall[name]) / med(floor):.2f} |",
+                 f"| … of which retrieval inside the process | {med(inside[name]):.2f} | {max(inside[name]):.2f} | |"]
+    return rows + [""]
 
 
 def _ask_on_terminal(tree: Path, question: str, home: Path) -> tuple[float, float]:
@@ -145,10 +157,10 @@ def first_run(question: str = SEED_QUESTIONS[0]) -> list[str]:
 
 
 def run(library: Path, dataset: Path = DATASET, n: int = 5, seed_n: int = 0, baseline: Path | None = None,
-        fresh: bool = False) -> str:
+        fresh: bool = False, baseline_cache: Path | None = None) -> str:
     """Markdown section with the figures; also printed as it goes."""
     lines = ["## Cold start: `qa ask` in a new process", "", f"Machine: {describe()}.", ""]
-    lines += passages(library, dataset, n)
+    lines += passages(library, dataset, n, baseline, baseline_cache)
     if seed_n:
         lines += seed_asks(seed_n, baseline)
     if fresh:
@@ -166,10 +178,12 @@ def main() -> None:
     ap.add_argument("--dataset", type=Path, default=DATASET)
     ap.add_argument("--n", type=int, default=5, help="Rounds of the passages comparison.")
     ap.add_argument("--seed-asks", type=int, default=0, help="Cold answers on the sample articles (at most 10).")
-    ap.add_argument("--baseline-tree", type=Path, help="An older checkout to time --seed-asks against.")
+    ap.add_argument("--baseline-tree", type=Path, help="An older checkout to time against.")
+    ap.add_argument("--baseline-cache", type=Path, help="QA_CACHE for the baseline tree's --no-llm runs.")
     ap.add_argument("--first-run", action="store_true", help="Also time qa ask after a fresh install.")
     args = ap.parse_args()
-    print(run(args.library, args.dataset, args.n, args.seed_asks, args.baseline_tree, args.first_run))
+    print(run(args.library, args.dataset, args.n, args.seed_asks, args.baseline_tree, args.first_run,
+              args.baseline_cache))
 
 
 if __name__ == "__main__":

@@ -37,14 +37,15 @@ class Waiting:
     """The stderr line until the answer's first word: a bar with bytes and speed while a first
     run joins and checks the weight parts, then "loading the language model…", then "the model
     is reading the passages…". Its ``progress`` is an :class:`~qa.api.Assistant`'s; a line that
-    is not a terminal gets plain lines for the slow first-run step only."""
+    is not a terminal gets plain lines for the slow first-run step only. The status lines are
+    still text, not spinners: a refresh thread would take CPU from the model on a small machine."""
 
     def __init__(self) -> None:
-        from rich.console import Console
-
-        self.console = Console(stderr=True)
-        self._live = None  # the rich Status or Progress on screen
+        self._console = None  # rich, imported only for the bar: not before the passages are out
+        self._terminal = sys.stderr.isatty()
+        self._live = None  # the rich Progress on screen
         self._task = None
+        self._line = False  # a status line is on screen
         self._started = 0.0
 
     def progress(self, stage: str, done: int, total: int) -> None:
@@ -64,7 +65,7 @@ class Waiting:
 
             self._live = Progress(TextColumn("joining and checking the weight parts"), BarColumn(), DownloadColumn(),
                                   TransferSpeedColumn(), TimeRemainingColumn(), console=self.console, transient=True,
-                                  disable=not self.console.is_terminal)
+                                  disable=not self._terminal)
             self._live.start()
             self._task = self._live.add_task(label, total=total)
         self._live.update(self._task, completed=done)
@@ -75,14 +76,28 @@ class Waiting:
                                highlight=False)
 
     def say(self, text: str) -> None:
-        """Show ``text`` as a spinner line (a terminal only), in place of the previous one."""
-        if not self.console.is_terminal or self._task is not None:
+        """Show ``text`` on the status line (a terminal only), in place of the previous one."""
+        if not self._terminal or self._task is not None:
             return
         self.stop()
-        self._live = self.console.status(text, refresh_per_second=4)
-        self._live.start()
+        sys.stderr.write(f"\r\x1b[2m{text}\x1b[0m")
+        sys.stderr.flush()
+        self._line = True
 
     def stop(self) -> None:
+        """Clear the status line or the bar, so that the answer starts on a clean line."""
         if self._live is not None:
             self._live.stop()
             self._live = None
+        if self._line:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+            self._line = False
+
+    @property
+    def console(self):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+        return self._console
