@@ -155,13 +155,19 @@ def _check_ivf_file(stream: IO[bytes], dim: int, size: int) -> int:
 
 def check_keyword_dir(path: Path, rows: int | None) -> int:
     """Check a bm25s folder (JSON and numpy arrays only) before bm25s loads it; returns its row count."""
+    return _check_keyword_dir(path, rows)[0]
+
+
+def _check_keyword_dir(path: Path, rows: int | None) -> tuple[int, dict | None]:
+    """The row count and the checked vocabulary (None for an empty index): loading hands the
+    vocabulary on to bm25s, which would parse its ~0.6 MB of JSON a second time."""
     if not path.is_dir():
         raise Vanished(path)
     params_file = path / "params.index.json"
     if not params_file.exists():
         if rows:
             raise Damaged("params.index.json is missing")
-        return 0
+        return 0, None
     try:
         params = json.loads(params_file.read_text(encoding="utf-8"))
         vocab = json.loads((path / "vocab.index.json").read_text(encoding="utf-8"))
@@ -214,13 +220,13 @@ def check_keyword_dir(path: Path, rows: int | None) -> int:
             raise Damaged(f"unreadable array ({e})") from None
         if nnoc.ndim != 1 or nnoc.dtype.kind != "f" or len(nnoc) != docs:
             raise Damaged("non-occurrence array does not fit")
-    return docs
+    return docs, vocab
 
 
 def load_keywords(path: Path, rows: int) -> KeywordIndex:
-    check_keyword_dir(path, rows)
+    _, vocab = _check_keyword_dir(path, rows)
     try:
-        keywords = KeywordIndex.load(path, rows)
+        keywords = KeywordIndex.load(path, rows, vocab)
         if rows and keywords.size != rows:  # KeywordIndex.load finds an empty folder empty
             raise FileNotFoundError(path)
         return keywords
