@@ -6,9 +6,11 @@ source line and the full answer on a terminal, and the very first ask after an i
 
 LIB is a library of the dataset's corpus (default: the one ``qa eval DATASET`` builds).
 
-* Passages: each round runs, one after the other (so machine load hits both alike), the floor
+* Passages: each round runs, one after the other (so machine load hits all alike), the floor
   ``python -c "import onnxruntime, tokenizers, faiss, numpy, sqlite3, bm25s"`` (what retrieval
-  cannot do without) and ``qa ask --no-llm --json`` on a dev question (start to passages known).
+  cannot do without) and ``qa ask --no-llm --json`` on a dev question, start to exit (with
+  ``--baseline-tree``, that tree's too, with ``--baseline-cache`` as its QA_CACHE). The trees
+  are byte-compiled first, as an install is.
 * ``--seed-asks N``: N cold ``qa ask QUESTION`` (text, on a pseudo-terminal, as a user sees it)
   on the sample-article library: seconds to the first source line and to the end. With
   ``--baseline-tree DIR`` (a checkout of an older qa) each question also runs there, alternating.
@@ -48,6 +50,13 @@ SEED_QUESTIONS = (
 )
 
 
+def _compiled(tree: Path) -> None:
+    """Byte-compile a tree's modules, as ``pip install`` does: where PYTHONDONTWRITEBYTECODE is set
+    (this dev setup), every process would otherwise compile ~40 of them again (~0.1 s)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "qa"), str(tree / "embeddings")],
+                   check=True, capture_output=True)
+
+
 def _env(tree: Path = REPO, **extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree), "TOKENIZERS_PARALLELISM": "false", **extra}
 
@@ -76,6 +85,8 @@ def passages(library: Path, dataset: Path = DATASET, n: int = 5, baseline: Path 
     trees = {"this tree": (REPO, {}),
              **({f"baseline ({baseline.name})": (baseline, {"QA_CACHE": str(baseline_cache)} if baseline_cache
                                                  else {})} if baseline else {})}
+    for tree, _ in trees.values():
+        _compiled(tree)
     floor: list[float] = []
     wall: dict[str, list[float]] = {name: [] for name in trees}
     inside: dict[str, list[float]] = {name: [] for name in trees}
@@ -117,6 +128,7 @@ def seed_asks(n: int, baseline: Path | None) -> list[str]:
     trees = {"this tree": REPO, **({f"baseline ({baseline.name})": baseline} if baseline else {})}
     homes = {name: Path(tempfile.mkdtemp(prefix="qa-cold-")) for name in trees}
     for name, tree in trees.items():  # index the sample articles once per tree, untimed
+        _compiled(tree)
         subprocess.run(QA + ["ask", "--no-llm", "x"], env=_env(tree, QA_HOME=str(homes[name])), cwd=tree,
                        capture_output=True, check=True)
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
@@ -135,6 +147,12 @@ def seed_asks(n: int, baseline: Path | None) -> list[str]:
     return rows + [""]
 
 
+def _same_line(before: str, now: str) -> bool:
+    """``now`` is ``before`` grown (streamed words) or redrawn (a bar's figures)."""
+    bare = re.compile(r"[\d.]+|[━╸╺─]")
+    return now.startswith(before) or ("━" in before and bare.sub("", before) == bare.sub("", now))
+
+
 def first_run(question: str = SEED_QUESTIONS[0]) -> list[str]:
     """``qa ask`` with empty QA_HOME and QA_CACHE: each distinct thing the terminal showed, and when."""
     fresh = Path(tempfile.mkdtemp(prefix="qa-first-"))
@@ -142,10 +160,9 @@ def first_run(question: str = SEED_QUESTIONS[0]) -> list[str]:
     start = time.perf_counter()
     lines = on_a_terminal(QA + ["ask", question], env=env, cwd=REPO)
     total = time.perf_counter() - start
-    shown: list[tuple[float, float, str]] = []  # redraws of one bar or spinner: first and last time
+    shown: list[tuple[float, float, str]] = []  # one row per line: when it appeared, when it was complete
     for t, text in lines:
-        key = re.sub(r"[\d.]+|[━╸╺─⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]", "", text)[:40]
-        if shown and re.sub(r"[\d.]+|[━╸╺─⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]", "", shown[-1][2])[:40] == key:
+        if shown and _same_line(shown[-1][2], text):
             shown[-1] = (shown[-1][0], t, text)
         else:
             shown.append((t, t, text))

@@ -56,8 +56,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 def on_a_terminal(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
                   timeout: float = 900) -> list[tuple[float, str]]:
     """Run ``cmd`` with stdout and stderr on a pseudo-terminal (so it streams and shows its bars as
-    for a user) and return each distinct line of text it showed with the second it first appeared;
-    spinner frames and bar redraws count once. Raises on a non-zero exit."""
+    for a user) and return each distinct text it showed with the second it first appeared: whole
+    lines, and an unfinished line as it grows (a status line, an answer streaming word by word).
+    Raises on a non-zero exit."""
     master, slave = pty.openpty()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env, cwd=cwd,
@@ -76,7 +77,7 @@ def on_a_terminal(cmd: list[str], env: dict[str, str] | None = None, cwd: Path |
                 break
             buffer += data.decode(errors="replace")
             *lines, buffer = re.split(r"[\r\n]", buffer)
-            for line in lines:
+            for line in lines + [buffer]:  # the unfinished line too: a status line, a streaming answer
                 text = _ANSI.sub("", line).strip()
                 if text:
                     seen.setdefault(text, time.perf_counter() - start)
