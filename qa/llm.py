@@ -33,7 +33,8 @@ class LLM(ABC):
     def usage(self) -> dict[str, float]:
         """What the last reply cost, for a user to tell a slow machine from a long prompt:
         ``prompt_tokens`` (in all), ``prompt_tokens_computed`` (the rest came from a cache),
-        ``prompt_tok_s``, ``generated_tokens``, ``gen_tok_s``. Empty when the backend can't say."""
+        ``prompt_tok_s``, ``generated_tokens``, ``gen_tok_s`` (0 where nothing was timed). Empty when
+        the backend can't say."""
         return {}
 
 
