@@ -8,7 +8,7 @@ on 2 cores). Each section replaces its own part of docs/benchmarks.md, so
 ``--only`` reruns one section and keeps the others. ``--quick`` is a smoke run
 with small sizes (its figures are not the targets' figures).
 
-Sections: cold start of ``qa ask`` (vs ``import sentence_transformers``), ingest
+Sections: cold start of ``qa ask`` (vs importing what retrieval needs; first source line; first run), ingest
 throughput (vs bare ``SentenceTransformer.encode``), FAISS/BM25 at 100k and 1M
 chunks (vs exact search), LLM tokens/s (vs bare llama-cpp-python) and answer
 latency split into retrieve / generate / verify. Run it on a quiet machine:
@@ -43,7 +43,7 @@ def sections(library: Path, quick: bool) -> dict[str, Callable[[], str]]:
     import scale
 
     return {
-        "cold_start": lambda: cold_start.run(library, n=2 if quick else 5, answers=1 if quick else 2),
+        "cold_start": lambda: cold_start.run(library, n=2 if quick else 5, seed_n=1 if quick else 10, fresh=not quick),
         "ingest": lambda: ingest.run(articles=10 if quick else 150),
         "scale": lambda: scale.run(sizes=(30_000, 60_000) if quick else (100_000, 1_000_000), library=library),
         "llm": lambda: llm.run(library=library, reps=1 if quick else 3),

@@ -185,6 +185,7 @@ class EncodingQueue:
 
     def _submit(self) -> None:
         if self._pool is None:
+            self._step(0)  # the bar shows before the model loads (torch: ~20 s on 2 cores), not after
             self._encoder.prepare_bulk()
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="qa-encode")
         texts, self._pending = self._pending, []
@@ -195,6 +196,7 @@ class EncodingQueue:
         try:
             if self._pool is None:
                 if self._pending:
+                    self._step(0)
                     self._hand_over(self._encoder.encode(self._pending, progress=self._step))
                 return
             if self._pending:

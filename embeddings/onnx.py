@@ -8,11 +8,17 @@ first time sentence-transformers is loaded anyway (e.g. at ingest). It is kept
 only if its vectors match sentence-transformers on fixed probe texts (cosine
 ≥ :data:`MIN_COSINE`), and its sha256 is recorded and checked before each load,
 like every other model file.
+
+The weights are kept beside the graph (ONNX external data, ``….onnx.data``): ONNX Runtime then
+maps them instead of parsing 90 MB of protobuf, which halves the session's start (~0.32 → ~0.16 s
+on 2 cores), and a cold question pays that on its critical path. An export made before holds
+them inside the graph and is split once, on its first load after it is verified.
 """
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
@@ -45,16 +51,49 @@ def _record_path(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def onnx_spec(spec: ModelSpec) -> ModelSpec | None:
-    """The export's own entry (size and sha256 recorded at export), or None if there is no export."""
+def data_path(path: Path) -> Path:
+    """The weights of the graph at ``path`` (its external data)."""
+    return path.with_name(path.name + ".data")
+
+
+def onnx_spec(spec: ModelSpec, part: str = "") -> ModelSpec | None:
+    """The export's own entry (size and sha256 recorded at export), or None if there is no export;
+    ``part="data_"``: its weights file's, None for an export that holds them inside the graph."""
     try:
         record = json.loads(_record_path(onnx_path(spec)).read_text())
-        if record["source_sha256"] != spec.sha256:
+        if record["source_sha256"] != spec.sha256 or (part and f"{part}sha256" not in record):
             return None
-        return ModelSpec("embedder-onnx", f"{spec.name} (ONNX export)", spec.packages, onnx_path(spec).name,
-                         int(record["size"]), str(record["sha256"]), spec.license)
+        path = data_path(onnx_path(spec)) if part else onnx_path(spec)
+        return ModelSpec("embedder-onnx", f"{spec.name} (ONNX export)", spec.packages, path.name,
+                         int(record[f"{part}size"]), str(record[f"{part}sha256"]), spec.license)
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _install(graph: Path, spec: ModelSpec, min_cosine: float) -> Path:
+    """Write the model at ``graph`` (one file, checked) as the export of ``spec``: the graph with
+    its weights beside it, then the record naming both sha256s. Each file goes in by rename;
+    processes doing this at once write the same bytes."""
+    import onnx
+
+    path = onnx_path(spec)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        staged = Path(tmp) / path.name
+        onnx.save_model(onnx.load(str(graph)), str(staged), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location=data_path(path).name, size_threshold=1024)
+        record = {"source_sha256": spec.sha256, "size": staged.stat().st_size, "sha256": file_sha256(staged),
+                  "data_size": data_path(staged).stat().st_size, "data_sha256": file_sha256(data_path(staged)),
+                  "min_cosine": min_cosine}
+        os.replace(data_path(staged), data_path(path))
+        os.replace(staged, path)
+    _record_path(path).write_text(json.dumps(record))
+    return path
+
+
+def _remove(spec: ModelSpec) -> None:
+    path = onnx_path(spec)
+    for file in (path, data_path(path), _record_path(path)):
+        file.unlink(missing_ok=True)
 
 
 class OnnxEncoder:
@@ -98,9 +137,13 @@ class OnnxEncoder:
         path = onnx_path(spec)
         try:
             verify(path, exported)
-        except ModelError:
-            path.unlink(missing_ok=True)
-            _record_path(path).unlink(missing_ok=True)
+            if onnx_spec(spec, "data_") is None:  # weights inside the graph: split them out, once
+                record = json.loads(_record_path(path).read_text())
+                _install(path, spec, float(record.get("min_cosine", MIN_COSINE)))
+                verify(path, onnx_spec(spec))
+            verify(data_path(path), onnx_spec(spec, "data_"))
+        except (ModelError, OSError, ValueError, TypeError):
+            _remove(spec)
             return None
         return cls(path, model_dir, max_tokens)
 
@@ -153,11 +196,7 @@ def export(st_model, spec: ModelSpec, model_dir: Path) -> Path | None:
         cosine = float((reference * got).sum(1).min())
         if cosine < MIN_COSINE:
             return None
-        record = {"source_sha256": spec.sha256, "size": tmp.stat().st_size, "sha256": file_sha256(tmp),
-                  "min_cosine": cosine}
-        os.replace(tmp, path)
-        _record_path(path).write_text(json.dumps(record))
-        return path
+        return _install(tmp, spec, cosine)
     except Exception:  # noqa: BLE001 - any exporter failure just means "no fast path"
         return None
     finally:

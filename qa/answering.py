@@ -153,6 +153,35 @@ class Answer:
         }
 
 
+@dataclass
+class Sources:
+    """The passages found, yielded by ``Assistant.stream`` before the model's first word, so a
+    user reads titles, dates and outlets while a CPU model takes seconds to read its prompt.
+    ``sentences``: per passage, the sentence sharing most words with the question (chosen by
+    words alone: encoding them would delay the event). ``retrieve_s``: the stream's start to
+    this event."""
+
+    question: str
+    passages: list[Passage]
+    sentences: list[str]
+    retrieve_s: float
+
+    @classmethod
+    def found(cls, question: str, passages: list[Passage], retrieve_s: float) -> "Sources":
+        return cls(question, passages, [best_sentence(question, p.text, p.article.title) for p in passages],
+                   retrieve_s)
+
+
+def best_sentence(question: str, text: str, title: str = "") -> str:
+    """The sentence of ``text`` sharing most content words with ``question`` (the first on a tie),
+    other than the ``title`` (shown beside it already; a chunk often starts with it)."""
+    flat_title = " ".join(title.split())
+    sentences = [" ".join(s.split()) for s in _split_sentences(text) if not _ADDRESSED.search(s)]
+    if flat_title:
+        sentences = [s.removeprefix(flat_title).strip() for s in sentences]
+    return max([s for s in sentences if s] or [" ".join(text.split())], key=lambda s: overlap(question, s))
+
+
 def select_evidence(question: str, passages: list[Passage], encoder=None,
                     limit: int | None = None) -> list[Evidence]:
     """The ``limit`` (PROMPT_SENTENCES) sentences of the top passages that bear most on the question
@@ -368,7 +397,9 @@ def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None
 
     Timings: ``first_token_s`` (start → first piece: evidence selection and the prompt),
     ``generate_s`` (start → last piece) and ``verify_s`` (checking the reply against the
-    passages), so that a slow answer says which step was slow."""
+    passages), so that a slow answer says which step was slow; and the LLM's ``usage()``
+    (prompt tokens, prompt and generation tokens/s), which says whether the prompt was long
+    or the machine slow."""
     start = time.perf_counter()
     if not close_enough(passages, encoder):
         yield ABSTAIN_TEXT
@@ -386,5 +417,5 @@ def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None
     generated = time.perf_counter()
     answer = finish(question, "".join(raw), evidence, passages, llm.name, encoder)
     answer.timings.update(first_token_s=generated - start if first_token_s is None else first_token_s,
-                          generate_s=generated - start, verify_s=time.perf_counter() - generated)
+                          generate_s=generated - start, verify_s=time.perf_counter() - generated, **llm.usage())
     yield answer

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from embeddings.encoder import Encoder, load_encoder
 from qa import outlets
-from qa.answering import Answer, answer_stream, close_enough
+from qa.answering import Answer, Sources, answer_stream, close_enough
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
                         library_exists, open_library)
 from qa.library.filters import make_filters
@@ -37,7 +37,10 @@ class Assistant:
     ``library_dir`` defaults to the bundled sample articles, indexed on first
     use into the user data directory. ``model`` is a models.txt name or a GGUF
     path (default: the manifest's default LLM). ``llm``/``encoder`` inject
-    ready-made backends (tests, or sharing one loaded model between objects).
+    ready-made backends (tests, or sharing one loaded model between objects). ``progress``
+    (stage, done, total) hears the slow steps of a first run: indexing the sample articles
+    ("read", "embed"), joining and checking the weight parts ("assemble", in bytes) and reading
+    them ("load"); it may be set later, before the first answer loads the model.
     """
 
     def __init__(self, library_dir: str | Path | None = None, model: str | None = None, *,
@@ -47,6 +50,7 @@ class Assistant:
         self.k = k
         self._model = model
         self._llm = llm
+        self.progress = progress
         if library_dir is None:
             self.library = self._default_library(progress)
         else:
@@ -72,7 +76,7 @@ class Assistant:
     def llm(self) -> LLM:
         """The LLM, loaded on first use so that retrieval-only work never pays for it."""
         if self._llm is None:
-            self._llm = load_llm(self._model)
+            self._llm = load_llm(self._model, self.progress)
         return self._llm
 
     def add(self, paths: Iterable[str | Path] | str | Path, progress: Progress | None = None,
@@ -98,8 +102,11 @@ class Assistant:
 
     def stream(self, question: str, k: int | None = None, today: date | None = None, context: str = "",
                *, timeline: bool | None = None, where: Filters | None = None, compare_sources: bool = False,
-               **filters) -> Iterator[str | Answer]:
-        """Text pieces of the answer as the model writes them, then the final :class:`Answer`.
+               **filters) -> Iterator[Sources | str | Answer]:
+        """First the passages found (one :class:`~qa.answering.Sources`, as soon as retrieval is
+        done), then text pieces of the answer as the model writes them, then the final
+        :class:`Answer`. (The first item used to be text: a caller that treats every
+        non-Answer item as text must skip the Sources.)
 
         ``today`` anchors relative dates in the question ("last week"; default: today).
         ``context`` is earlier conversation text that retrieval should take into account.
@@ -117,15 +124,17 @@ class Assistant:
         start = time.perf_counter()
         passages = self.search(question, k, today, context, where)
         retrieve_s = time.perf_counter() - start
+        yield Sources.found(question, passages, retrieve_s)
+        sources_s = time.perf_counter() - start
         if not passages and where and self.library.counts["chunks"]:
-            yield _no_match(question, where, self.llm_name, retrieve_s)
+            yield _no_match(question, where, self.llm_name, retrieve_s, sources_s)
             return
         for item in answer_stream(question, passages, self.llm, self.encoder):
             if isinstance(item, Answer):
                 item.filters = where or None
                 if compare_sources:
                     item.compare = outlets.compare_sources(item.citations, item.passages)
-                item.timings = {"retrieve_s": retrieve_s, **item.timings,
+                item.timings = {"retrieve_s": retrieve_s, "sources_s": sources_s, **item.timings,
                                 "total_s": time.perf_counter() - start}
             yield item
 
@@ -153,7 +162,7 @@ class Assistant:
         return period_passages(subject(topic), scope,
                                lambda q, k, w: self.retriever.search(q, k, today=today, where=w), self.encoder)
 
-    def _timeline(self, topic: str, where: Filters, today: date | None) -> Iterator[str | Answer]:
+    def _timeline(self, topic: str, where: Filters, today: date | None) -> Iterator[Sources | str | Answer]:
         start = time.perf_counter()
         groups = self.periods(topic, today, where)
         about = subject(topic)
@@ -161,10 +170,13 @@ class Assistant:
         if not groups:  # nothing close enough in any period: answer (or abstain) as for any question
             yield from self.stream(topic, today=today, where=where, timeline=False)
             return
+        yield Sources.found(topic, [p for _, mine in groups for p in mine], retrieve_s)
+        sources_s = time.perf_counter() - start
         for item in timeline_stream(topic, about, groups, self.llm, self.encoder):
             if isinstance(item, Answer):
                 item.filters = where or None
-                item.timings = {"retrieve_s": retrieve_s, "total_s": time.perf_counter() - start}
+                item.timings = {"retrieve_s": retrieve_s, "sources_s": sources_s,
+                                "total_s": time.perf_counter() - start}
             yield item
 
     @property
@@ -178,14 +190,14 @@ class Assistant:
         return Conversation(self)
 
 
-def _no_match(question: str, where: Filters, model: str, retrieve_s: float) -> Answer:
+def _no_match(question: str, where: Filters, model: str, retrieve_s: float, sources_s: float) -> Answer:
     """The abstention when no article passes the filters: it names them, so the user sees why."""
     text = f"No article in the library matches {where.describe()}, so there is nothing to answer from."
-    return Answer(question, text, True, [], [], model, {"retrieve_s": retrieve_s, "total_s": retrieve_s},
-                  filters=where)
+    return Answer(question, text, True, [], [], model,
+                  {"retrieve_s": retrieve_s, "sources_s": sources_s, "total_s": sources_s}, filters=where)
 
 
-def _last(items: Iterator[str | Answer]) -> Answer:
+def _last(items: Iterator[Sources | str | Answer]) -> Answer:
     answer = None
     for item in items:
         if isinstance(item, Answer):
@@ -215,7 +227,7 @@ class Conversation:
         return ""
 
     def stream(self, question: str, k: int | None = None, today: date | None = None,
-               **options) -> Iterator[str | Answer]:
+               **options) -> Iterator[Sources | str | Answer]:
         for item in self.assistant.stream(question, k, today, self.context_for(question), **options):
             if isinstance(item, Answer):
                 self.turns.append((question, item))
@@ -225,4 +237,4 @@ class Conversation:
         return _last(self.stream(question, k, today, **options))
 
 
-__all__ = ["Answer", "Assistant", "Conversation", "LibraryError"]
+__all__ = ["Answer", "Assistant", "Conversation", "LibraryError", "Sources"]

@@ -92,8 +92,14 @@ class KeywordIndex:
             path.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def load(cls, path: Path, size: int) -> "KeywordIndex":
+    def load(cls, path: Path, size: int, vocab: dict[str, int] | None = None) -> "KeywordIndex":
+        """The index saved at ``path``; ``vocab``: its vocabulary, already parsed (and checked),
+        set as bm25s's own load sets it."""
         if not (path / "params.index.json").exists():
             return cls(None, 0)
         with _NPY_LOCK:
-            return cls(bm25s.BM25.load(str(path), mmap=True, allow_pickle=False), size)
+            retriever = bm25s.BM25.load(str(path), mmap=True, allow_pickle=False, load_vocab=vocab is None)
+        if vocab is not None:
+            retriever.vocab_dict = vocab
+            retriever.unique_token_ids_set = set(vocab.values())
+        return cls(retriever, size)

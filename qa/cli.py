@@ -220,25 +220,36 @@ def timeline_command(topic: str, library: Path | str | None, model: str | None, 
 
 def _answer(question: str, library, model, k: int, today, where, timeline: bool | None, as_json: bool,
             no_llm: bool, compare_sources: bool = False) -> None:
-    from qa.answering import Answer
+    from qa.answering import Answer, Sources
+    from qa.cli_stream import Waiting, print_sources
     from qa.models import ModelError
 
     assistant = _open_assistant(library, model, k)
     if no_llm:
         _print_passages(assistant, question, today, where, timeline, as_json)
         return
+    waiting = Waiting()
+    assistant.progress = waiting.progress
     try:
         answer = None
         for item in assistant.stream(question, today=today, where=where, timeline=timeline,
                                      compare_sources=compare_sources):
             if isinstance(item, Answer):
                 answer = item
-            elif not as_json and sys.stdout.isatty():
-                click.echo(item, nl=False)
+            elif isinstance(item, Sources):
+                if not as_json:
+                    print_sources(item)
+                    waiting.say("the model is reading the passages…")
+            else:
+                waiting.stop()
+                if not as_json and sys.stdout.isatty():
+                    click.echo(item, nl=False)
     except ModelError as e:
         raise click.ClickException(str(e)) from None
     except ValueError as e:
         raise BadInput(str(e)) from None
+    finally:
+        waiting.stop()
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return

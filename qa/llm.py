@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from qa.paths import cache_dir
 STATE_FORMAT = 1
 
 Messages = list[dict[str, str]]
+LoadProgress = Callable[[str, int, int], None]  # (stage, done, total): "assemble" in bytes, then "load"
 
 
 class LLM(ABC):
@@ -28,6 +29,13 @@ class LLM(ABC):
     @abstractmethod
     def stream(self, messages: Messages, max_tokens: int = 200) -> Iterator[str]:
         """Text pieces of the reply, greedy (deterministic) decoding."""
+
+    def usage(self) -> dict[str, float]:
+        """What the last reply cost, for a user to tell a slow machine from a long prompt:
+        ``prompt_tokens`` (in all), ``prompt_tokens_computed`` (the rest came from a cache),
+        ``prompt_tok_s``, ``generated_tokens``, ``gen_tok_s`` (0 where nothing was timed). Empty when
+        the backend can't say."""
+        return {}
 
 
 def cpu_cores() -> int:
@@ -81,19 +89,39 @@ class LlamaCppLLM(LLM):
         self.state_dir = state_dir or cache_dir() / "llm-state"
         self.restored = 0  # prompt tokens taken from a saved state instead of computed
         self._first = True
+        self._usage: dict[str, float] = {}
 
     def stream(self, messages: Messages, max_tokens: int = 200) -> Iterator[str]:
         first, self._first = self._first, False
         state = self._state_file(messages) if first else None
         if state is not None and state.exists():
             self.restored = self._restore(state)
+        import llama_cpp
+
+        llama_cpp.llama_perf_context_reset(self._llm._ctx.ctx)
+        self._usage = {}
         for part in self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens,
                                                       temperature=0.0, top_k=1, stream=True):
             piece = part["choices"][0]["delta"].get("content")
             if piece:
                 yield piece
+        self._usage = self._count()
         if state is not None and not self.restored:
             self._save(state, self._system_end(messages[0]["content"]))
+
+    def usage(self) -> dict[str, float]:
+        return dict(self._usage)
+
+    def _count(self) -> dict[str, float]:
+        """llama.cpp's perf counters of the reply just made: batched decodes are the prompt,
+        one-token decodes the generation; every evaluated token is still in the context."""
+        import llama_cpp
+
+        perf = llama_cpp.llama_perf_context(self._llm._ctx.ctx)
+        return {"prompt_tokens": self._llm.n_tokens - perf.n_eval, "prompt_tokens_computed": perf.n_p_eval,
+                "prompt_tok_s": 1000 * perf.n_p_eval / perf.t_p_eval_ms if perf.t_p_eval_ms else 0.0,
+                "generated_tokens": perf.n_eval,
+                "gen_tok_s": 1000 * perf.n_eval / perf.t_eval_ms if perf.t_eval_ms else 0.0}
 
     def _state_file(self, messages: Messages) -> Path | None:
         if not messages or messages[0].get("role") != "system":
@@ -165,7 +193,14 @@ class LlamaCppLLM(LLM):
                 Path(tmp).unlink(missing_ok=True)
 
 
-def load_llm(model: str | None = None) -> LLM:
-    """``model``: None (the default), a models.txt name, or a path to a GGUF file."""
-    name, path = resolve_llm(model)
-    return LlamaCppLLM(path, name)
+def load_llm(model: str | None = None, progress: LoadProgress | None = None) -> LLM:
+    """``model``: None (the default), a models.txt name, or a path to a GGUF file.
+    ``progress`` hears ("assemble", bytes, total) while a first use joins and checks the weight
+    parts, then ("load", 0, 1) and ("load", 1, 1) around reading the weights."""
+    name, path = resolve_llm(model, None if progress is None else lambda done, total: progress("assemble", done, total))
+    if progress:
+        progress("load", 0, 1)
+    llm = LlamaCppLLM(path, name)
+    if progress:
+        progress("load", 1, 1)
+    return llm

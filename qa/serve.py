@@ -381,6 +381,8 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
                         yield chunk({"content": tail})
                     yield chunk({}, "stop", qa=item.to_dict())
                     break
+                if not isinstance(item, str):  # the passages found (Sources): they come with the answer
+                    continue
                 streamed.append(item)
                 yield chunk({"content": item})
         finally:

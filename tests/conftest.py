@@ -111,7 +111,7 @@ def fakes(monkeypatch) -> FakeLLM:
     llm = FakeLLM()
     monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
     monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None: llm)
+    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: llm)
     return llm
 
 

@@ -13,6 +13,8 @@ from qa.answering import (
     QUOTED_SENTENCES,
     RANK_PRIOR,
     Answer,
+    Sources,
+    best_sentence,
     select_evidence,
 )
 from qa.api import Assistant
@@ -137,11 +139,34 @@ def test_unrelated_question_abstains_without_asking_the_model(assistant_with):
     assert answer.abstained and a.llm.prompts == []
 
 
-def test_stream_yields_pieces_then_the_answer(assistant_with):
+def test_stream_yields_the_passages_then_pieces_then_the_answer(assistant_with):
     items = list(assistant_with("Russia proposed six-sided talks [1].").stream(Q2003))
-    assert isinstance(items[-1], Answer)
-    assert "".join(items[:-1]) == "Russia proposed six-sided talks [1]."
-    assert list(items[-1].timings) == ["retrieve_s", "first_token_s", "generate_s", "verify_s", "total_s"]
+    found, *pieces, answer = items
+    assert isinstance(found, Sources) and isinstance(answer, Answer)
+    assert found.passages == answer.passages and len(found.sentences) == len(found.passages)
+    assert "six-sided" in found.sentences[0] and found.sentences[0] in " ".join(found.passages[0].text.split())
+    assert "".join(pieces) == "Russia proposed six-sided talks [1]."
+    assert list(answer.timings) == ["retrieve_s", "sources_s", "first_token_s", "generate_s", "verify_s", "total_s"]
+    assert answer.timings["retrieve_s"] <= answer.timings["sources_s"] <= answer.timings["first_token_s"] + \
+        answer.timings["sources_s"] <= answer.timings["total_s"]
+
+
+def test_a_timeline_stream_and_an_abstention_start_with_their_passages_too(assistant_with):
+    a = assistant_with("Russia proposed talks [1].")
+    timeline = list(a.stream("How did Russia's stance on North Korea change from 2003 to 2013?"))
+    assert isinstance(timeline[0], Sources) and timeline[0].passages == timeline[-1].passages
+    assert timeline[-1].timeline is not None and "sources_s" in timeline[-1].timings
+    abstained = list(a.stream("Who won the 2022 football World Cup final?"))
+    assert isinstance(abstained[0], Sources) and abstained[-1].abstained
+
+
+def test_best_sentence_is_the_one_sharing_most_question_words():
+    text = "The weather was mild. Russia proposed six-sided talks on Korea. Lavrov spoke later."
+    assert best_sentence("What did Russia propose for Korea?", text) == "Russia proposed six-sided talks on Korea."
+    assert best_sentence("unrelated", text) == "The weather was mild."
+    titled = "Russia proposes talks on Korea\nMoscow offered Korea a plan. The weather was mild."
+    assert best_sentence("What did Russia propose on Korea?", titled, "Russia proposes talks on Korea") == \
+        "Moscow offered Korea a plan."
 
 
 def test_verification_time_is_reported_apart_from_generation(assistant_with, monkeypatch):
@@ -162,7 +187,7 @@ def test_verification_time_is_reported_apart_from_generation(assistant_with, mon
 
 def test_abstaining_without_the_model_reports_the_same_timing_keys(assistant_with):
     t = assistant_with().ask("Who won the 2022 football World Cup final?").timings
-    assert list(t) == ["retrieve_s", "first_token_s", "generate_s", "verify_s", "total_s"]
+    assert list(t) == ["retrieve_s", "sources_s", "first_token_s", "generate_s", "verify_s", "total_s"]
 
 
 def test_to_dict_has_the_json_shape(assistant_with):

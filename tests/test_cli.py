@@ -40,6 +40,35 @@ def test_ask_prints_answer_and_sources(fakes):
     assert "Sources" in out and "six-sided discussions involving" in out
 
 
+def test_ask_prints_the_passages_before_the_model_reads_them(fakes, monkeypatch):
+    """The sources line is on stdout (flushed) when the model is asked, before the answer text."""
+    import sys
+
+    seen_when_asked = []
+    stream = type(fakes).stream
+
+    def watched(self, messages, max_tokens=200):
+        sys.stdout.flush()
+        seen_when_asked.append(sys.stdout.buffer.getvalue().decode())
+        yield from stream(self, messages, max_tokens)
+
+    monkeypatch.setattr(type(fakes), "stream", watched)
+    fakes.replies.append("Russia proposed six-sided discussions [1].")
+    out = run("ask", Q2003).output
+    assert seen_when_asked and seen_when_asked[0].startswith("Passages\n[1] Russia Urges Washington, Pyongyang")
+    assert "(2003-04-08 · " in seen_when_asked[0] and "found in " in seen_when_asked[0]
+    assert "Russia proposed" not in seen_when_asked[0]
+    first = seen_when_asked[0].splitlines()
+    assert first[2].startswith("    “") and "six-sided" in first[2]  # the best sentence of passage 1
+    assert out.index("Passages") < out.index("Russia proposed six-sided discussions [1].") < out.index("Sources")
+
+
+def test_json_adds_only_sources_s_to_the_timings(fakes):
+    fakes.replies.append("Russia proposed six-sided discussions [1].")
+    obj = json.loads(run("ask", "--json", Q2003).stdout)
+    assert list(obj["timings"]) == ["retrieve_s", "sources_s", "first_token_s", "generate_s", "verify_s", "total_s"]
+
+
 def test_ingest_list_and_ask_another_library(fakes, tmp_path):
     lib = tmp_path / "lib"
     result = run("ingest", str(SEEDS / "000_8e1adf5baa08f22c.txt"), "--library", str(lib))
@@ -63,7 +92,7 @@ def test_bad_input_exit_codes(fakes, tmp_path):
 
 
 def test_no_llm_prints_passages_without_loading_the_model(fakes, monkeypatch):
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None: pytest.fail("--no-llm loaded the LLM"))
+    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: pytest.fail("--no-llm loaded the LLM"))
     obj = json.loads(run("ask", "--no-llm", "--json", "-k", "3", Q2003).stdout)
     assert obj["answer"] == "" and obj["abstained"] is False and obj["citations"] == []
     assert "003_c13b77ec0b5e076f" in obj["passages"][0]["article_id"] and len(obj["passages"]) == 3

@@ -50,6 +50,24 @@ def test_a_small_job_is_encoded_in_the_callers_thread():
     assert encoder.threads == [threading.current_thread().name] and not encoder.prepared
 
 
+def test_progress_is_heard_before_the_first_encode(monkeypatch):
+    """A first ingest loads the model inside the first encode: the bar must be up before it."""
+    seen: list[tuple[int, int]] = []
+
+    class Slow(RecordingEncoder):
+        def encode(self, texts, batch_size=32, progress=None):
+            assert seen == [(0, len(texts))], seen
+            return super().encode(texts, batch_size, progress)
+
+    for batch in (100, 2):
+        seen.clear()
+        monkeypatch.setattr(EncodingQueue, "batch", batch)
+        with EncodingQueue(Slow(), lambda done, total: seen.append((done, total))) as queue:
+            queue.add(["one short text", "another"])
+            queue.result()
+        assert seen[-1] == (2, 2)
+
+
 def test_ingest_through_the_worker_gives_the_same_library(monkeypatch, tmp_path):
     direct = FolderLibrary.create(tmp_path / "direct", FakeEncoder())
     direct.add([SEEDS], FakeEncoder())

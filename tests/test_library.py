@@ -71,3 +71,18 @@ def test_other_format_and_missing_library_are_refused(tmp_path, fake_encoder):
     (lib.path / "manifest.json").write_text(json.dumps({**manifest, "format": 99}))
     with pytest.raises(LibraryError, match="format 99"):
         FolderLibrary.open(lib.path, fake_encoder)
+
+
+def test_keywords_loaded_with_the_checked_vocabulary_search_as_bm25s_loads_them(tmp_path):
+    """An open parses the vocabulary once (for its check) and hands it to bm25s."""
+    from qa.bm25 import KeywordIndex
+    from qa.library.checks import load_keywords
+
+    texts = ["Russia proposed six-sided talks on Korea", "The harbour reopened after repairs", "Talks in London"]
+    KeywordIndex.build(texts).save(tmp_path / "bm25")
+    theirs, ours = KeywordIndex.load(tmp_path / "bm25", 3), load_keywords(tmp_path / "bm25", 3)
+    assert ours._bm25.vocab_dict == theirs._bm25.vocab_dict
+    assert ours._bm25.unique_token_ids_set == theirs._bm25.unique_token_ids_set
+    for query in ("six-sided talks", "harbour repairs", "London talks Korea"):
+        for a, b in zip(ours.search(query, 3), theirs.search(query, 3)):
+            assert a.tolist() == b.tolist()

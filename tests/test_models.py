@@ -64,6 +64,40 @@ def test_parts_are_assembled_once_and_verified(fake_parts):
     assert models.model_path(spec) == path and path.stat().st_mtime_ns == mtime
 
 
+def test_assembly_reports_bytes_and_reads_each_part_once(fake_parts, monkeypatch):
+    """One pass: each part is opened once (hashed as it is copied), and progress hears the bytes."""
+    spec, _ = fake_parts
+    monkeypatch.setattr(models, "_CHUNK", 256)
+    opened: list[str] = []
+
+    def counting_open(file, mode="r", *args, **kwargs):
+        opened.append(f"{file}:{mode}")
+        return open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(models, "open", counting_open, raising=False)
+    heard: list[tuple[int, int]] = []
+    models.model_path(spec, lambda done, total: heard.append((done, total)))
+    parts = [o for o in opened if "part01.bin" in o]
+    assert len(parts) == 3 and all(o.endswith(":rb") for o in parts)
+    assert heard[-1] == (spec.size, spec.size) and len(heard) > 3
+    assert [d for d, _ in heard] == sorted(d for d, _ in heard) and {t for _, t in heard} == {spec.size}
+    heard.clear()
+    models.model_path(spec, lambda done, total: heard.append((done, total)))
+    assert heard == [], "a verified copy is not assembled (or reported) again"
+
+
+def test_cli_names_the_first_run_preparation_on_stderr(capsys):
+    from qa.cli_stream import Waiting
+
+    waiting = Waiting()
+    for done in (0, 500_000_000, 1_117_320_768):
+        waiting.progress("assemble", done, 1_117_320_768)
+    waiting.progress("load", 0, 1)
+    err = capsys.readouterr().err
+    assert "preparing the language model (once, ~1.1 GB)…" in err
+    assert "preparing the language model (once, ~1.1 GB): checked in" in err
+
+
 def test_tampered_cache_copy_is_rebuilt_from_packages(fake_parts):
     spec, _ = fake_parts
     path = models.model_path(spec)

@@ -2,6 +2,7 @@
 and a question answered (retrieval) without importing torch (slow: real embedder)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import EVAL, REPO
-from embeddings.onnx import MIN_COSINE, OnnxEncoder, export, onnx_path, onnx_spec
+from embeddings.onnx import MIN_COSINE, PROBES, OnnxEncoder, data_path, export, onnx_path, onnx_spec
 
 pytestmark = pytest.mark.slow
 
@@ -46,16 +47,40 @@ def test_small_batches_use_the_export_and_bulk_uses_torch(encoder, st_model, mon
     assert sum(calls) == 300
 
 
-def test_a_tampered_export_is_refused_and_removed(encoder, st_model, tmp_path, monkeypatch):
+@pytest.mark.parametrize("part", ["graph", "weights"])
+def test_a_tampered_export_is_refused_and_removed(encoder, st_model, tmp_path, monkeypatch, part):
     monkeypatch.setenv("QA_CACHE", str(tmp_path))
     path = export(st_model, encoder._spec, encoder.model_dir)
     assert path == onnx_path(encoder._spec) and path.is_file() and onnx_spec(encoder._spec) is not None
+    assert data_path(path).stat().st_size > 50 * path.stat().st_size, "the weights are kept beside the graph"
+    assert onnx_spec(encoder._spec, "data_").size == data_path(path).stat().st_size
     assert OnnxEncoder.load(encoder._spec, encoder.model_dir, 256) is not None
-    data = bytearray(path.read_bytes())
+    target = path if part == "graph" else data_path(path)
+    data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
+    target.write_bytes(bytes(data))
     assert OnnxEncoder.load(encoder._spec, encoder.model_dir, 256) is None
-    assert not path.exists() and onnx_spec(encoder._spec) is None
+    assert not path.exists() and not data_path(path).exists() and onnx_spec(encoder._spec) is None
+
+
+def test_an_export_holding_its_weights_is_split_once_with_the_same_vectors(encoder, st_model, tmp_path, monkeypatch):
+    """Exports made before the weights were kept apart load too: verified, then split once."""
+    import onnx
+
+    monkeypatch.setenv("QA_CACHE", str(tmp_path))
+    path = export(st_model, encoder._spec, encoder.model_dir)
+    split = OnnxEncoder.load(encoder._spec, encoder.model_dir, 256).encode(list(PROBES))
+    whole = onnx.load(str(path))  # back to one file, recorded as an older qa did
+    data_path(path).unlink()
+    onnx.save_model(whole, str(path))
+    record = json.loads(path.with_suffix(".json").read_text())
+    record = {k: v for k, v in record.items() if not k.startswith("data_")}
+    record.update(size=path.stat().st_size, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    path.with_suffix(".json").write_text(json.dumps(record))
+    assert onnx_spec(encoder._spec, "data_") is None
+    again = OnnxEncoder.load(encoder._spec, encoder.model_dir, 256)
+    assert again is not None and data_path(path).is_file() and onnx_spec(encoder._spec, "data_") is not None
+    np.testing.assert_array_equal(again.encode(list(PROBES)), split)
 
 
 def test_a_question_is_retrieved_without_importing_torch(seed_library, encoder, tmp_path):

@@ -33,6 +33,18 @@ def test_off_topic_question_abstains(assistant):
     assert answer.passages, "closest passages are still returned"
 
 
+def test_an_answer_says_how_long_its_prompt_was_and_how_fast_the_model_read_it(assistant):
+    from qa.answering import SYSTEM
+
+    question = "What did Russia's deputy foreign minister say about the standoff in 2003?"  # asked once here
+    t = assistant.ask(question).timings
+    llama = assistant.llm._llm
+    at_least = len(llama.tokenize(SYSTEM.encode(), add_bos=False)) + len(llama.tokenize(question.encode(), add_bos=False))
+    assert at_least < t["prompt_tokens"] < 2048, t
+    assert 0 < t["prompt_tokens_computed"] <= t["prompt_tokens"] and t["prompt_tok_s"] > 0, t
+    assert 0 < t["generated_tokens"] <= 200 and t["gen_tok_s"] > 0, t
+
+
 def test_second_question_reuses_the_cached_system_prompt(assistant):
     """One LlamaCppLLM answering a chat must not re-evaluate the system prompt: llama.cpp
     keeps the KV cache of the common token prefix, if our prompt layout lets it."""

@@ -100,7 +100,7 @@ def test_ingest_ask_and_token_counting_without_network(no_network, monkeypatch, 
     llm = FakeLLM("Russia proposed six-sided discussions [1].")
     monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
     monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None: llm)
+    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: llm)
     counter = TokenCounter(model_path(embedder_spec()).parent)  # the real tokenizer, from its package
     assert counter.count(["Six-sided discussions on North Korea"])[0] > 4
     lib = tmp_path / "lib"

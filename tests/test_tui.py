@@ -314,6 +314,33 @@ def test_sources_panel_shows_the_cited_passage_with_its_quote(fake_library):
     run(main())
 
 
+def test_sources_panel_fills_before_the_first_word_and_marks_what_the_answer_cites(fake_library):
+    llm = GatedLLM(REPLY, gate_after=0)
+
+    async def main():
+        app = make_app(fake_library, llm=llm)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await ready(pilot)
+            app.prompt.text = Q2003
+            await pilot.press("enter")
+            await wait_for(pilot, llm.waiting.is_set, what="the model to start")
+            panel = app.query_one(SourcesPanel)
+            await wait_for(pilot, lambda: str(panel.border_title) == "Passages found · answer 1",
+                           what="the passages in the panel")
+            found = [e["n"] for e in panel.entries]
+            assert len(found) > 1 and found == list(range(1, len(found) + 1))
+            assert ARTICLE_2003 in panel.entries[0]["article_id"]
+            assert app.query_one(AnswerMessage).partial == "", "no word of the answer yet"
+            llm.gate.set()
+            await wait_for(pilot, lambda: answered(app, 1), what="the answer")
+            entries = panel.entries
+            assert str(panel.border_title) == "Sources · answer 1"
+            assert entries[0]["n"] == 1 and entries[0]["quote"].startswith(QUOTE) and "cited" not in entries[0]
+            assert [e["n"] for e in entries[1:]] == found[1:] and all(e["cited"] is False for e in entries[1:])
+            await wait_for(pilot, lambda: "not cited" in screen_text(app), what="the uncited passages marked")
+    run(main())
+
+
 def test_selecting_an_earlier_answer_or_its_marker_switches_the_panel(fake_library):
     async def main():
         app = make_app(fake_library, REPLY, "Lavrov agreed with Washington [1].")
@@ -524,7 +551,7 @@ def test_palette_switches_the_model(fake_library, monkeypatch):
             self.name = name
 
     loaded = []
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None: loaded.append(model) or Named(model))
+    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: loaded.append(model) or Named(model))
     names = [s.name for s in load_manifest() if s.role == "llm"]
 
     async def main():

@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
 from textual.worker import Worker, get_current_worker
 
-from qa.answering import Answer
+from qa.answering import Answer, Sources
 from qa.api import Assistant, Conversation
 from qa.library import Filters, library_address
 from qa.paths import data_dir
@@ -45,23 +45,6 @@ class Generation:
     question_msg: QuestionMessage
     answer_msg: AnswerMessage
     worker: Worker | None = None
-
-
-class _ReportingRetriever:
-    """Wraps an assistant's retriever to tell the app when the search is done (the model
-    then reads the passages, which takes a while on a CPU, before its first word)."""
-
-    def __init__(self, inner, report: Callable[[list], None]) -> None:
-        self.inner = inner
-        self.report = report
-
-    def search(self, *args, **kwargs):
-        passages = self.inner.search(*args, **kwargs)
-        self.report(passages)
-        return passages
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
 
 
 class QAApp(ChatCommands, App[None]):
@@ -109,7 +92,6 @@ class QAApp(ChatCommands, App[None]):
         self._model_lock = threading.Lock()       # one thread loads the models
         self._answer_lock = threading.Lock()      # one answer at a time uses the model
         self._warm_for: Assistant | None = None    # the assistant whose models are loaded
-        self._on_retrieved: Callable[[list], None] | None = None
         self._load_error: str | None = None
         self.filters = Filters()                   # what questions are searched in (palette: Filter)
 
@@ -148,7 +130,13 @@ class QAApp(ChatCommands, App[None]):
         return Assistant(self.library_arg, self.model_arg, progress=self._indexing_progress)
 
     def _indexing_progress(self, stage: str, done: int, total: int) -> None:
-        self._from_thread(self._set_status, f"Indexing the sample articles: {stage} {done}/{total}…", "busy")
+        if stage == "assemble":
+            text = f"Preparing the language model (once, ~{total / 1e9:.1f} GB): {done * 100 // max(total, 1)}%…"
+        elif stage == "load":
+            text = "Loading the language model…"
+        else:
+            text = f"Indexing the sample articles: {stage} {done}/{total}…"
+        self._from_thread(self._set_status, text, "busy")
 
     @property
     def conversation(self) -> VerticalScroll:
@@ -232,8 +220,6 @@ class QAApp(ChatCommands, App[None]):
             self._warm_for = assistant
 
     def _assistant_ready(self, assistant: Assistant, new_chat: bool = False) -> None:
-        if not isinstance(assistant.retriever, _ReportingRetriever):
-            assistant.retriever = _ReportingRetriever(assistant.retriever, self._retrieved)
         self.assistant = assistant
         self._load_error = None
         self._conversation = self._seeded_conversation()
@@ -322,8 +308,6 @@ class QAApp(ChatCommands, App[None]):
                 return
             articles = assistant.library.counts.get("articles", 0)
             ui(self._set_status, f"Searching {articles} articles…", "busy")
-            self._on_retrieved = lambda passages: ui(
-                self._set_status, f"Found {len(passages)} passages · the model is reading them…", "busy")
             stream = conversation.stream(gen.question, where=self.filters)
             answer = None
             try:
@@ -333,6 +317,8 @@ class QAApp(ChatCommands, App[None]):
                     if isinstance(item, Answer):
                         answer = item
                         ui(self._answer_done, gen, item)
+                    elif isinstance(item, Sources):
+                        ui(self._sources_found, gen, item)
                     else:
                         if not gen.answer_msg.partial:
                             ui(self._set_status, "Writing…", "busy")
@@ -345,14 +331,15 @@ class QAApp(ChatCommands, App[None]):
         except Exception as e:
             ui(self._answer_failed, gen, e)
         finally:
-            self._on_retrieved = None
             self._answer_lock.release()
 
-    def _retrieved(self, passages: list) -> None:
-        """Called in the answer worker when the search is done."""
-        report = self._on_retrieved
-        if report is not None:
-            report(passages)
+    async def _sources_found(self, gen: Generation, found: Sources) -> None:
+        """The passages, in the panel while the model reads them (seconds on a CPU)."""
+        if gen is not self._generation:
+            return
+        self._set_status(f"Found {len(found.passages)} passages · the model is reading them…", "busy")
+        pending = Turn.from_answer(Answer(found.question, "", False, [], found.passages, ""))
+        await self.sources.show(pending, gen.answer_msg.number, found=True)
 
     async def _answer_piece(self, gen: Generation, piece: str) -> None:
         if gen is not self._generation:

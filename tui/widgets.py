@@ -103,6 +103,8 @@ def source_content(src: dict) -> Content:
     head = Content.assemble((f"[{n}]", CITE_STYLE), " ",
                             (" ".join((src.get("title") or "Untitled").split()), "bold"))
     meta = " · ".join(str(x) for x in (src.get("date"), src.get("source")) if x) or "undated"
+    if src.get("cited") is False:
+        meta += " · not cited"
     others = also_reported(src.get("source") or "", (a.get("source", "") for a in src.get("also_in") or ()))
     return Content("\n").join([head, Content.styled(meta, "$text-muted"),
                                *([Content.styled(others, "$text-muted italic")] if others else []),
@@ -215,6 +217,18 @@ class AnswerMessage(Vertical, can_focus=True):
             event.stop()
 
 
+def marked_sources(turn: Turn) -> list[dict]:
+    """The panel's entries: for an answer that cites, its sources and then every other passage
+    found, marked ``cited: False`` (the panel listed them all while the model read them);
+    otherwise ``Turn.sources()``."""
+    sources = turn.sources()
+    if turn.abstained or not turn.citations:
+        return sources
+    cited = {s["n"] for s in sources}
+    return sources + [{**p, "n": n, "quote": "", "cited": False}
+                      for n, p in enumerate(turn.passages, 1) if n not in cited]
+
+
 class SourceItem(ListItem):
     def __init__(self, source: dict) -> None:
         super().__init__(Static(source_content(source), classes="source-text"), classes="source")
@@ -267,7 +281,8 @@ class SourcesPanel(Vertical):
     def entries(self) -> list[dict]:
         return [item.source for item in self.query(SourceItem)]
 
-    async def show(self, turn: Turn | None, number: int | None = None) -> None:
+    async def show(self, turn: Turn | None, number: int | None = None, found: bool = False) -> None:
+        """``turn``'s sources; ``found``: the passages of an answer still being written."""
         self.turn, self.number = turn, number
         listing = self.query_one(ListView)
         await listing.clear()
@@ -278,9 +293,10 @@ class SourcesPanel(Vertical):
             self.add_class("-empty")
             hint.update(self.EMPTY)
             return
-        sources = turn.sources()
+        sources = marked_sources(turn)
         closest = turn.abstained or not turn.citations
-        self.border_title = f"{'Closest passages' if closest else 'Sources'} · answer {number}"
+        heading = "Passages found" if found else "Closest passages" if closest else "Sources"
+        self.border_title = f"{heading} · answer {number}"
         self.set_class(turn.abstained, "-abstained")
         await listing.extend(_grouped(sources))
         first = next((i for i, item in enumerate(listing.children) if isinstance(item, SourceItem)), None)

@@ -18,7 +18,6 @@ import numpy as np
 
 from embeddings.index import VectorIndex
 from qa.bm25 import KeywordIndex, load_array
-from qa.library.manifest import is_int
 
 # The FAISS IndexFlatIP file: "IxFI", d (int32), ntotal (int64), two int64 fields, is_trained (bool),
 # metric (int32, 0 = inner product), then the float count (int64) and the floats.
@@ -156,13 +155,19 @@ def _check_ivf_file(stream: IO[bytes], dim: int, size: int) -> int:
 
 def check_keyword_dir(path: Path, rows: int | None) -> int:
     """Check a bm25s folder (JSON and numpy arrays only) before bm25s loads it; returns its row count."""
+    return _check_keyword_dir(path, rows)[0]
+
+
+def _check_keyword_dir(path: Path, rows: int | None) -> tuple[int, dict | None]:
+    """The row count and the checked vocabulary (None for an empty index): loading hands the
+    vocabulary on to bm25s, which would parse its ~0.6 MB of JSON a second time."""
     if not path.is_dir():
         raise Vanished(path)
     params_file = path / "params.index.json"
     if not params_file.exists():
         if rows:
             raise Damaged("params.index.json is missing")
-        return 0
+        return 0, None
     try:
         params = json.loads(params_file.read_text(encoding="utf-8"))
         vocab = json.loads((path / "vocab.index.json").read_text(encoding="utf-8"))
@@ -183,9 +188,12 @@ def check_keyword_dir(path: Path, rows: int | None) -> int:
     docs = params["num_docs"]
     if docs < 0 or (rows is not None and docs != rows):
         raise Damaged(f"{docs} documents for {rows} chunks")
-    if not isinstance(vocab, dict) or not all(isinstance(k, str) and is_int(v) for k, v in vocab.items()):
+    # Checked in C-speed steps (every cold ask opens this; a library holds ~40k words): JSON keys are
+    # always strings, and type() is exact (a bool is not an int here).
+    numbers = list(vocab.values()) if isinstance(vocab, dict) else None
+    if numbers is None or set(map(type, numbers)) - {int}:
         raise Damaged("vocabulary is not a word -> number object")
-    if sorted(vocab.values()) != list(range(len(vocab))):
+    if len(set(numbers)) != len(numbers) or (numbers and (min(numbers) != 0 or max(numbers) != len(numbers) - 1)):
         raise Damaged("vocabulary numbers are not 0..n-1")
     try:
         data, indices, indptr = (load_array(path / name) for name in _BM25_ARRAYS)
@@ -212,13 +220,13 @@ def check_keyword_dir(path: Path, rows: int | None) -> int:
             raise Damaged(f"unreadable array ({e})") from None
         if nnoc.ndim != 1 or nnoc.dtype.kind != "f" or len(nnoc) != docs:
             raise Damaged("non-occurrence array does not fit")
-    return docs
+    return docs, vocab
 
 
 def load_keywords(path: Path, rows: int) -> KeywordIndex:
-    check_keyword_dir(path, rows)
+    _, vocab = _check_keyword_dir(path, rows)
     try:
-        keywords = KeywordIndex.load(path, rows)
+        keywords = KeywordIndex.load(path, rows, vocab)
         if rows and keywords.size != rows:  # KeywordIndex.load finds an empty folder empty
             raise FileNotFoundError(path)
         return keywords
