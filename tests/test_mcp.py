@@ -19,7 +19,7 @@ sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
 import embeddings.encoder, qa.api
 from conftest import FakeEncoder, FakeLLM
 embeddings.encoder.load_encoder = qa.api.load_encoder = FakeEncoder
-qa.api.load_llm = lambda model=None: FakeLLM("Russia proposed six-sided discussions [1].")
+qa.api.load_llm = lambda model=None, progress=None: FakeLLM("Russia proposed six-sided discussions [1].")
 from qa.cli import main
 main(sys.argv[1:], prog_name="qa")
 """
