@@ -88,9 +88,9 @@ def test_batches_done_before_the_last_add_are_kept_for_the_result(monkeypatch):
     monkeypatch.setattr(EncodingQueue, "batch", 4)
     texts = [f"harbour text {i}" for i in range(5)]
     with EncodingQueue(RecordingEncoder()) as queue:
-        queue.add(texts[:4])
-        first = queue._parts[0]
-        first.result()  # the worker has finished the first batch
-        queue.add(texts[4:])  # hands it over
+        queue.add(texts[:4])  # submits the first batch (handed over here already if it is done)
+        for part in list(queue._parts):
+            part.result()  # the worker has finished it
+        queue.add(texts[4:])  # hands it over, if the first add did not
         vectors = queue.result()
     np.testing.assert_array_equal(vectors, FakeEncoder().encode(texts))
