@@ -192,7 +192,7 @@ class Assistant:
 
 def _no_match(question: str, where: Filters, model: str, retrieve_s: float, sources_s: float) -> Answer:
     """The abstention when no article passes the filters: it names them, so the user sees why."""
-    text = f"No article in the library matches {where.describe()}, so there is nothing to answer from."
+    text = where.nothing_matches()
     return Answer(question, text, True, [], [], model,
                   {"retrieve_s": retrieve_s, "sources_s": sources_s, "total_s": sources_s}, filters=where)
 

@@ -278,7 +278,7 @@ def _print_passages(assistant, question: str, today, where, timeline: bool | Non
     elapsed = time.perf_counter() - start
     text = "" if found else ABSTAIN_TEXT
     if not passages and where:
-        text = f"No article in the library matches {where.describe()}, so there is nothing to answer from."
+        text = where.nothing_matches()
     answer = Answer(question, text, not found, [], passages, "", {"retrieve_s": elapsed, "total_s": elapsed},
                     filters=where or None)
     if as_json:

@@ -210,7 +210,7 @@ def search_object(assistant: "Assistant", question: str, k: int | None, today: d
     elapsed = time.perf_counter() - start
     text = "" if found else ABSTAIN_TEXT
     if not passages and where:
-        text = f"No article in the library matches {where.describe()}, so there is nothing to answer from."
+        text = where.nothing_matches()
     return Answer(question, text, not found, [], passages, "", {"retrieve_s": elapsed, "total_s": elapsed},
                   filters=where or None).to_dict()
 

@@ -77,6 +77,10 @@ class Filters:
             parts.append("--include-undated")
         return " ".join(parts)
 
+    def nothing_matches(self) -> str:
+        """The abstention when no article passes: it names the filters, so the user sees why."""
+        return f"No article in the library matches {self.describe()}, so there is nothing to answer from."
+
     def to_dict(self) -> dict:
         """The ``"filters"`` object of ``--json`` output."""
         return {"since": self.since.isoformat() if self.since else None,
