@@ -21,6 +21,7 @@ if os.environ.get("CI"):
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "qa" / "seeds"
+WIRE = Path(__file__).parent / "fixtures" / "wire_copy.jsonl"  # the 2003 VOA article as an undated wire copy
 EVAL = REPO.parent / "shared" / "eval"
 
 
@@ -118,3 +119,18 @@ def fakes(monkeypatch) -> FakeLLM:
 @pytest.fixture
 def fake_encoder() -> FakeEncoder:
     return FakeEncoder()
+
+
+@pytest.fixture
+def outlets_library(fakes, tmp_path) -> Path:
+    """The seeds and the Wire Digest copy of the 2003 VOA article (undated: it takes VOA's date),
+    ingested with the fakes."""
+    from click.testing import CliRunner
+
+    from qa import cli
+
+    lib = tmp_path / "lib"
+    result = CliRunner().invoke(cli.main, ["ingest", str(SEEDS), str(WIRE), "--library", str(lib)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    return lib

@@ -2,27 +2,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from conftest import SEEDS
 from qa import cli
 
-WIRE = Path(__file__).parent / "fixtures" / "wire_copy.jsonl"
 
 
 def run(*args: str):
     return CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
 
-
-@pytest.fixture
-def outlets_library(fakes, tmp_path) -> Path:
-    """The seeds and the Wire Digest copy of the 2003 VOA article (undated: it takes VOA's date)."""
-    lib = tmp_path / "lib"
-    assert run("ingest", str(SEEDS), str(WIRE), "--library", str(lib)).exit_code == 0
-    return lib
 
 
 def test_list_marks_inferred_dates_and_says_how(fakes, outlets_library):

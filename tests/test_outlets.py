@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import SEEDS
+from conftest import SEEDS, WIRE
 from qa import cli
 from qa.answering import Citation
 from qa.library import StoredChunk
@@ -21,7 +20,6 @@ from qa.outlets import also_reported, compare_sources, markers, matching_sentenc
 from qa.reading import read_file
 from qa.retrieval import Passage
 
-WIRE = Path(__file__).parent / "fixtures" / "wire_copy.jsonl"
 VOA = SEEDS / "003_c13b77ec0b5e076f.txt"
 SIX = ("He said Russia was now advancing a plan that calls for six-sided discussions involving the United "
        "States, North Korea, Russia, China, South Korea and Japan.")
@@ -74,12 +72,6 @@ def test_compare_sources_lists_each_outlets_version_and_what_differs():
     assert (second.source, second.quote, second.url) == ("Wire Digest", FIVE, wire.url)
     assert (second.adds, second.lacks) == (["five-sided"], ["six-sided", "Japan"])
 
-
-@pytest.fixture
-def outlets_library(fakes, tmp_path) -> Path:
-    lib = tmp_path / "lib"
-    assert run("ingest", str(SEEDS), str(WIRE), "--library", str(lib)).exit_code == 0
-    return lib
 
 
 def test_ask_names_the_other_outlet_and_json_compares_versions(fakes, outlets_library):
