@@ -296,9 +296,6 @@ def _messages(topic: str, evidence: list[Evidence]) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?”])\s+(?=\S)")
-
-
 def _first_sentences(text: str, n: int) -> str:
     """At most ``n`` sentences of an entry: a timeline line stays short."""
-    return " ".join(_SENTENCE_END.split(text.strip())[:n])
+    return " ".join(text[a:b] for a, b in sentence_spans(text)[:n]) or text
