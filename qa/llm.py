@@ -25,10 +25,12 @@ class LLM(ABC):
     """Streams the reply to a chat, piece by piece."""
 
     name: str
+    constrained: bool = False  # whether ``stream`` takes a ``grammar`` that limits what it may write
 
     @abstractmethod
-    def stream(self, messages: Messages, max_tokens: int = 200) -> Iterator[str]:
-        """Text pieces of the reply, greedy (deterministic) decoding."""
+    def stream(self, messages: Messages, max_tokens: int = 200, grammar: str | None = None) -> Iterator[str]:
+        """Text pieces of the reply, greedy (deterministic) decoding; ``grammar`` (GBNF, only where
+        ``constrained``) limits the reply to the strings it admits."""
 
     def usage(self) -> dict[str, float]:
         """What the last reply cost, for a user to tell a slow machine from a long prompt:
@@ -73,6 +75,8 @@ class LlamaCppLLM(LLM):
     The file carries its own sha256; one that does not check out, or that llama.cpp
     refuses, is removed and the prompt is computed as usual."""
 
+    constrained = True
+
     def __init__(self, path: Path, name: str, n_ctx: int = 2048, state_dir: Path | None = None) -> None:
         try:
             from llama_cpp import Llama
@@ -91,7 +95,7 @@ class LlamaCppLLM(LLM):
         self._first = True
         self._usage: dict[str, float] = {}
 
-    def stream(self, messages: Messages, max_tokens: int = 200) -> Iterator[str]:
+    def stream(self, messages: Messages, max_tokens: int = 200, grammar: str | None = None) -> Iterator[str]:
         first, self._first = self._first, False
         state = self._state_file(messages) if first else None
         if state is not None and state.exists():
@@ -100,7 +104,8 @@ class LlamaCppLLM(LLM):
 
         llama_cpp.llama_perf_context_reset(self._llm._ctx.ctx)
         self._usage = {}
-        for part in self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens,
+        rules = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
+        for part in self._llm.create_chat_completion(messages=messages, max_tokens=max_tokens, grammar=rules,
                                                       temperature=0.0, top_k=1, stream=True):
             piece = part["choices"][0]["delta"].get("content")
             if piece:
