@@ -114,3 +114,12 @@ def test_a_damaged_saved_state_is_replaced_not_used(tmp_path):
     assert "".join(second.stream(_messages("Leeds", 40))) == reply
     assert second.restored == 0
     assert state.read_bytes() != bytes(data), "saved again from this process"
+
+
+def test_a_name_question_is_answered_with_a_span_of_the_cited_sentence(assistant):
+    """The real model under the span grammar: its answer is words of the sentence it is cited to."""
+    answer = assistant.ask("Which Russian deputy foreign minister called the standoff extremely dangerous?")
+    assert "Losyukov" in answer.text and not answer.extractive, answer.to_dict()
+    span = re.sub(r"\s*\[\d\]\.$", "", answer.text)
+    assert len(answer.citations) == 1 and span.lower() in answer.citations[0].quote.lower()
+    assert answer.timings["generated_tokens"] <= 10

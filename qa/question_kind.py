@@ -1,0 +1,36 @@
+"""What a question asks for: a name, place, number, date or thing that a span of the evidence
+can be (news quiz questions mostly do: "Which company…", "Who…", "How much…"), or an
+explanation ("Why…", "How did…") that takes a sentence; and the names the question itself
+gives, which are not its answer.
+
+For the first kind the reader lets the model copy a span of its evidence (``qa.grammar``)
+instead of writing: a small model writing an answer often names a neighbouring entity of the
+same kind from the same passages, or one of its own.
+"""
+from __future__ import annotations
+
+import re
+
+# The question's own wording that asks for a name, place, number or date, or for a thing
+# ("drinking what?", "what item").
+_ASKS = re.compile(
+    r"\b(?:who|whom|whose|which|where|when|how\s+(?:many|much|old|long|far|tall)|named|called)\b|"
+    r"\bwhat(?:\s+[\w'’-]+){0,3}?\s+(?:year|month|day|date|time|city|country|state|company|firm|team|"
+    r"name|percentage|percent|share|number|amount|price|fee|cost|rate|age|kind|type|brand|app|airline|"
+    r"nation|island|town|region|organi[sz]ation|group|agency|party|colou?r|item|good|festival|food|part|"
+    r"animal|sport|title|word|owner|deadline|record|score|total|award|prize)s?\b|\bwhat\s*\??\s*$", re.I)
+_OPEN = re.compile(r"^\s*(?:why|how(?!\s+(?:many|much|old|long|far|tall)))\b", re.I)
+_GIVEN = re.compile(r"(?<=\s)[\"“(]?([A-Z][\w.&-]*)")
+
+
+def asks_for_entity(question: str) -> bool:
+    """Whether the question asks for a name, place, number, date or thing (a span of the
+    evidence can be the whole answer), not for an explanation ("why…", "how did…")."""
+    return not _OPEN.search(question) and bool(_ASKS.search(question))
+
+
+def question_names(question: str) -> frozenset[str]:
+    """The names the question itself gives (capitalised words after its first), lower case,
+    "'s" and a final full stop taken off: the answer to "Which app surged amid the TikTok
+    ban?" is not TikTok."""
+    return frozenset(re.sub(r"['’]s?$", "", w).rstrip(".").lower() for w in _GIVEN.findall(question))
