@@ -18,6 +18,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy as np
+
 import qa.answering
 from embeddings.encoder import load_encoder
 from qa import evaluation
@@ -29,13 +31,29 @@ from common import DATASET, describe, dev_library  # noqa: E402
 from retrieval_steps import split  # noqa: E402
 
 
+class _Memo:
+    """The encoder, each text encoded once: every size and bonus ranks the same sentences."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder, self.seen = encoder, {}
+
+    def __getattr__(self, name):
+        return getattr(self.encoder, name)
+
+    def encode(self, texts: list[str]):
+        new = [t for t in dict.fromkeys(texts) if t not in self.seen]
+        if new:
+            self.seen.update(zip(new, self.encoder.encode(new)))
+        return np.stack([self.seen[t] for t in texts])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", type=Path, nargs="?", default=DATASET)
     ap.add_argument("--library", type=Path, default=None)
     ap.add_argument("--sizes", default="4,5,6,8,12", help="evidence sentences in the prompt, comma-separated")
     a = ap.parse_args()
-    encoder = load_encoder()
+    encoder = _Memo(load_encoder())
     library = open_library(a.library or dev_library(), encoder)
     retriever = Retriever(library, encoder)
     questions = evaluation.answerable(evaluation.read_jsonl(a.dataset / "questions.jsonl"),

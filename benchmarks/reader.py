@@ -1,0 +1,154 @@
+"""The reader: from the passages retrieval found to the answer, variant against variant.
+
+    python benchmarks/reader.py [DATASET] --library LIB [--half tuning|held-out|all]
+        [--variants today,reader] [--limit N] [--out DIR]
+
+Retrieval runs once per question (as ``qa eval`` does: the question's date as ``today``, top
+10); then every variant answers it with the same passages, one after the other, so answer
+times are compared side by side under the same load. Each variant has its own model object
+(llama.cpp maps the weights once), so each keeps its own prompt cache as a session would.
+
+Per variant, over the answerable questions of the half: the share whose correct choice is in
+what the model reads (``in prompt``), accuracy (score.py's rule: the choice closest to the
+answer by token F1), accuracy on the questions whose answer is in the top 5 passages, how
+often the answer is quoted evidence, and the median and p90 answer time (evidence selection,
+prompt, generation and verification). ``--out`` appends each variant's predictions to DIR/VARIANT.jsonl as they come.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from embeddings.encoder import load_encoder
+from qa import answering, evaluation
+from qa.library import open_library
+from qa.llm import load_llm
+from qa.retrieval import Retriever
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DATASET, describe, dev_library  # noqa: E402
+from retrieval_steps import split  # noqa: E402
+
+HALVES = {"tuning": "dev", "held-out": "holdout", "all": "all"}
+
+
+def _today(question: str, passages, llm, encoder) -> tuple[answering.Answer, list[str]]:
+    """The reader before #18: five evidence sentences, a one-sentence answer, verified."""
+    evidence = answering.select_evidence(question, passages, encoder)
+    raw = "".join(llm.stream(answering.build_messages(question, evidence)))
+    return answering.finish(question, raw, evidence, passages, llm.name, encoder), _read(evidence)
+
+
+def _reader(question: str, passages, llm, encoder) -> tuple[answering.Answer, list[str]]:
+    """The shipped reader (``answering.answer_stream``), noting the evidence it showed the model."""
+    shown: list[answering.Evidence] = []
+    select = answering.select_evidence
+
+    def noted(*args, **kwargs):
+        shown[:] = select(*args, **kwargs)
+        return shown
+
+    answering.select_evidence = noted
+    try:
+        answer = [x for x in answering.answer_stream(question, passages, llm, encoder)
+                  if isinstance(x, answering.Answer)][-1]
+    finally:
+        answering.select_evidence = select
+    return answer, _read(shown)
+
+
+def _read(evidence: list[answering.Evidence]) -> list[str]:
+    return [s for ev in evidence for s in ev.sentences]
+
+
+# name: (how it answers, the answering constants it sets)
+VARIANTS = {
+    "today": (_today, {}),
+    "reader": (_reader, {}),
+    "reader7": (_reader, {"CHOICE_SENTENCES": 7, "TITLES_IN_PROMPT": False}),
+    "reader8": (_reader, {"CHOICE_SENTENCES": 8, "TITLES_IN_PROMPT": False}),
+    "noban": (_reader, {"BAN_QUESTION_NAMES": False}),
+}
+
+
+@contextmanager
+def _setting(values: dict):
+    before = {k: getattr(answering, k) for k in values}
+    for k, v in values.items():
+        setattr(answering, k, v)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            setattr(answering, k, v)
+
+
+def correct(q: dict, answer: answering.Answer) -> bool:
+    if answer.abstained or not answer.text:
+        return False
+    scores = [evaluation.f1(answer.text, c) for c in q["choices"]]
+    best = max(range(len(scores)), key=lambda i: scores[i])
+    return scores[best] > 0 and best == q["answer_index"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dataset", type=Path, nargs="?", default=DATASET)
+    ap.add_argument("--library", type=Path, default=None)
+    ap.add_argument("--half", choices=list(HALVES), default="tuning")
+    ap.add_argument("--variants", default="today,reader", help=f"comma-separated, of {', '.join(VARIANTS)}")
+    ap.add_argument("--limit", type=int, default=None, help="the first N answerable questions only")
+    ap.add_argument("--skip", type=int, default=0, help="leave out the first N (to resume a run)")
+    ap.add_argument("--out", type=Path, default=None, help="a folder for each variant's predictions")
+    a = ap.parse_args()
+    names = a.variants.split(",")
+    encoder = load_encoder()
+    library = open_library(a.library or dev_library(), encoder)
+    retriever = Retriever(library, encoder)
+    corpus = [r["text"] for r in evaluation.read_jsonl(evaluation.corpus_path(a.dataset))]
+    questions = split(evaluation.answerable(evaluation.read_jsonl(a.dataset / "questions.jsonl"), corpus),
+                      HALVES[a.half])[a.skip:a.limit]
+    llms = {name: load_llm() for name in names}
+    if a.out:
+        a.out.mkdir(parents=True, exist_ok=True)
+    sinks = {name: open(a.out / f"{name}.jsonl", "a") for name in names} if a.out else {}
+    rows: dict[str, list[dict]] = {name: [] for name in names}
+    print(describe())
+    print(f"{len(questions)} answerable questions ({a.half}), library {library.counts}", flush=True)
+    for i, q in enumerate(questions, 1):
+        passages = retriever.search(q["question"], 10, today=evaluation.question_date(q))
+        top5 = any(evaluation.contains(p.text, q["answer"]) for p in passages[:5])
+        for name in names:
+            how, values = VARIANTS[name]
+            with _setting(values):
+                start = time.perf_counter()
+                answer, read = how(q["question"], passages, llms[name], encoder)
+                seconds = time.perf_counter() - start
+            rows[name].append({"id": q["id"], "answer": answer.text, "abstained": answer.abstained,
+                               "extractive": answer.extractive, "correct": correct(q, answer), "top5": top5,
+                               "in_prompt": any(evaluation.contains(s, q["answer"]) for s in read),
+                               "seconds": round(seconds, 2), "usage": llms[name].usage()})
+            if a.out:
+                sinks[name].write(json.dumps(rows[name][-1]) + "\n")
+                sinks[name].flush()
+        print(f"{i}/{len(questions)} " + " ".join(f"{n}={'+' if rows[n][-1]['correct'] else '-'}"
+                                                   f"{rows[n][-1]['seconds']:.1f}s" for n in names), flush=True)
+    print(f"{'variant':>10} | in prompt | accuracy | right when in top 5 | quoted | median s | p90 s | prompt tokens")
+    for name in names:
+        r = rows[name]
+        in5 = [x for x in r if x["top5"]]
+        secs = [x["seconds"] for x in r]
+        tokens = statistics.median(x["usage"].get("prompt_tokens", 0) for x in r)
+        print(f"{name:>10} | {sum(x['in_prompt'] for x in r) / len(r):.3f} | {sum(x['correct'] for x in r) / len(r):.3f}"
+              f" | {sum(x['correct'] for x in in5)}/{len(in5)} = {sum(x['correct'] for x in in5) / max(1, len(in5)):.3f}"
+              f" | {sum(x['extractive'] for x in r) / len(r):.3f} | {statistics.median(secs):.2f}"
+              f" | {evaluation.p90(secs):.2f} | {tokens:.0f}")
+
+
+if __name__ == "__main__":
+    main()
