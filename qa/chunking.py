@@ -7,15 +7,17 @@ character span in the article so a citation can quote exact sentences.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import syntok.segmenter as segmenter
-from syntok.tokenizer import Tokenizer
 
 from embeddings.encoder import TokenCounter
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+# syntok is imported on first use (it and the ``regex`` module it needs take ~20 ms, which a
+# question answered without sentences, ``qa ask --no-llm``, skips), one thread at a time:
+# CPython 3.11 can fail when two threads compile modules at once (see qa/bm25.py).
+_IMPORT = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     Each paragraph is tokenised from offset 0 and shifted back: syntok's own
     ``analyze`` pads every paragraph with its offset in spaces, which makes long
     articles quadratic (53 s for 1 MB instead of 1.3 s)."""
+    with _IMPORT:
+        import syntok.segmenter as segmenter
+        from syntok.tokenizer import Tokenizer
     tokenizer = Tokenizer(replace_not_contraction=False)
     spans = []
     for offset, paragraph in segmenter.preprocess_with_offsets(text):

@@ -18,12 +18,12 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING
 
 from embeddings.encoder import Encoder
 from embeddings.index import VectorIndex
@@ -33,6 +33,9 @@ from qa.library.change import Change
 from qa.library.checks import load_index_file
 from qa.library.manifest import MANIFEST, doctor_hint
 from qa.library.store import chunk_texts, write_change
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 LOCK = ".ingest.lock"
 
@@ -58,14 +61,28 @@ def fsync(path: Path) -> None:
         os.close(fd)
 
 
-def write_lock(path: Path, timeout: float = 0) -> FileLock:
+_IMPORT = threading.Lock()  # filelock is imported by the first writer (readers never lock), once
+
+
+def write_lock(path: Path, timeout: float = 0) -> "FileLock":
+    with _IMPORT:
+        from filelock import FileLock
     return FileLock(str(path / LOCK), timeout=timeout)
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    """Whether ``error`` is filelock's Timeout (filelock is loaded: a lock was made first)."""
+    from filelock import Timeout
+
+    return isinstance(error, Timeout)
 
 
 @contextmanager
 def holding_write_lock(path: Path, timeout: float) -> Iterator[None]:
     """The library's write lock, or a LibraryError saying another writer holds it."""
     lock = write_lock(path, timeout)
+    from filelock import Timeout
+
     try:
         lock.acquire()
     except Timeout:
