@@ -183,7 +183,7 @@ class FolderLibrary(Library):
 
     @property
     def params(self) -> ChunkParams:
-        return ChunkParams(**self.manifest["chunking"])
+        return ChunkParams.from_dict(self.manifest["chunking"])
 
     @property
     def chunking(self) -> dict:
