@@ -93,12 +93,18 @@ def embed_text(title: str, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
+def _title_row(title: str, texts: Sequence[str], params: ChunkParams) -> bool:
+    """Whether the title is encoded on its own: not where it is not mixed in, and not where it is
+    the article's first chunk word for word (a one-line note): that chunk's vector is the title's."""
+    return bool(params.title_mix and title and (not texts or texts[0] != title))
+
+
 def encoder_texts(title: str, texts: Sequence[str], params: ChunkParams) -> list[str]:
     """What the encoder reads for one article's chunks: the title first (if any), then each chunk;
     or, with ``title_mix`` 0, each chunk with its title before it."""
     if not params.title_mix:
         return [embed_text(title, t) for t in texts]
-    return ([title] if title else []) + list(texts)
+    return ([title] if _title_row(title, texts, params) else []) + list(texts)
 
 
 class TitleMixer:
@@ -106,14 +112,19 @@ class TitleMixer:
     encoding queue hands them over) into one vector per chunk. ``expect`` each article first."""
 
     def __init__(self, params: ChunkParams) -> None:
+        self.params = params
         self.weight = params.title_mix / 100
-        self._layout: list[tuple[bool, int]] = []  # (has a title row, chunks) per article, in order
+        # Per article, in order: "row" (a title row comes first), "first" (the first chunk is the
+        # title) or "" (no title to mix in), and its number of chunks.
+        self._layout: list[tuple[str, int]] = []
         self._next = 0
         self._title: np.ndarray | None = None
         self._left = 0  # chunk rows still to come for the current article
 
-    def expect(self, title: str, chunks: int) -> None:
-        self._layout.append((bool(title) and self.weight > 0, chunks))
+    def expect(self, title: str, texts: Sequence[str]) -> None:
+        """The next article: its title and its chunks' texts."""
+        mode = "row" if _title_row(title, texts, self.params) else "first" if title and self.weight else ""
+        self._layout.append((mode, len(texts)))
 
     def __call__(self, vectors: np.ndarray) -> np.ndarray:
         if not self.weight:
@@ -121,13 +132,15 @@ class TitleMixer:
         out = []
         for v in vectors:
             if not self._left:
-                has_title, self._left = self._layout[self._next]
-                self._layout[self._next] = (False, 0)
+                mode, self._left = self._layout[self._next]
+                self._layout[self._next] = ("", 0)
                 self._next += 1
                 self._title = None
-                if has_title:
+                if mode == "row":
                     self._title = self.weight * v
                     continue
+                if mode == "first":
+                    self._title = self.weight * v
             out.append(v if self._title is None else v + self._title)
             self._left -= 1
         if not out:
@@ -144,8 +157,9 @@ def chunk_vectors(encoder: "Encoder", pairs: Sequence[tuple[str, str]], params: 
         j = i
         while j < len(pairs) and pairs[j][0] == pairs[i][0]:
             j += 1
-        texts += encoder_texts(pairs[i][0], [t for _, t in pairs[i:j]], params)
-        mixer.expect(pairs[i][0], j - i)
+        chunks = [t for _, t in pairs[i:j]]
+        texts += encoder_texts(pairs[i][0], chunks, params)
+        mixer.expect(pairs[i][0], chunks)
         i = j
     if not texts:
         return np.zeros((0, encoder.dim), np.float32)

@@ -67,13 +67,21 @@ def test_the_title_is_encoded_once_per_article_and_mixed_into_each_chunk(counter
         want.append(v / np.linalg.norm(v))
     assert np.allclose(got, np.array(want), atol=1e-6)
     assert np.allclose(chunk_vectors(encoder, pairs, LEGACY), encoder.encode([embed_text(t, x) for t, x in pairs]))
+    # a one-line note whose title is its text: encoded once, its vector is the title's too
+    note = "Council met on Monday."
+    assert encoder_texts(note, [note], ChunkParams()) == [note]
+    assert np.allclose(chunk_vectors(encoder, [(note, note), (note, "It approved the budget.")], ChunkParams()),
+                       chunk_vectors(encoder, [("", note)], ChunkParams()).tolist()
+                       + [(lambda v: v / np.linalg.norm(v))(encoder.encode(["It approved the budget."])[0]
+                                                            + 0.5 * encoder.encode([note])[0])], atol=1e-6)
     # a queue hands the rows over in batches that may end on a title: the same vectors come out
     rows = encoder.encode(["Russia urges talks", *[x for _, x in pairs[:2]], pairs[2][1], "Floods in Valencia",
                            pairs[3][1]])
     for cut in range(len(rows) + 1):
         mixer = TitleMixer(ChunkParams())
-        for title, n in (("Russia urges talks", 2), ("", 1), ("Floods in Valencia", 1)):
-            mixer.expect(title, n)
+        for title, texts in (("Russia urges talks", [x for _, x in pairs[:2]]), ("", [pairs[2][1]]),
+                             ("Floods in Valencia", [pairs[3][1]])):
+            mixer.expect(title, texts)
         assert np.allclose(np.vstack([mixer(rows[:cut]), mixer(rows[cut:])]), got, atol=1e-6)
 
 

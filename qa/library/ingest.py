@@ -110,8 +110,9 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
                 report.added.append(art)
                 articles[art.id] = art
                 change.chunks += pieces
-                mixer.expect(art.title, len(pieces))
-                queue.add(encoder_texts(art.title, [c.text for c in pieces], params))
+                texts = [c.text for c in pieces]
+                mixer.expect(art.title, texts)
+                queue.add(encoder_texts(art.title, texts, params))
                 progress("read", len(report.added), 0)
             change.links |= {(key, aid) for aid in holds}
             if whole:
