@@ -8,7 +8,8 @@ LIB is a library of the dataset's corpus (default: the one ``qa eval DATASET`` b
 
 * Passages: each round runs, one after the other (so machine load hits all alike), the floor
   ``python -c "import onnxruntime, tokenizers, faiss, numpy, sqlite3, bm25s"`` (what retrieval
-  cannot do without) and ``qa ask --no-llm --json`` on a dev question, start to exit (with
+  cannot do without), the same with the garbage collector as ``qa ask`` runs it (off, frozen at
+  exit), and ``qa ask --no-llm --json`` on a dev question, start to exit (with
   ``--baseline-tree``, that tree's too, with ``--baseline-cache`` as its QA_CACHE). The trees
   are byte-compiled first, as an install is.
 * ``--seed-asks N``: N cold ``qa ask QUESTION`` (text, on a pseudo-terminal, as a user sees it)
@@ -36,6 +37,9 @@ from common import DATASET, describe, dev_library, on_a_terminal  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 QA = [sys.executable, "-c", "import sys; from qa.cli import main; sys.exit(main())"]
 FLOOR = "import onnxruntime, tokenizers, faiss, numpy, sqlite3, bm25s"
+# The same imports with the collector as a question runs (qa/cli.py: off, frozen at exit), to
+# tell how much of qa's lead over the floor is that, not work left out.
+FLOOR_GC = f"import gc; gc.disable(); {FLOOR}; gc.freeze()"
 SEED_QUESTIONS = (
     "What did Russia propose in 2003?",
     "What did Lavrov warn against in April 2013?",
@@ -88,10 +92,12 @@ def passages(library: Path, dataset: Path = DATASET, n: int = 5, baseline: Path 
     for tree, _ in trees.values():
         _compiled(tree)
     floor: list[float] = []
+    floor_gc: list[float] = []
     wall: dict[str, list[float]] = {name: [] for name in trees}
     inside: dict[str, list[float]] = {name: [] for name in trees}
     for i, (question, day) in enumerate(_questions(dataset, n)):
         floor.append(_timed([sys.executable, "-c", FLOOR])[0])
+        floor_gc.append(_timed([sys.executable, "-c", FLOOR_GC])[0])
         for name, (tree, env) in trees.items():
             t, out = _timed(QA + ["ask", "--no-llm", "--json", "--library", str(library), "--today", day, question],
                             tree, **env)
@@ -104,7 +110,9 @@ def passages(library: Path, dataset: Path = DATASET, n: int = 5, baseline: Path 
             f"{' --baseline-tree ' + baseline.name if baseline else ''}` on {library.name} "
             f"({_chunks(library)} chunks), alternating:", "",
             "| what | median s | max s | vs floor |", "|---|---|---|---|",
-            f"| floor: `python -c \"{FLOOR}\"` | {med(floor):.2f} | {max(floor):.2f} | 1.00 |"]
+            f"| floor: `python -c \"{FLOOR}\"` | {med(floor):.2f} | {max(floor):.2f} | 1.00 |",
+            f"| the floor with the collector off and frozen at exit, as a question runs | {med(floor_gc):.2f} "
+            f"| {max(floor_gc):.2f} | {med(floor_gc) / med(floor):.2f} |"]
     for name in trees:
         rows += [f"| `qa ask --no-llm --json` (start to exit), {name} | {med(wall[name]):.2f} | {max(wall[name]):.2f} "
                  f"| {med(wall[name]) / med(floor):.2f} |",

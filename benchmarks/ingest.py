@@ -6,12 +6,13 @@ on the encoder's floor (every word of the articles read once).
 Takes the first N articles of the dataset's corpus and, in one run: ingests them
 into a new library (reading, cleaning, dates, chunking, embedding, SQLite, FAISS
 and BM25: everything ``qa ingest`` does), then encodes exactly the texts that
-were embedded with a bare ``SentenceTransformer.encode`` (batch 32), then the floor:
+were embedded (each title once and the chunks, or "title\nchunk" in a library of the old
+chunking) with a bare ``SentenceTransformer.encode`` (batch 32), then the floor:
 the same articles' text cut into 150-word windows, no overlap, no titles. The model is
 loaded before each clock starts, so the rates are steady-state. Each runs in its own
 process, so each peak RSS is its own. Tokens per article: the word pieces the model
-reads (its 256-token cut and [CLS]/[SEP] included), so the overlap between chunks and
-the title before each one show up as tokens read twice.
+reads (its 256-token cut and [CLS]/[SEP] included), so an overlap between chunks or a
+title before each one would show up as tokens read twice.
 """
 from __future__ import annotations
 
@@ -46,9 +47,21 @@ def _ingest(corpus: Path, library: Path) -> dict:
 
 
 def _bare(library: Path) -> dict:
+    """The texts ingest gave the encoder, in its order: per article its title (where the library
+    mixes titles in) and its chunks, or each chunk with its title before it (``title_mix`` 0)."""
+    from qa.chunking import ChunkParams, encoder_texts
     from qa.library import open_library
 
-    texts = open_library(library).chunk_texts()
+    lib = open_library(library)
+    params = ChunkParams.from_dict(lib.chunking)
+    stored = lib.chunks(range(lib.counts["chunks"]))
+    texts, i = [], 0
+    while i < len(stored):
+        j = i
+        while j < len(stored) and stored[j].article.id == stored[i].article.id:
+            j += 1
+        texts += encoder_texts(stored[i].article.title, [c.text for c in stored[i:j]], params)
+        i = j
     return _encode(texts)
 
 
@@ -122,12 +135,12 @@ def run(dataset: Path = DATASET, articles: int = 150) -> str:
         f"| floor: bare encode of the articles in {FLOOR_WORDS}-word windows, no overlap, no titles "
         f"({floor['chunks']} texts) | {floor['seconds']:.1f} | {n / floor['seconds']:.2f} | | "
         f"{floor['tokens'] / n:.0f} | {floor['peak_rss_mb']:.0f} | | 1.00 |",
-        f"| baseline: bare `SentenceTransformer.encode` of the same {bare['chunks']} texts | {bare['seconds']:.1f} "
+        f"| baseline: bare `SentenceTransformer.encode` of the same {bare['chunks']} texts (titles and chunks) | {bare['seconds']:.1f} "
         f"| {n / bare['seconds']:.2f} | {bare_rate:.1f} | {bare['tokens'] / n:.0f} | {bare['peak_rss_mb']:.0f} | 1.00 "
         f"| {floor['seconds'] / bare['seconds']:.2f} |",
         f"| `Library.add` (read, clean, chunk, embed, store, FAISS, BM25) | {ingest['seconds']:.1f} | "
         f"{n / ingest['seconds']:.2f} | {ingest_rate:.1f} | {bare['tokens'] / n:.0f} | {ingest['peak_rss_mb']:.0f} "
-        f"| {ingest_rate / bare_rate:.2f} | {floor['seconds'] / ingest['seconds']:.2f} |",
+        f"| {bare['seconds'] / ingest['seconds']:.2f} | {floor['seconds'] / ingest['seconds']:.2f} |",
         "",
         "Target: ≥ 0.95 of the floor's speed (articles/s).",
     ]) + "\n"

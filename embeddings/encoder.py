@@ -151,6 +151,10 @@ class EncodingQueue:
     store can take them while the ingest goes on instead of holding them all to the end."""
 
     batch = 4 * SMALL_BATCH
+    # The first batch goes to the worker as soon as it is large enough for the bulk engine, so
+    # the encoder starts after ~260 texts are read and chunked, not 1,024 (on 150 articles, the
+    # reading of 90 of them was not hidden behind the encoder: ~4% of the ingest).
+    first_batch = SMALL_BATCH + 1
 
     def __init__(self, encoder: Encoder, progress: Callable[[int, int], None] | None = None,
                  on_vectors: Callable[[np.ndarray], None] | None = None) -> None:
@@ -166,7 +170,7 @@ class EncodingQueue:
     def add(self, texts: Sequence[str]) -> None:
         self._pending += texts
         self._queued += len(texts)
-        if len(self._pending) >= self._batch:
+        if len(self._pending) >= (self._batch if self._pool is not None else min(self._batch, self.first_batch)):
             self._submit()
         while self._parts and self._parts[0].done():
             self._hand_over(self._parts.pop(0).result())

@@ -10,6 +10,7 @@ same module for the first time, as a reader and a writer thread would.
 """
 from __future__ import annotations
 
+import re
 import threading
 import tokenize
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 
 
 _NO_WORDS = "qaemptydocument"
@@ -48,6 +50,18 @@ def _tokens(texts: Sequence[str]) -> list[list[str]]:
                           show_progress=False)
 
 
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s.tokenize's default token pattern
+_STOPWORDS = frozenset(STOPWORDS_EN)
+
+
+def query_tokens(text: str) -> list[str]:
+    """``_tokens([text])[0]`` for one text, without bm25s.tokenize's progress bars: even
+    disabled, each one creates tqdm's multiprocessing lock (~10 ms a process, per question's
+    first search). Same steps: lowercase, bm25s's word pattern, its English stopwords, the stemmer."""
+    words = _WORD.findall(text.lower())
+    return _stemmer().stemWords([w for w in words if w not in _STOPWORDS])
+
+
 class KeywordIndex:
     def __init__(self, retriever=None, size: int = 0) -> None:
         self._bm25 = retriever
@@ -73,17 +87,19 @@ class KeywordIndex:
         empty = (np.zeros(0, np.float32), np.zeros(0, np.int64))
         if self._bm25 is None or (within is not None and not len(within)):
             return empty
-        tokens = [t for t in _tokens([query])[0] if t in self._bm25.vocab_dict and t != _NO_WORDS]
+        tokens = [t for t in query_tokens(query) if t in self._bm25.vocab_dict and t != _NO_WORDS]
         if not tokens:
             return empty
         mask = None
         if within is not None:
             mask = np.zeros(self.size, np.float32)
             mask[within] = 1
-        rows, scores = self._bm25.retrieve([tokens], k=min(k, self.size), show_progress=False, n_threads=1,
-                                           weight_mask=mask)
-        keep = scores[0] > 0
-        return scores[0][keep], rows[0][keep].astype(np.int64)
+        # What BM25.retrieve does for one query, without its thread pool and progress bar (whose
+        # multiprocessing lock costs a cold question ~10 ms): score every row, take the top k.
+        scores, rows = bm25s.selection.topk(self._bm25.get_scores(tokens, weight_mask=mask), min(k, self.size),
+                                            sorted=True)
+        keep = scores > 0
+        return scores[keep], rows[keep].astype(np.int64)
 
     def save(self, path: Path) -> None:
         if self._bm25 is not None:

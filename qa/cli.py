@@ -5,6 +5,8 @@ Exit codes: 0 answered or abstained (or all files ingested), 2 bad input
 """
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import sys
 from pathlib import Path
@@ -39,15 +41,30 @@ def _stderr_console():
     return Console(stderr=True)
 
 
-def _open_assistant(library: Path | str | None, model: str | None = None, k: int = 5):
+def _start_encoder():
+    """The question encoder, its ONNX session already loading in a thread (~0.1 s of CPU), or None
+    where it cannot load (``_open_assistant`` says why). A command calls this first, so that the
+    session builds while numpy, FAISS, bm25s and the library are imported and opened."""
+    from embeddings.encoder import load_encoder
     from qa.models import ModelError
 
     try:
-        # First, so that the question encoder loads while the rest is imported and opened.
-        from embeddings.encoder import load_encoder
-
         encoder = load_encoder()
         encoder.warm_up()
+    except ModelError:
+        return None
+    return encoder
+
+
+def _open_assistant(library: Path | str | None, model: str | None = None, k: int = 5, encoder=None):
+    from qa.models import ModelError
+
+    try:
+        if encoder is None:
+            from embeddings.encoder import load_encoder
+
+            encoder = load_encoder()
+            encoder.warm_up()
     except ModelError as e:
         raise click.ClickException(str(e)) from None
     from qa.api import Assistant
@@ -57,6 +74,7 @@ def _open_assistant(library: Path | str | None, model: str | None = None, k: int
     try:
         if library is not None or library_exists(default_library_dir()):
             return Assistant(library, model=model, k=k, encoder=encoder)
+        _collect()  # indexing the bundled sample articles is work: collect as usual
         bar, update = _progress_bar()  # the first run indexes the bundled sample articles
         with bar:
             return Assistant(library, model=model, k=k, encoder=encoder, progress=update)
@@ -66,7 +84,56 @@ def _open_assistant(library: Path | str | None, model: str | None = None, k: int
         raise click.ClickException(str(e)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# ``qa ask`` and ``qa timeline`` run with the garbage collector off: a cold question creates some
+# 500,000 objects while it imports and opens, next to no garbage, and CPython's collector would
+# walk them over and over (~0.1 s of a 0.7 s answer on 2 cores), then again at exit (~0.1 s).
+# One question, then the process ends; every other command collects as usual.
+QUESTION_COMMANDS = ("ask", "timeline")
+
+
+def _collect() -> None:
+    """Work that makes garbage is next (a command other than a question, indexing): collect."""
+    gc.enable()
+
+
+class _Commands(click.Group):
+    """The group, with the commands of other modules imported only when one is run or listed:
+    ``qa ask`` does not pay for the HTTP server's, the MCP server's or the maintenance imports.
+    A question's command runs with the garbage collector off (``QUESTION_COMMANDS``)."""
+
+    def main(self, args=None, *rest, **options):
+        was_on = gc.isenabled()
+        gc.disable()
+        try:
+            return super().main(args, *rest, **options)
+        finally:
+            # A caller in this process (args given: tests, an embedding app) gets it back as it
+            # was. A process that runs qa (args from sys.argv) is ending: a question leaves it
+            # off, and its objects are frozen at exit so that shutdown does not walk them all.
+            if args is not None and was_on:
+                gc.enable()
+            elif not gc.isenabled():
+                atexit.register(gc.freeze)
+
+    lazy = {"remove": ("qa.maintenance", "remove"), "doctor": ("qa.maintenance", "doctor"),
+            "info": ("qa.info", "info"), "serve": ("qa.serve", "serve"), "mcp": ("qa.mcp_server", "mcp_command"),
+            "libraries": ("qa.libraries", "libraries")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in QUESTION_COMMANDS:  # any other command runs with the collector on
+            _collect()
+        if name not in self.commands and name in self.lazy:
+            import importlib
+
+            module, attr = self.lazy[name]
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="qa")
 def main() -> None:
     """Ask questions about your news articles, offline, with cited answers.
@@ -188,9 +255,10 @@ def ask(question: str, library: Path | str | None, k: int, model: str | None, to
         qa ask "What did Lavrov say?" --since 2010 --until 2014
         qa ask "Who reported the talks?" --source voanews.com --source "Press Association"
     """
+    encoder = _start_encoder()
     where = filters_from(since, until, sources, include_undated)
     _answer(question, library, model, k, today.date() if today else None, where, timeline, as_json, no_llm,
-            compare_sources)
+            compare_sources, encoder)
 
 
 @main.command("timeline")
@@ -214,17 +282,18 @@ def timeline_command(topic: str, library: Path | str | None, model: str | None, 
         qa timeline "Russia's stance on North Korea"
         qa timeline "six-party talks" --since 2003 --until 2013 --json
     """
+    encoder = _start_encoder()
     where = filters_from(since, until, sources, include_undated)
-    _answer(topic, library, model, 5, None, where, True, as_json, no_llm)
+    _answer(topic, library, model, 5, None, where, True, as_json, no_llm, encoder=encoder)
 
 
 def _answer(question: str, library, model, k: int, today, where, timeline: bool | None, as_json: bool,
-            no_llm: bool, compare_sources: bool = False) -> None:
+            no_llm: bool, compare_sources: bool = False, encoder=None) -> None:
     from qa.answering import Answer, Sources
     from qa.cli_stream import Waiting, print_sources
     from qa.models import ModelError
 
-    assistant = _open_assistant(library, model, k)
+    assistant = _open_assistant(library, model, k, encoder)
     if no_llm:
         _print_passages(assistant, question, today, where, timeline, as_json)
         return
@@ -441,28 +510,10 @@ def evaluate(dataset: Path, library: Path | str | None, questions: Path | None, 
             click.echo(f"{key:12} {value}")
 
 
-def _register_maintenance() -> None:
-    from qa.maintenance import doctor, remove
-
-    main.add_command(remove)
-    main.add_command(doctor)
-
-
-_register_maintenance()
-
-
-def _register_integrations() -> None:
-    from qa.info import info
-    from qa.libraries import libraries
-    from qa.mcp_server import mcp_command
-    from qa.serve import serve
+def _register_settings() -> None:
     from qa.settings import Defaults
 
     main.context_settings["default_map"] = Defaults()  # $QA_HOME/config.toml, read when a command starts
-    main.add_command(info)
-    main.add_command(serve)
-    main.add_command(mcp_command)
-    main.add_command(libraries)
 
 
-_register_integrations()
+_register_settings()

@@ -10,14 +10,30 @@ from __future__ import annotations
 
 import calendar
 import re
+import threading
 import warnings
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from dateutil import parser as date_parser
-from dateutil.relativedelta import relativedelta
 
 MIN_YEAR, MAX_YEAR = 1900, 2100
+# dateutil is imported on first use (~15 ms with its time zones; most questions name no day),
+# one thread at a time: CPython 3.11 can fail when two threads compile modules at once.
+_IMPORT = threading.Lock()
+
+
+def _date_parser():
+    with _IMPORT:
+        from dateutil import parser
+    return parser
+
+
+def _months(n: int = 0, years: int = 0):
+    with _IMPORT:
+        from dateutil.relativedelta import relativedelta
+    return relativedelta(months=n, years=years)
+
+
 DATELINE_WINDOW = 600
 MAX_DECLARED_CHARS = 100
 MAX_DATELINE_EXTRA_WORDS = 6
@@ -151,8 +167,8 @@ def _to_date(value: str) -> date | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            first = date_parser.parse(value, default=_DEFAULT_A, ignoretz=True).date()
-            second = date_parser.parse(value, default=_DEFAULT_B, ignoretz=True).date()
+            first = _date_parser().parse(value, default=_DEFAULT_A, ignoretz=True).date()
+            second = _date_parser().parse(value, default=_DEFAULT_B, ignoretz=True).date()
     except (ValueError, OverflowError):
         return None
     return first if first == second and _plausible(first) else None
@@ -259,7 +275,7 @@ def _parse_with_year(value: str, year: int) -> datetime | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return date_parser.parse(value, default=datetime(year, 1, 1), ignoretz=True)
+            return _date_parser().parse(value, default=datetime(year, 1, 1), ignoretz=True)
     except (ValueError, OverflowError):
         return None
 
@@ -312,10 +328,10 @@ def _relative_rule(match: re.Match[str], today: date) -> Span | None:
     if unit == "week":
         return today - timedelta(days=6 if which == "this" else 7), today
     if which == "past":
-        return today - (relativedelta(months=1) if unit == "month" else relativedelta(years=1)), today
+        return today - (_months(1) if unit == "month" else _months(years=1)), today
     shift = 0 if which == "this" else 1
     if unit == "month":
-        first = today.replace(day=1) - relativedelta(months=shift)
+        first = today.replace(day=1) - _months(shift)
         return _month_span(first.year, first.month)
     return _year_span(today.year - shift)
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
 
-from qa.cleaning import clean_text
 from qa.dates import dated_by, is_dateline
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
@@ -38,6 +38,10 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_ARTICLE_CHARS = 500_000
 _READ_BLOCK = 1 << 20
+
+# qa.cleaning (its ~25 patterns compiled at import) is loaded by the first article read, not
+# by every module that names an Article; one thread at a time (CPython 3.11, see qa/bm25.py).
+_IMPORT = threading.Lock()
 
 _UNSAFE_ID_CHARS_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 # Chat-template control tokens ("<|im_start|>", "<|eot_id|>", ...): llama.cpp parses them even inside
@@ -427,6 +431,8 @@ def _make_article(
     if len(raw_text) > 4 * MAX_ARTICLE_CHARS:  # not a news article whatever cleaning removes: skip the work
         return ReadError(str(path), line, f"article text too long ({len(raw_text):,} characters; the limit is "
                                           f"{MAX_ARTICLE_CHARS:,}); split it into several articles")
+    with _IMPORT:
+        from qa.cleaning import clean_text
     text = clean_text(raw_text)
     if not any(char.isalnum() for char in text):
         return ReadError(str(path), line, "no article text left after removing page furniture")

@@ -14,7 +14,6 @@ be typed every time. Command-line flags win over the file, and so do environment
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,10 +34,16 @@ def load_settings(path: Path | None = None) -> dict[str, Any]:
     """The file's settings, checked: a wrong key or type is bad input naming the file."""
     path = path or config_path()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"{path}: not a readable TOML file: {e}") from None
+    import tomllib  # only where there is a file: its import compiles a few regexes (~5 ms)
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         raise BadInput(f"{path}: not a readable TOML file: {e}") from None
     allowed = {**KEYS, "serve": dict}
     for key, value in data.items():

@@ -104,3 +104,33 @@ def test_no_llm_prints_passages_without_loading_the_model(fakes, monkeypatch):
 def test_no_llm_says_when_the_articles_do_not_answer(fakes):
     out = " ".join(run("ask", "--no-llm", "Who won the football world cup final penalty shootout?").output.split())
     assert "The articles don't answer that." in out and "Closest passages 1." in out
+
+
+def test_commands_from_other_modules_are_listed_and_run_when_asked_for():
+    """serve, mcp, info, libraries, remove and doctor are imported only when named (or listed)."""
+    out = run("--help").output
+    for name in ("ask", "chat", "doctor", "eval", "info", "ingest", "libraries", "list", "mcp", "remove", "serve",
+                 "timeline"):
+        assert f"  {name} " in out, name
+    assert "--port" in run("serve", "--help").output
+    assert "--yes" in run("libraries", "rm", "--help").output
+    assert run("no-such-command").exit_code == 2
+
+
+def test_a_question_runs_without_the_garbage_collector_and_gives_it_back(fakes, monkeypatch, qa_home):
+    import gc
+
+    from qa.api import Assistant
+    from qa.library import FolderLibrary
+
+    run("ask", "--no-llm", "--json", Q2003)  # builds the sample library (with the collector on)
+    during: list[tuple[str, bool]] = []
+    search, articles = Assistant.search, FolderLibrary.articles
+    monkeypatch.setattr(Assistant, "search", lambda self, *a, **k: (during.append(("ask", gc.isenabled())),
+                                                                    search(self, *a, **k))[1])
+    monkeypatch.setattr(FolderLibrary, "articles", lambda self: (during.append(("list", gc.isenabled())),
+                                                                 articles(self))[1])
+    assert json.loads(run("ask", "--no-llm", "--json", Q2003).stdout)["passages"]
+    assert gc.isenabled()  # a caller in this process gets the collector back
+    assert run("list").exit_code == 0
+    assert during == [("ask", False), ("list", True)]

@@ -94,3 +94,25 @@ def test_batches_done_before_the_last_add_are_kept_for_the_result(monkeypatch):
         queue.add(texts[4:])  # hands it over, if the first add did not
         vectors = queue.result()
     np.testing.assert_array_equal(vectors, FakeEncoder().encode(texts))
+
+
+def test_the_encoder_starts_on_the_first_bulk_sized_batch_then_takes_larger_ones():
+    """The first batch is handed to the worker as soon as it is large enough for the bulk engine
+    (so reading the first articles is hidden behind the encoder too); later ones are full size."""
+    sizes: list[int] = []
+
+    class Sizes(RecordingEncoder):
+        def encode(self, texts, batch_size=32, progress=None):
+            sizes.append(len(texts))
+            return super().encode(texts, batch_size, progress)
+
+    encoder = Sizes()
+    texts = [f"chunk {i} of a long archive about harbours" for i in range(2500)]
+    with EncodingQueue(encoder) as queue:
+        for i in range(0, len(texts), 10):
+            queue.add(texts[i:i + 10])
+        vectors = queue.result()
+    assert sizes[0] == 260 > 256  # adds of 10 texts: the first add past 256
+    assert len(sizes) == 4 and all(EncodingQueue.batch <= n < EncodingQueue.batch + 10 for n in sizes[1:-1])
+    assert sum(sizes) == 2500 and encoder.threads[0].startswith("qa-encode")
+    np.testing.assert_array_equal(vectors, FakeEncoder().encode(texts))

@@ -59,7 +59,7 @@ def test_run_writes_predictions_with_their_citations_and_timings(tmp_path, fake_
     assistant = Assistant.create(tmp_path / "lib", encoder=fake_encoder, llm=FakeLLM(
         "Russia proposed six-sided discussions [1].", "NOT IN ARTICLES"))
     assistant.add([SEEDS])
-    questions = [{"id": "a", "date": "2003-04-10", "question": "What did Russia propose for six-sided discussions?"},
+    questions = [{"id": "a", "date": "2003-04-10", "question": "What did Russia propose for six-sided discussions with North Korea?"},
                  {"id": "b", "date": "2003-04-10", "question": "What did Russia propose in 2003 for North Korea six-sided discussions?"}]
     out = tmp_path / "pred.jsonl"
     predictions, times = evaluation.run(assistant, questions, out)

@@ -86,3 +86,36 @@ def test_keywords_loaded_with_the_checked_vocabulary_search_as_bm25s_loads_them(
     for query in ("six-sided talks", "harbour repairs", "London talks Korea"):
         for a, b in zip(ours.search(query, 3), theirs.search(query, 3)):
             assert a.tolist() == b.tolist()
+
+
+@pytest.mark.parametrize("query", ["What did Russia propose in 2003?", "the a of", "", "x y z", "U.S.-led talks' 2003",
+                                   "Naïve ÉTÉ running runners ran", "東京 tōkyō"])
+def test_a_query_is_tokenised_as_bm25s_tokenises_the_chunks(query):
+    from qa.bm25 import _tokens, query_tokens
+
+    assert query_tokens(query) == _tokens([query])[0]
+
+
+def test_keyword_search_ranks_as_bm25s_retrieve_does_with_and_without_a_filter():
+    """KeywordIndex.search scores and takes the top k itself (no thread pool, no progress bar):
+    the same rows and scores, in the same order, as bm25s's own retrieve."""
+    import numpy as np
+
+    from qa.bm25 import KeywordIndex, query_tokens
+
+    texts = [f"Russia talks {i % 7} harbour {'Korea ' * (i % 3)} repairs {i} London {'six-sided ' * (i % 5)}"
+             for i in range(60)]
+    index = KeywordIndex.build(texts)
+    for query in ("six-sided talks in Korea", "harbour repairs London", "Russia 3"):
+        tokens = [t for t in query_tokens(query) if t in index._bm25.vocab_dict]
+        for within in (None, np.arange(0, 60, 4)):
+            mask = None
+            if within is not None:
+                mask = np.zeros(60, np.float32)
+                mask[within] = 1
+            rows, scores = index._bm25.retrieve([tokens], k=10, show_progress=False, weight_mask=mask)
+            keep = scores[0] > 0
+            got_scores, got_rows = index.search(query, 10, within)
+            assert got_rows.tolist() == rows[0][keep].tolist()
+            assert np.allclose(got_scores, scores[0][keep])
+            assert within is None or set(got_rows.tolist()) <= set(within.tolist())

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEEDS
+from qa.chunking import ChunkParams, chunk_vectors
 from qa.library import Filters, Library, create_library, library_exists, open_library
 from qa.retrieval import Retriever
 
@@ -81,7 +82,8 @@ def test_chunks_vectors_and_article_chunks_agree(address, fake_encoder, tmp_path
     assert len(rows) == lib.counts["chunks"] == 12
     chunks = lib.chunks(rows)
     assert [c.row for c in chunks] == rows
-    assert (lib.vectors(rows) @ fake_encoder.encode(lib.chunk_texts()).T).diagonal() == pytest.approx(1, abs=1e-5)
+    made = chunk_vectors(fake_encoder, [(c.article.title, c.text) for c in chunks], ChunkParams.from_dict(lib.chunking))
+    assert (lib.vectors(rows) @ made.T).diagonal() == pytest.approx(1, abs=1e-5)
     third = article_id(lib, 3)
     article = lib.article(third)
     assert article is not None and article.source == OUTLETS[0] and article.date == "2020-04-15"

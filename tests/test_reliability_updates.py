@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from qa import cli, reading
+from qa.chunking import chunk_vectors
 from qa.library import FolderLibrary, LibraryError, doctor
 from qa.retrieval import Retriever
 
@@ -40,8 +41,9 @@ def assert_consistent(lib: FolderLibrary, encoder) -> None:
     assert len(texts) == n == len(lib.index) == lib.keyword_index.size
     assert lib.counts["articles"] == len(lib.articles())
     if n:
-        assert np.allclose(lib.index.vectors(list(range(n))), encoder.encode(texts), atol=1e-6)
         stored = lib.chunks(range(n))
+        made = chunk_vectors(encoder, [(c.article.title, c.text) for c in stored], lib.params)
+        assert np.allclose(lib.index.vectors(list(range(n))), made, atol=1e-6)
         assert [c.row for c in stored] == list(range(n))
 
 

@@ -126,7 +126,9 @@ class Library(ABC):
 
     @abstractmethod
     def chunk_texts(self) -> list[str]:
-        """What was embedded for every chunk (title + chunk text), in ``row`` order."""
+        """Every chunk with its title before it (``chunking.embed_text``: what the keyword index
+        reads), in ``row`` order. What the encoder read depends on the library's chunking params
+        (``chunking.encoder_texts``)."""
 
     @abstractmethod
     def vectors(self, rows: list[int]) -> np.ndarray:

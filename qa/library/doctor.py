@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embeddings.encoder import Encoder
-from qa.chunking import ChunkParams, chunk_text, embed_text
+from qa.chunking import LEGACY, ChunkParams, chunk_text, chunk_vectors
 from qa.errors import FormatError, LibraryError
 from qa.library.change import Change
 from qa.library.checks import Damaged, Vanished, load_index_file, load_keywords
 from qa.library.generations import OWN_NAME, holding_write_lock, remove_leftovers
 from qa.library.manifest import GENERATION_NAME, MANIFEST, check_embedder, new_manifest, read_manifest
 from qa.library.reports import DoctorReport
-from qa.library.store import article_columns, article_from_row, has_table, open_store, store_shape
+from qa.library.store import (article_columns, article_from_row, chunks_overlap, has_table, open_store,
+                              store_shape)
 from qa.reading import Article
 
 if TYPE_CHECKING:
@@ -113,12 +114,12 @@ def _doctor_locked(path: Path, report: DoctorReport, repair: bool, encoder: Call
             enc, chunkless = None, []
     if chunkless:
         counter = enc.token_counter()
-        params = ChunkParams(**manifest["chunking"])
+        params = ChunkParams.from_dict(manifest["chunking"])
         for article in chunkless:
             change.chunks += chunk_text(article.id, article.title, article.text, counter, params)
         if change.chunks and not change.reencode:
             titles = {a.id: a.title for a in chunkless}
-            change.vectors = enc.encode([embed_text(titles[c.article_id], c.text) for c in change.chunks])
+            change.vectors = chunk_vectors(enc, [(titles[c.article_id], c.text) for c in change.chunks], params)
     if change.empty:
         return
     lib = library(path, manifest)
@@ -246,7 +247,9 @@ def _what_was_repaired(new: dict, files: dict, change: Change, recovered: bool, 
 
 def _recover_manifest(path: Path, report: DoctorReport, encoder: Callable[[], Encoder]) -> dict | None:
     """A manifest for the newest generation whose store reads, assuming this qa's embedder
-    (the vectors are checked against its dimension, and re-made if they do not fit)."""
+    (the vectors are checked against its dimension, and re-made if they do not fit). Its
+    chunking: ``LEGACY`` where chunks overlap (only libraries from before #17 have them),
+    else this qa's (a library of one-chunk articles only cannot tell; doctor says which)."""
     generations = sorted((int(m.group(1)) for e in path.iterdir()
                           if (m := GENERATION_NAME["store"].fullmatch(e.name))), reverse=True)
     for gen in generations:
@@ -256,6 +259,7 @@ def _recover_manifest(path: Path, report: DoctorReport, encoder: Callable[[], En
                 if [r[0] for r in db.execute("PRAGMA quick_check")] != ["ok"]:
                     continue
                 n_articles, n_chunks, _, _ = store_shape(db)
+                params = LEGACY if chunks_overlap(db) else ChunkParams()
             finally:
                 db.close()
         except (Vanished, sqlite3.Error, OSError):
@@ -265,7 +269,7 @@ def _recover_manifest(path: Path, report: DoctorReport, encoder: Callable[[], En
         except Exception as e:
             report.unrepaired.append(f"rebuilding {MANIFEST} needs the embedder: {e}")
             return None
-        return new_manifest(enc, ChunkParams(), gen,
+        return new_manifest(enc, params, gen,
                             {"store": f"store-{gen}.db", "index": f"index-{gen}.faiss", "bm25": f"bm25-{gen}"},
                             {"articles": n_articles, "chunks": n_chunks})
     return None

@@ -24,10 +24,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from embeddings.encoder import Encoder
 from embeddings.index import VectorIndex
@@ -46,6 +45,9 @@ from qa.library.reports import DoctorReport
 from qa.library.store import (ChunkOwners, article_columns, article_from_row, chunk_texts, file_hashes, has_table,
                               links_by_path, open_store, store_shape)
 from qa.reading import Article
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 OPEN_ATTEMPTS = 5     # re-reads of the manifest when a writer switched generations under a reader
 CREATE_WAIT_S = 10.0  # how long creating a library waits for another process creating it
@@ -113,7 +115,9 @@ class FolderLibrary(Library):
             with cls(path, manifest).lock(CREATE_WAIT_S):
                 if not cls.exists(path):
                     generations.write_manifest(path, manifest)
-        except Timeout:
+        except Exception as e:
+            if not generations.is_lock_timeout(e):
+                raise
             if not cls.exists(path):
                 raise LibraryError(f"another qa command holds {path / LOCK}; try again when it is done") from None
         return cls.open(path, encoder)
@@ -179,7 +183,7 @@ class FolderLibrary(Library):
 
     @property
     def params(self) -> ChunkParams:
-        return ChunkParams(**self.manifest["chunking"])
+        return ChunkParams.from_dict(self.manifest["chunking"])
 
     @property
     def chunking(self) -> dict:
@@ -397,7 +401,7 @@ class FolderLibrary(Library):
         self._pinned = False
 
     # -- writing -----------------------------------------------------------------
-    def lock(self, timeout: float = 0) -> FileLock:
+    def lock(self, timeout: float = 0) -> "FileLock":
         return generations.write_lock(self.path, timeout)
 
     @contextmanager

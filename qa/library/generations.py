@@ -18,21 +18,25 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING
 
 from embeddings.encoder import Encoder
 from embeddings.index import VectorIndex
 from qa.bm25 import KeywordIndex
+from qa.chunking import ChunkParams, chunk_vectors
 from qa.errors import LibraryError
 from qa.library.change import Change
 from qa.library.checks import load_index_file
 from qa.library.manifest import MANIFEST, doctor_hint
-from qa.library.store import chunk_texts, write_change
+from qa.library.store import chunk_pairs, chunk_texts, write_change
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 LOCK = ".ingest.lock"
 
@@ -58,14 +62,28 @@ def fsync(path: Path) -> None:
         os.close(fd)
 
 
-def write_lock(path: Path, timeout: float = 0) -> FileLock:
+_IMPORT = threading.Lock()  # filelock is imported by the first writer (readers never lock), once
+
+
+def write_lock(path: Path, timeout: float = 0) -> "FileLock":
+    with _IMPORT:
+        from filelock import FileLock
     return FileLock(str(path / LOCK), timeout=timeout)
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    """Whether ``error`` is filelock's Timeout (filelock is loaded: a lock was made first)."""
+    from filelock import Timeout
+
+    return isinstance(error, Timeout)
 
 
 @contextmanager
 def holding_write_lock(path: Path, timeout: float) -> Iterator[None]:
     """The library's write lock, or a LibraryError saying another writer holds it."""
     lock = write_lock(path, timeout)
+    from filelock import Timeout
+
     try:
         lock.acquire()
     except Timeout:
@@ -130,12 +148,14 @@ def build_next(path: Path, manifest: dict, change: Change, encoder: Encoder | No
             raise LibraryError(f"library {path}: chunk rows are not 0..{n_chunks - 1} after the write; "
                                f"nothing was changed. {doctor_hint(path)}")
         texts = chunk_texts(db) if change.rows_change or change.rebuild_keywords or not old else None
+        pairs = chunk_pairs(db) if change.reencode else None
     finally:
         db.close()
     checkpoint("store-written")
     files = {"store": store, "index": old.get("index"), "bm25": old.get("bm25")}
     if change.rows_change or not old:
-        index = _next_index(path, old, dim, before, kept, change, texts, encoder)
+        index = _next_index(path, old, dim, before, kept, change, pairs, encoder,
+                             ChunkParams.from_dict(manifest["chunking"]))
         if len(index) != n_chunks:
             raise LibraryError(f"library {path}: {len(index)} vectors for {n_chunks} chunks; "
                                "nothing was changed")
@@ -161,12 +181,13 @@ def build_next(path: Path, manifest: dict, change: Change, encoder: Encoder | No
 
 
 def _next_index(path: Path, old: dict, dim: int, before: int, kept: list[int] | None, change: Change,
-                texts: list[str] | None, encoder: Encoder | None) -> VectorIndex:
-    """Generation N+1's vectors: all re-made (doctor), or N's rows that were kept plus the new ones."""
+                pairs: list[tuple[str, str]] | None, encoder: Encoder | None, params: ChunkParams) -> VectorIndex:
+    """Generation N+1's vectors: all re-made (doctor: from ``pairs``, as the library's chunking
+    params make them), or N's rows that were kept plus the new ones."""
     index = VectorIndex(dim)
     if change.reencode:
-        if texts:
-            index.add(encoder.encode(texts))
+        if pairs:
+            index.add(chunk_vectors(encoder, pairs, params))
         return index
     if old and (kept is None or kept):
         previous = load_index_file(path / old["index"], dim, None)

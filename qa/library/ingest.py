@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embeddings.encoder import Encoder, EncodingQueue
-from qa.chunking import ChunkParams, chunk_text, embed_text
+from qa.chunking import ChunkParams, TitleMixer, chunk_text, encoder_texts
 from qa.library.change import Change
 from qa.library.reports import IngestReport
 from qa.library.twins import TwinDater
@@ -37,7 +37,8 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
     known = library.known_hashes()
     links = library.file_links()
     seen_files = library.file_hashes()
-    params = ChunkParams(**library.chunking)
+    params = ChunkParams.from_dict(library.chunking)
+    mixer = TitleMixer(params)  # the queue's rows (titles and chunks) -> one vector per chunk
     change = Change(articles=report.added)
     counter = encoder.token_counter()
     kept: list[np.ndarray] = []  # vectors the library did not stage, for the commit
@@ -49,6 +50,9 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
 
     def take(vectors: np.ndarray) -> None:
         nonlocal encoded
+        vectors = mixer(vectors)
+        if not len(vectors):  # a batch that ended on an article's title: its chunks come next
+            return
         chunks = change.chunks[encoded:encoded + len(vectors)]
         encoded += len(vectors)
         for article in twins.date(chunks, vectors, articles):
@@ -106,7 +110,9 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
                 report.added.append(art)
                 articles[art.id] = art
                 change.chunks += pieces
-                queue.add([embed_text(art.title, c.text) for c in pieces])
+                texts = [c.text for c in pieces]
+                mixer.expect(art.title, texts)
+                queue.add(encoder_texts(art.title, texts, params))
                 progress("read", len(report.added), 0)
             change.links |= {(key, aid) for aid in holds}
             if whole:

@@ -22,6 +22,10 @@ GENERATION_NAME = {"store": re.compile(r"store-(\d+)\.db"), "index": re.compile(
                    "bm25": re.compile(r"bm25-(\d+)")}
 
 
+# The chunking fields a manifest records; one written before #17 lacks title_mix (read as 0).
+CHUNKING_KEYS = frozenset(ChunkParams().to_dict())
+
+
 def doctor_hint(path: Path) -> str:
     return f"run: qa doctor --library {path}"
 
@@ -65,7 +69,7 @@ def validate_manifest(manifest, path: Path) -> dict:
             or not isinstance(embedder.get("sha256"), str) or not is_int(embedder.get("dim"), 1, 65536)):
         raise bad("'embedder' needs a name, a sha256 and a dimension")
     chunking = manifest.get("chunking")
-    if (not isinstance(chunking, dict) or set(chunking) != set(ChunkParams().to_dict())
+    if (not isinstance(chunking, dict) or set(chunking) not in (CHUNKING_KEYS, CHUNKING_KEYS - {"title_mix"})
             or not all(is_int(v, 0, 1_000_000) for v in chunking.values())
             or chunking["max_tokens"] < 16 or not 1 <= chunking["target_tokens"]):
         raise bad("'chunking' parameters")

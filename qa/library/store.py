@@ -77,11 +77,22 @@ def article_from_row(row: tuple) -> Article:
                    date_source=date_source)
 
 
-def chunk_texts(db: sqlite3.Connection) -> list[str]:
-    """What was embedded for every chunk, in row order (title + chunk text)."""
+def chunk_pairs(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """``(title, chunk text)`` of every chunk, in row order."""
     rows = db.execute("SELECT a.title, substr(a.text, c.start + 1, c.end - c.start) FROM chunks c "
                       "JOIN articles a ON a.id = c.article_id ORDER BY c.row")
-    return [embed_text(title or "", text or "") for title, text in rows]
+    return [(title or "", text or "") for title, text in rows]
+
+
+def chunk_texts(db: sqlite3.Connection) -> list[str]:
+    """Every chunk with its title, in row order: what the keyword index reads."""
+    return [embed_text(title, text) for title, text in chunk_pairs(db)]
+
+
+def chunks_overlap(db: sqlite3.Connection) -> bool:
+    """Whether some chunk starts before the previous chunk of its article ends."""
+    return db.execute("SELECT 1 FROM chunks a JOIN chunks b ON b.row = a.row + 1 AND b.article_id = a.article_id "
+                      "WHERE b.start < a.end LIMIT 1").fetchone() is not None
 
 
 class ChunkOwners:
