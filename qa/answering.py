@@ -448,7 +448,8 @@ def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None
     evidence = select_evidence(question, passages, encoder, CHOICE_SENTENCES if choose else None)
     if choose:
         grammar = span_grammar([s for ev in evidence for s in ev.sentences], ABSTAIN_MARK,
-                               banned=question_names(question) if BAN_QUESTION_NAMES else frozenset())
+                               banned=question_names(question) if BAN_QUESTION_NAMES else frozenset(),
+                               no_start=_STOP)
         pieces = llm.stream(build_messages(question, evidence, choose=True), CHOICE_TOKENS, grammar=grammar)
     else:
         pieces = llm.stream(build_messages(question, evidence))

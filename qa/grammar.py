@@ -34,18 +34,20 @@ def _literal(text: str) -> str:
 
 
 def span_grammar(sentences: list[str], abstain: str, max_words: int = MAX_SPAN_WORDS,
-                 banned: frozenset[str] = frozenset()) -> str:
+                 banned: frozenset[str] = frozenset(), no_start: frozenset[str] = frozenset()) -> str:
     """A grammar whose strings are the spans of ``sentences`` (at most ``max_words`` words,
-    joined by single spaces) that hold none of the ``banned`` words (lower case, "'s" aside),
-    and ``abstain``. Rule ``w{s}-{i}-{k}``: the span has reached word ``i`` of sentence ``s``
-    with ``k`` more words allowed."""
+    joined by single spaces) that hold none of the ``banned`` words (lower case, "'s" aside)
+    and start with none of the ``no_start`` words, and ``abstain``. Greedy decoding under a
+    grammar commits to its first token: a model about to write "The app is RedNote" would
+    otherwise be held to a span starting "The". Rule ``w{s}-{i}-{k}``: the span has reached
+    word ``i`` of sentence ``s`` with ``k`` more words allowed."""
     rules: dict[str, str] = {}
     starts: set[str] = set()
     for s, sentence in enumerate(sentences):
         ws = words(sentence)
         ok = [_POSSESSIVE.sub("", w).lower() not in banned for w in ws]
         for i in range(len(ws)):
-            if ok[i]:
+            if ok[i] and ws[i].lower() not in no_start:
                 starts.add(f"w{s}-{i}-{max_words - 1}")
         for i in range(len(ws) - 1, -1, -1):
             for k in range(max_words):

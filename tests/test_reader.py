@@ -77,6 +77,12 @@ def test_a_span_may_not_hold_a_name_the_question_gives():
     assert 'w0-2-2 ::= "Kerry" (" " w0-3-1)?' in grammar and 'w0-3-1 ::= "in"\n' in grammar
 
 
+def test_a_span_starts_with_a_word_that_carries_meaning():
+    grammar = span_grammar(["The app is RedNote."], ABSTAIN_MARK, 3, no_start=frozenset({"the", "is"}))
+    assert grammar.startswith("root ::= w0-1-2 | w0-3-2 | ")
+    assert 'w0-0-' not in grammar and 'w0-2-2 ::= "is" (" " w0-3-1)?' not in grammar
+
+
 def test_a_copied_span_is_the_answer_cited_to_the_sentence_holding_it(choosing):
     a = choosing("Alexander Losyukov")
     answer = a.ask("Which Russian deputy foreign minister called the standoff extremely dangerous?")
