@@ -36,9 +36,10 @@ class ChunkParams:
     keeps the ones it was made with (``from_dict``: a manifest from before ``title_mix`` is
     read as ``LEGACY``)."""
 
-    # Aim: room for a few sentences, small enough to stay on topic (160 before #17: 200 makes
-    # 20% fewer texts for the encoder, which reads a text's tokens faster in longer texts).
-    target_tokens: int = 200
+    # Aim: room for a few sentences, small enough to stay on topic (160 before #17). Longer
+    # chunks are fewer texts for the encoder, which reads a text's tokens faster in longer texts;
+    # on the full rtqa-2025 library, 200 lost 0.015 of recall@5 and 240 kept it (docs/benchmarks.md).
+    target_tokens: int = 240
     max_tokens: int = 256         # the embedder's hard input limit, special tokens included
     overlap_sentences: int = 0    # sentences repeated at the start of the next chunk
     # The title's topic in every chunk's vector: the title is encoded once per article and added

@@ -89,7 +89,7 @@ def test_params_of_a_manifest_from_before_title_mix_mean_the_old_chunking():
     old = {"target_tokens": 160, "max_tokens": 256, "overlap_sentences": 1}
     assert ChunkParams.from_dict(old) == LEGACY
     assert ChunkParams.from_dict(ChunkParams().to_dict()) == ChunkParams()
-    assert ChunkParams().overlap_sentences == 0 and ChunkParams().title_mix == 50 and ChunkParams().target_tokens == 200
+    assert ChunkParams().overlap_sentences == 0 and ChunkParams().title_mix == 50 and ChunkParams().target_tokens == 240
 
 
 def test_a_sentence_longer_than_the_limit_is_cut_not_truncated(counter):

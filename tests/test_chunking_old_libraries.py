@@ -64,7 +64,7 @@ def test_a_new_library_records_its_chunking_and_mixes_the_title_in(fake_encoder,
     path = tmp_path / "lib"
     FolderLibrary.create(path, fake_encoder).add([VOA, *OTHERS], fake_encoder)
     assert json.loads((path / "manifest.json").read_text())["chunking"] == {
-        "target_tokens": 200, "max_tokens": 256, "overlap_sentences": 0, "title_mix": 50}
+        "target_tokens": 240, "max_tokens": 256, "overlap_sentences": 0, "title_mix": 50}
     lib = open_library(path, fake_encoder)
     stored = lib.chunks(range(lib.counts["chunks"]))
     assert all(b.start >= a.end for a, b in zip(stored, stored[1:]) if a.article.id == b.article.id)
