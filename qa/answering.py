@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import Stemmer
 
-from qa.question_kind import asks_for_entity, question_names
 from qa.chunking import sentence_spans
 from qa.grammar import span_grammar, words
 from qa.library.filters import Filters
 from qa.llm import LLM
+from qa.question_kind import asks_for_entity, question_names
 from qa.retrieval import Passage
 
 if TYPE_CHECKING:
