@@ -196,7 +196,7 @@ class QAApp(ChatCommands, App[None]):
         if assistant is None or not self.preload:
             return
         if self._warm_for is not assistant:
-            self._from_thread(self._set_idle_status, "Loading the models… (you can type)", "busy")
+            self._from_thread(self._say_loading)
             try:
                 self._warm_up(assistant)
             except Exception as e:
@@ -204,6 +204,12 @@ class QAApp(ChatCommands, App[None]):
                 return
         self._from_thread(self._say_ready)
         self._from_thread(self._update_info)
+
+    def _say_loading(self) -> None:
+        """The loading status in place of "Ready." (or none); a newer one (a new chat after a switch
+        of library, an answer) stays: the warm-up thread may start after it was shown."""
+        if str(self.query_one("#status", Static).content) in ("", "Ready."):
+            self._set_idle_status("Loading the models… (you can type)", "busy")
 
     def _say_ready(self) -> None:
         """"Ready." in place of a loading status; whatever came since (an answer, a new chat) stays."""
