@@ -48,11 +48,14 @@ def test_real_news_week_ingests(tmp_path, encoder):
     assert len(report.added) + len(report.duplicates) == len(records) == 130
     reopened = FolderLibrary.open(tmp_path / "week", encoder)
     assert reopened.counts["chunks"] == len(reopened.index) > 1000
-    # every chunk fits the embedder's 256 word pieces, title included
+    # every text the encoder reads (a chunk, or a title mixed into its chunks) fits its 256 word pieces
     counter = encoder.token_counter()
-    from qa.chunking import embed_text
+    from qa.chunking import ChunkParams, encoder_texts
+    params = ChunkParams.from_dict(reopened.chunking)
+    assert params.title_mix  # a new library: the title is encoded once, not before every chunk
     sample = reopened.chunks(range(0, len(reopened.index), 7))
-    assert max(counter.count([embed_text(c.article.title, c.text) for c in sample])) + 2 <= 256
+    read = [t for c in sample for t in encoder_texts(c.article.title, [c.text], params)]
+    assert max(counter.count(read)) + 2 <= 256
     q = records[0]["title"]
     top = Retriever(reopened, encoder).search(q, k=3)
     assert any(p.article.title == q for p in top)

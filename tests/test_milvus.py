@@ -166,7 +166,10 @@ def test_ray_ingest_into_milvus_lite_answers_the_2003_question(tmp_path, encoder
     library = open_library(lib, encoder)
     assert library.counts["articles"] == 4
     rows = sorted(c.row for a in library.articles() for c in library.article_chunks(a.id))
-    made_here = encoder.encode(library.chunk_texts()[:3])  # chunk_texts() is in row order
+    from qa.chunking import ChunkParams, chunk_vectors
+
+    made_here = chunk_vectors(encoder, [(c.article.title, c.text) for c in library.chunks(rows[:3])],
+                              ChunkParams.from_dict(library.chunking))  # as a one-machine ingest makes them
     assert (library.vectors(rows[:3]) @ made_here.T).diagonal() == pytest.approx(1, abs=1e-4)
     passages = Retriever(library, encoder).search("What did Russia propose in 2003?", 3)
     assert passages[0].article.date.startswith("2003")
