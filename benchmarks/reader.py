@@ -88,14 +88,6 @@ def _setting(values: dict):
             setattr(answering, k, v)
 
 
-def correct(q: dict, answer: answering.Answer) -> bool:
-    if answer.abstained or not answer.text:
-        return False
-    scores = [evaluation.f1(answer.text, c) for c in q["choices"]]
-    best = max(range(len(scores)), key=lambda i: scores[i])
-    return scores[best] > 0 and best == q["answer_index"]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", type=Path, nargs="?", default=DATASET)
@@ -130,7 +122,7 @@ def main() -> None:
                 answer, read = how(q["question"], passages, llms[name], encoder)
                 seconds = time.perf_counter() - start
             rows[name].append({"id": q["id"], "answer": answer.text, "abstained": answer.abstained,
-                               "extractive": answer.extractive, "correct": correct(q, answer), "top5": top5,
+                               "extractive": answer.extractive, "correct": evaluation.is_correct(q, answer.text, answer.abstained), "top5": top5,
                                "in_prompt": any(evaluation.contains(s, q["answer"]) for s in read),
                                "seconds": round(seconds, 2), "usage": llms[name].usage()})
             if a.out:

@@ -64,6 +64,16 @@ def answerable(questions: Iterable[dict], corpus_texts: Iterable[str]) -> list[d
     return [q for q in questions if f" {normalize(q['answer'])} " in full]
 
 
+def is_correct(question: dict, answer: str, abstained: bool = False) -> bool:
+    """score.py's rule for one answer: the choice closest to it by token F1 is the right one
+    (an abstention, or an answer sharing no token with any choice, is wrong)."""
+    if abstained or not answer:
+        return False
+    scores = [f1(answer, c) for c in question["choices"]]
+    best = max(range(len(scores)), key=lambda i: scores[i])
+    return scores[best] > 0 and best == question["answer_index"]
+
+
 def score(questions: Iterable[dict], corpus_texts: Iterable[str], predictions: Iterable[dict]) -> dict:
     """recall@1/5/10, accuracy and abstained, defined exactly as in score.py."""
     qs = {q["id"]: q for q in questions}
@@ -74,14 +84,8 @@ def score(questions: Iterable[dict], corpus_texts: Iterable[str], predictions: I
     for k in (1, 5, 10):
         hits = [any(contains(t, qs[p["id"]]["answer"]) for t in p.get("passages", [])[:k]) for p in answerable_preds]
         out[f"recall@{k}"] = round(sum(hits) / max(1, len(hits)), 4)
-    correct = 0
-    for p in answerable_preds:
-        q = qs[p["id"]]
-        if p.get("abstained") or not p.get("answer"):
-            continue
-        scores = [f1(p["answer"], c) for c in q["choices"]]
-        best = max(range(len(scores)), key=lambda i: scores[i])
-        correct += scores[best] > 0 and best == q["answer_index"]
+    correct = sum(is_correct(qs[p["id"]], p.get("answer", ""), bool(p.get("abstained")))
+                  for p in answerable_preds)
     out["accuracy"] = round(correct / max(1, len(answerable_preds)), 4)
     out["abstained"] = round(sum(bool(p.get("abstained")) for p in preds) / max(1, len(preds)), 4)
     return out
