@@ -22,6 +22,7 @@ from pathlib import Path
 from qa.library.filters import Filters
 
 _PUNCT = set(string.punctuation) | set("‘’“”–—")
+_CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
 def normalize(s: str) -> str:
@@ -43,6 +44,13 @@ def f1(pred: str, gold: str) -> float:
 def contains(text: str, answer: str) -> bool:
     a = normalize(answer)
     return bool(a) and f" {a} " in f" {normalize(text)} "
+
+
+def without_citations(text: str) -> str:
+    """An answer's text without its citation marks ("$5 million [1]." → "$5 million."), as a
+    prediction carries it: the marks are listed under "citations", and their digits would
+    count as answer tokens for score.py's F1 ("[1]" ties "$5 million" with "$1 million")."""
+    return _CITATION.sub("", text)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -112,7 +120,7 @@ def run(assistant, questions: list[dict], out: Path | None = None, retrieval_onl
                 times.append(time.perf_counter() - start)
             else:
                 answer = assistant.ask(q["question"], today=today, where=scope, timeline=False)
-                pred = {"id": q["id"], "answer": answer.text, "abstained": answer.abstained,
+                pred = {"id": q["id"], "answer": without_citations(answer.text), "abstained": answer.abstained,
                         "passages": [p.text for p in answer.passages], "extractive": answer.extractive,
                         "citations": [{"n": c.n, "article_id": c.article_id, "quote": c.quote}
                                       for c in answer.citations],

@@ -51,6 +51,14 @@ def test_normalisation_matches_squad():
     assert not evaluation.contains("Rubios", "Rubio")
 
 
+def test_a_prediction_carries_the_answer_without_its_citation_marks():
+    q = {"choices": ["$20,000", "$300,000", "$1 million", "$5 million"], "answer_index": 3}
+    assert not evaluation.is_correct(q, "$5 million [1].")  # "1" ties it with "$1 million"
+    assert evaluation.without_citations("$5 million [1].") == "$5 million."
+    assert evaluation.is_correct(q, evaluation.without_citations("$5 million [1]."))
+    assert evaluation.without_citations("Talks [1, 3] began in 2003 [2].") == "Talks began in 2003."
+
+
 def test_run_writes_predictions_with_their_citations_and_timings(tmp_path, fake_encoder):
     from qa.api import SEEDS, Assistant
 
@@ -65,7 +73,8 @@ def test_run_writes_predictions_with_their_citations_and_timings(tmp_path, fake_
     predictions, times = evaluation.run(assistant, questions, out)
     assert [json.loads(line) for line in out.read_text().splitlines()] == predictions and len(times) == 2
     first, second = predictions
-    assert first["answer"] == "Russia proposed six-sided discussions [1]." and not first["extractive"]
+    assert first["answer"] == "Russia proposed six-sided discussions." and not first["extractive"]
+    assert [c["n"] for c in first["citations"]] == [1]
     assert second["extractive"] and not second["abstained"], second["answer"]
     for pred in predictions:
         assert {"retrieve_s", "generate_s", "verify_s", "total_s"} <= set(pred["timings"])
