@@ -67,6 +67,7 @@ CHOICE_TOKENS = 24
 BAN_QUESTION_NAMES = True   # a chosen span may not hold a name the question gives
 TITLES_IN_PROMPT = True     # in the prompt for choosing (headlines mostly restate the question)
 CHOICE_SENTENCES = 5        # evidence sentences for choosing
+QUESTION_FIRST = False      # the question before the evidence too, for choosing
 
 # Sentences addressed to the assistant rather than reporting news: an article can't
 # instruct the model, and such a sentence can never support (or be quoted for) an answer.
@@ -74,6 +75,9 @@ _ADDRESSED = re.compile(
     r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules)\b|^\s*(system|assistant|user)\s*:|"
     r"\b(answer|reply|respond|say)\b.{0,30}\bto (every|all|any) questions?\b|\b(do not|don't|never) cite\b|"
     r"\bdrop (the )?citations\b", re.I | re.M)
+# A sentence that asks ("Who spoke at Jimmy Carter's funeral?"): an article's own question restates
+# the reader's, so it scores high, but it never holds the answer.
+_ASKING = re.compile(r"\?[\s\"'’”)]*$")
 _CHAT_TOKEN = re.compile(r"<\|[^<>|\n]{0,40}\|>")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 _MARK = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")  # [2], or [1, 3]
@@ -204,12 +208,13 @@ def select_evidence(question: str, passages: list[Passage], encoder=None,
     """The ``limit`` (PROMPT_SENTENCES) sentences of the top passages that bear most on the question
     (at most EVIDENCE_SENTENCES from one passage), grouped by passage in text order;
     passages left without one are not shown to the model. Keeping the prompt to these
-    (not whole passages) is what makes a CPU answer fast. A sentence's score is its cosine
+    (not whole passages) is what makes a CPU answer fast. Sentences that ask a question are
+    left out (``_ASKING``). A sentence's score is its cosine
     to the question plus half its share of the question's words, less RANK_PRIOR per place
     its passage ranks below the first: retrieval judged the whole article, the sentence
     score sees one sentence."""
     split = [_most_lexical(question, [s for s in ([p.text[a:b] for a, b in sentence_spans(p.text)] or [p.text])
-                                      if not _ADDRESSED.search(s)] or [""])
+                                      if not _ADDRESSED.search(s) and not _ASKING.search(s)] or [""])
              for p in passages[:MAX_PASSAGES_IN_PROMPT]]
     flat = [s for found in split for s, _ in found]
     if encoder is not None and flat:
@@ -257,6 +262,8 @@ def build_messages(question: str, evidence: list[Evidence], choose: bool = False
     ask = ("Answer with the words of a passage that name the answer." if choose else
            "Answer in one sentence that names the answer, ending with its passage number in brackets.")
     user = "\n\n".join(blocks) + f"\n\nQuestion: {question}\n{ask}"
+    if choose and QUESTION_FIRST:
+        user = f"Question: {question}\n\n{user}"
     return [{"role": "system", "content": CHOICE_SYSTEM if choose else SYSTEM}, {"role": "user", "content": user}]
 
 
@@ -430,8 +437,10 @@ def close_enough(passages: list[Passage], encoder=None) -> bool:
     return bool(passages) and max(p.score for p in passages) >= getattr(encoder, "abstain_below", MIN_SCORE)
 
 
-def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None) -> Iterator[str | Answer]:
-    """Yields the model's text pieces as they come, then the final Answer.
+def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None,
+                  pointer: LLM | None = None) -> Iterator[str | Answer]:
+    """Yields the model's text pieces as they come, then the final Answer. ``pointer``: the
+    model that copies an answer's span where the question asks for one (``llm`` if None).
 
     Timings: ``first_token_s`` (start → first piece: evidence selection and the prompt),
     ``generate_s`` (start → last piece) and ``verify_s`` (checking the reply against the
@@ -444,7 +453,9 @@ def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None
         yield Answer(question, ABSTAIN_TEXT, True, [], passages, llm.name,
                      {"first_token_s": 0.0, "generate_s": 0.0, "verify_s": 0.0})
         return
-    choose = llm.constrained and asks_for_entity(question)
+    choose = (pointer or llm).constrained and asks_for_entity(question)
+    if choose:
+        llm = pointer or llm
     evidence = select_evidence(question, passages, encoder, CHOICE_SENTENCES if choose else None)
     if choose:
         grammar = span_grammar([s for ev in evidence for s in ev.sentences], ABSTAIN_MARK,

@@ -97,6 +97,23 @@ def test_evidence_from_lower_ranked_passages_pays_the_rank_prior(assistant_with,
         assert a.sentences == b.sentences
         assert a.scores == pytest.approx([s - RANK_PRIOR * (a.n - 1) for s in b.scores])
 
+def test_a_sentence_that_asks_is_never_evidence(fake_encoder):
+    """An article's own question ("What did Russia propose…?") restates the reader's and so
+    scores highest, but never holds the answer; the sentence after it can."""
+    from qa.library.base import Article, StoredChunk
+    from qa.retrieval import Passage
+
+    text = (f"Russia and North Korea\n\n{Q2003}\n\nRussia proposed six-sided discussions in 2003 with North "
+            "Korea, China and Japan. Officials asked: \"Will North Korea agree to six-sided discussions?\" "
+            "The weather in Moscow was mild.")
+    article = Article(id="q-1", content_hash="2" * 16, title="Russia and North Korea", text=text,
+                      source="q.txt", url=None, date="2003-04-10")
+    shown = [s for ev in select_evidence(Q2003, [Passage(StoredChunk(0, article, 0, len(text)), 0.9)], fake_encoder)
+             for s in ev.sentences]
+    assert shown and not any(s.rstrip(' "').endswith("?") for s in shown), shown
+    assert any(s.startswith("Russia proposed six-sided discussions") for s in shown)
+
+
 def test_placeholder_and_list_markers_from_a_small_model_are_understood(assistant_with):
     answer = assistant_with(". Russia proposed six-sided discussions with China and Japan [n] [1, 9].").ask(Q2003)
     assert answer.text == "Russia proposed six-sided discussions with China and Japan [1]."
