@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -44,7 +45,7 @@ def _today(question: str, passages, llm, encoder) -> tuple[answering.Answer, lis
     return answering.finish(question, raw, evidence, passages, llm.name, encoder), _read(evidence)
 
 
-def _reader(question: str, passages, llm, encoder) -> tuple[answering.Answer, list[str]]:
+def _reader(question: str, passages, llm, encoder, pointer=None) -> tuple[answering.Answer, list[str]]:
     """The shipped reader (``answering.answer_stream``), noting the evidence it showed the model."""
     shown: list[answering.Evidence] = []
     select = answering.select_evidence
@@ -55,7 +56,7 @@ def _reader(question: str, passages, llm, encoder) -> tuple[answering.Answer, li
 
     answering.select_evidence = noted
     try:
-        answer = [x for x in answering.answer_stream(question, passages, llm, encoder)
+        answer = [x for x in answering.answer_stream(question, passages, llm, encoder, pointer)
                   if isinstance(x, answering.Answer)][-1]
     finally:
         answering.select_evidence = select
@@ -73,7 +74,17 @@ VARIANTS = {
     "reader7": (_reader, {"CHOICE_SENTENCES": 7, "TITLES_IN_PROMPT": False}),
     "reader8": (_reader, {"CHOICE_SENTENCES": 8, "TITLES_IN_PROMPT": False}),
     "noban": (_reader, {"BAN_QUESTION_NAMES": False}),
+    "asking": (_reader, {"_ASKING": re.compile(r"(?!)")}),  # the reader before sentences that ask were left out
+    "next6": (_reader, {"CHOICE_SENTENCES": 6, "TITLES_IN_PROMPT": False}),
+    "next7": (_reader, {"CHOICE_SENTENCES": 7, "TITLES_IN_PROMPT": False}),
+    "qfirst": (_reader, {"QUESTION_FIRST": True}),
 }
+# name: the model that copies spans, for variants where it is not the default model
+POINTERS = {}
+for n in (10, 15, 20, 25):
+    VARIANTS[f"small{n}"] = (_reader, {"CHOICE_SENTENCES": n, "EVIDENCE_SENTENCES": max(3, -(-n // 3)),
+                                       "CANDIDATE_SENTENCES": max(10, n), "TITLES_IN_PROMPT": False})
+    POINTERS[f"small{n}"] = "qwen2.5-coder-0.5b-instruct"
 
 
 @contextmanager
@@ -106,6 +117,7 @@ def main() -> None:
     questions = split(evaluation.answerable(evaluation.read_jsonl(a.dataset / "questions.jsonl"), corpus),
                       HALVES[a.half])[a.skip:a.limit]
     llms = {name: load_llm() for name in names}
+    pointers = {name: load_llm(POINTERS[name]) for name in names if name in POINTERS}
     if a.out:
         a.out.mkdir(parents=True, exist_ok=True)
     sinks = {name: open(a.out / f"{name}.jsonl", "a") for name in names} if a.out else {}
@@ -119,10 +131,12 @@ def main() -> None:
             how, values = VARIANTS[name]
             with _setting(values):
                 start = time.perf_counter()
-                answer, read = how(q["question"], passages, llms[name], encoder)
+                extra = (pointers[name],) if name in pointers else ()
+                answer, read = how(q["question"], passages, llms[name], encoder, *extra)
                 seconds = time.perf_counter() - start
             rows[name].append({"id": q["id"], "answer": answer.text, "abstained": answer.abstained,
-                               "extractive": answer.extractive, "correct": evaluation.is_correct(q, answer.text, answer.abstained), "top5": top5,
+                               "extractive": answer.extractive, "correct": evaluation.is_correct(q, evaluation.without_citations(answer.text),
+                                                                 answer.abstained), "top5": top5,
                                "in_prompt": any(evaluation.contains(s, q["answer"]) for s in read),
                                "seconds": round(seconds, 2), "usage": llms[name].usage()})
             if a.out:
