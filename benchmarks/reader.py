@@ -134,9 +134,9 @@ def main() -> None:
                 extra = (pointers[name],) if name in pointers else ()
                 answer, read = how(q["question"], passages, llms[name], encoder, *extra)
                 seconds = time.perf_counter() - start
+            correct = evaluation.is_correct(q, evaluation.without_citations(answer.text), answer.abstained)
             rows[name].append({"id": q["id"], "answer": answer.text, "abstained": answer.abstained,
-                               "extractive": answer.extractive, "correct": evaluation.is_correct(q, evaluation.without_citations(answer.text),
-                                                                 answer.abstained), "top5": top5,
+                               "extractive": answer.extractive, "correct": correct, "top5": top5,
                                "in_prompt": any(evaluation.contains(s, q["answer"]) for s in read),
                                "seconds": round(seconds, 2), "usage": llms[name].usage()})
             if a.out:

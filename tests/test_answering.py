@@ -97,6 +97,7 @@ def test_evidence_from_lower_ranked_passages_pays_the_rank_prior(assistant_with,
         assert a.sentences == b.sentences
         assert a.scores == pytest.approx([s - RANK_PRIOR * (a.n - 1) for s in b.scores])
 
+
 def test_a_sentence_that_asks_is_never_evidence(fake_encoder):
     """An article's own question ("What did Russia propose…?") restates the reader's and so
     scores highest, but never holds the answer; the sentence after it can."""
