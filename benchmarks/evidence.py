@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-import qa.answering
+from qa.answering import MAX_PASSAGES_IN_PROMPT, ReaderSettings, select_evidence
 from embeddings.encoder import load_encoder
 from qa import evaluation
 from qa.library import open_library
@@ -64,15 +64,16 @@ def main() -> None:
     print(f"{len(questions)} answerable questions, library {library.counts}")
     print(f"{'evidence':>22} | " + " | ".join(f"{h} ({len(qs)})" for h, qs in halves.items()) + " | words")
     for size in (int(s) for s in a.sizes.split(",")):
-        qa.answering.PROMPT_SENTENCES = size
-        evidence = {q["id"]: qa.answering.select_evidence(q["question"], passages[q["id"]], encoder) for q in questions}
+        settings = ReaderSettings(prompt_sentences=size)
+        evidence = {q["id"]: select_evidence(q["question"], passages[q["id"]], encoder, settings=settings)
+                    for q in questions}
         held = {q["id"]: any(evaluation.contains(s, q["answer"]) for ev in evidence[q["id"]] for s in ev.sentences)
                 for q in questions}
         words = statistics.median(sum(len(s.split()) for ev in evidence[q["id"]] for s in ev.sentences)
                                   for q in questions)
         shares = [sum(held[q["id"]] for q in qs) / len(qs) for qs in halves.values()]
         print(f"{f'{size} sentences':>22} | " + " | ".join(f"{s:.3f}" for s in shares) + f" | {words:.0f}")
-    top = qa.answering.MAX_PASSAGES_IN_PROMPT
+    top = MAX_PASSAGES_IN_PROMPT
     ceiling = {q["id"]: any(evaluation.contains(p.text, q["answer"]) for p in passages[q["id"]][:top])
                for q in questions}
     shares = [sum(ceiling[q["id"]] for q in qs) / len(qs) for qs in halves.values()]

@@ -90,7 +90,7 @@ class Case:
                                    for p in passages[:4])
         self.shipped = np.array([c + 0.5 * answering.overlap(self.question, s) - answering.RANK_PRIOR * n
                                  for (n, s), c in zip(self.sents, self.sv @ self.qv)])
-        self.asking = np.array([bool(answering._ASKING.search(s)) for _, s in self.sents], float)
+        self.asking = np.array([bool(answering.ASKING.search(s)) for _, s in self.sents], float)
         self.features = self._features()
 
     def _features(self) -> np.ndarray:

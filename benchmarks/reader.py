@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from embeddings.encoder import load_encoder
@@ -45,21 +43,12 @@ def _today(question: str, passages, llm, encoder) -> tuple[answering.Answer, lis
     return answering.finish(question, raw, evidence, passages, llm.name, encoder), _read(evidence)
 
 
-def _reader(question: str, passages, llm, encoder, pointer=None) -> tuple[answering.Answer, list[str]]:
+def _reader(question: str, passages, llm, encoder, pointer=None,
+            settings: answering.ReaderSettings = answering.SHIPPED) -> tuple[answering.Answer, list[str]]:
     """The shipped reader (``answering.answer_stream``), noting the evidence it showed the model."""
     shown: list[answering.Evidence] = []
-    select = answering.select_evidence
-
-    def noted(*args, **kwargs):
-        shown[:] = select(*args, **kwargs)
-        return shown
-
-    answering.select_evidence = noted
-    try:
-        answer = [x for x in answering.answer_stream(question, passages, llm, encoder, pointer)
-                  if isinstance(x, answering.Answer)][-1]
-    finally:
-        answering.select_evidence = select
+    answer = [x for x in answering.answer_stream(question, passages, llm, encoder, pointer, settings, shown.extend)
+              if isinstance(x, answering.Answer)][-1]
     return answer, _read(shown)
 
 
@@ -67,36 +56,17 @@ def _read(evidence: list[answering.Evidence]) -> list[str]:
     return [s for ev in evidence for s in ev.sentences]
 
 
-# name: (how it answers, the answering constants it sets)
-VARIANTS = {
-    "today": (_today, {}),
-    "reader": (_reader, {}),
-    "reader7": (_reader, {"CHOICE_SENTENCES": 7, "TITLES_IN_PROMPT": False}),
-    "reader8": (_reader, {"CHOICE_SENTENCES": 8, "TITLES_IN_PROMPT": False}),
-    "noban": (_reader, {"BAN_QUESTION_NAMES": False}),
-    "asking": (_reader, {"_ASKING": re.compile(r"(?!)")}),  # the reader before sentences that ask were left out
-    "next6": (_reader, {"CHOICE_SENTENCES": 6, "TITLES_IN_PROMPT": False}),
-    "next7": (_reader, {"CHOICE_SENTENCES": 7, "TITLES_IN_PROMPT": False}),
-    "qfirst": (_reader, {"QUESTION_FIRST": True}),
-}
+# name: the reader settings it answers with, for the shipped reader's variants. The variants that
+# measured switches since taken out of answering (reader7/8, next6/7, noban, asking, qfirst, and
+# small10-25 without titles) are gone; their figures stay in docs/quality.md.
+SETTINGS = {"reader": answering.SHIPPED}
 # name: the model that copies spans, for variants where it is not the default model
 POINTERS = {}
 for n in (10, 15, 20, 25):
-    VARIANTS[f"small{n}"] = (_reader, {"CHOICE_SENTENCES": n, "EVIDENCE_SENTENCES": max(3, -(-n // 3)),
-                                       "CANDIDATE_SENTENCES": max(10, n), "TITLES_IN_PROMPT": False})
-    POINTERS[f"small{n}"] = "qwen2.5-coder-0.5b-instruct"
-
-
-@contextmanager
-def _setting(values: dict):
-    before = {k: getattr(answering, k) for k in values}
-    for k, v in values.items():
-        setattr(answering, k, v)
-    try:
-        yield
-    finally:
-        for k, v in before.items():
-            setattr(answering, k, v)
+    SETTINGS[f"pointer{n}"] = answering.ReaderSettings(choice_sentences=n, evidence_sentences=max(3, -(-n // 3)),
+                                                       candidate_sentences=max(10, n))
+    POINTERS[f"pointer{n}"] = "qwen2.5-coder-0.5b-instruct"
+VARIANTS = ["today", *SETTINGS]
 
 
 def main() -> None:
@@ -110,6 +80,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="a folder for each variant's predictions")
     a = ap.parse_args()
     names = a.variants.split(",")
+    if unknown := set(names) - set(VARIANTS):
+        ap.error(f"unknown variants {', '.join(sorted(unknown))}; known: {', '.join(VARIANTS)}")
     encoder = load_encoder()
     library = open_library(a.library or dev_library(), encoder)
     retriever = Retriever(library, encoder)
@@ -128,12 +100,12 @@ def main() -> None:
         passages = retriever.search(q["question"], 10, today=evaluation.question_date(q))
         top5 = any(evaluation.contains(p.text, q["answer"]) for p in passages[:5])
         for name in names:
-            how, values = VARIANTS[name]
-            with _setting(values):
-                start = time.perf_counter()
-                extra = (pointers[name],) if name in pointers else ()
-                answer, read = how(q["question"], passages, llms[name], encoder, *extra)
-                seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            if name == "today":
+                answer, read = _today(q["question"], passages, llms[name], encoder)
+            else:
+                answer, read = _reader(q["question"], passages, llms[name], encoder, pointers.get(name), SETTINGS[name])
+            seconds = time.perf_counter() - start
             correct = evaluation.is_correct(q, evaluation.without_citations(answer.text), answer.abstained)
             rows[name].append({"id": q["id"], "answer": answer.text, "abstained": answer.abstained,
                                "extractive": answer.extractive, "correct": correct, "top5": top5,

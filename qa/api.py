@@ -19,6 +19,7 @@ from pathlib import Path
 from embeddings.encoder import Encoder, load_encoder
 from qa import outlets
 from qa.answering import Answer, Sources, answer_stream, close_enough
+from qa.answering.timeline import Period, is_timeline_question, period_passages, question_scope, subject, timeline_stream
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
                         library_exists, open_library)
 from qa.library.filters import make_filters
@@ -26,7 +27,6 @@ from qa.llm import LLM, load_llm
 from qa.paths import default_library_dir
 from qa.reading import ReadError
 from qa.retrieval import Passage, Retriever
-from qa.timeline import Period, is_timeline_question, period_passages, question_scope, subject, timeline_stream
 
 SEEDS = Path(__file__).resolve().parent / "seeds"
 

@@ -331,7 +331,7 @@ def _print_passages(assistant, question: str, today, where, timeline: bool | Non
     import time
 
     from qa.answering import ABSTAIN_TEXT, Answer
-    from qa.timeline import is_timeline_question
+    from qa.answering.timeline import is_timeline_question
 
     start = time.perf_counter()
     groups = None

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from qa.answering import _MARK
+from qa.answering import CITATION_MARK
 from qa.library.filters import Filters
 
 _PUNCT = set(string.punctuation) | set("‘’“”–—")
@@ -50,7 +50,7 @@ def without_citations(text: str) -> str:
     """An answer's text without its citation marks ("$5 million [1]." → "$5 million."), as a
     prediction carries it: the marks are listed under "citations", and their digits would
     count as answer tokens for score.py's F1 ("[1]" ties "$5 million" with "$1 million")."""
-    return _MARK.sub("", text)
+    return CITATION_MARK.sub("", text)
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -91,11 +91,11 @@ class FakeEncoder(Encoder):
 
         import numpy as np
 
-        from qa.answering import _STOP, _WORD
+        from qa.answering import STOPWORDS, WORD
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
-            for word in {w.lower() for w in _WORD.findall(text)} - _STOP:
+            for word in {w.lower() for w in WORD.findall(text)} - STOPWORDS:
                 out[i, zlib.crc32(word.encode()) % self.dim] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         if progress:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -13,6 +14,7 @@ from qa.answering import (
     QUOTED_SENTENCES,
     RANK_PRIOR,
     Answer,
+    ReaderSettings,
     Sources,
     best_sentence,
     select_evidence,
@@ -69,14 +71,12 @@ def test_the_prompt_keeps_only_the_sentences_that_bear_most_on_the_question(assi
         assert at == sorted(at), "sentences keep their text order"
 
 
-def test_sentences_left_out_of_the_prompt_bear_less_on_the_question(assistant_with, fake_encoder, monkeypatch):
-    import qa.answering
+def test_sentences_left_out_of_the_prompt_bear_less_on_the_question(assistant_with, fake_encoder):
     passages = assistant_with().retriever.search(Q2003, 5)
     shown = {(ev.n, s): sc for ev in select_evidence(Q2003, passages, fake_encoder)
              for s, sc in zip(ev.sentences, ev.scores)}
-    monkeypatch.setattr(qa.answering, "PROMPT_SENTENCES", 1000)
-    monkeypatch.setattr(qa.answering, "EVIDENCE_SENTENCES", 1000)
-    every = {(ev.n, s): sc for ev in select_evidence(Q2003, passages, fake_encoder)
+    all_of_them = ReaderSettings(prompt_sentences=1000, evidence_sentences=1000)
+    every = {(ev.n, s): sc for ev in select_evidence(Q2003, passages, fake_encoder, settings=all_of_them)
              for s, sc in zip(ev.sentences, ev.scores)}
     assert set(shown) < set(every)
     full = {n for n, _ in shown if sum(1 for m, _ in shown if m == n) == EVIDENCE_SENTENCES}
@@ -84,14 +84,11 @@ def test_sentences_left_out_of_the_prompt_bear_less_on_the_question(assistant_wi
     assert min(shown.values()) >= max(left_out)
 
 
-def test_evidence_from_lower_ranked_passages_pays_the_rank_prior(assistant_with, fake_encoder, monkeypatch):
-    import qa.answering
+def test_evidence_from_lower_ranked_passages_pays_the_rank_prior(assistant_with, fake_encoder):
     passages = assistant_with().retriever.search(Q2003, 5)
-    monkeypatch.setattr(qa.answering, "PROMPT_SENTENCES", 1000)
-    monkeypatch.setattr(qa.answering, "EVIDENCE_SENTENCES", 1000)
-    with_prior = select_evidence(Q2003, passages, fake_encoder)
-    monkeypatch.setattr(qa.answering, "RANK_PRIOR", 0.0)
-    without = select_evidence(Q2003, passages, fake_encoder)
+    all_of_them = ReaderSettings(prompt_sentences=1000, evidence_sentences=1000)
+    with_prior = select_evidence(Q2003, passages, fake_encoder, settings=all_of_them)
+    without = select_evidence(Q2003, passages, fake_encoder, settings=replace(all_of_them, rank_prior=0.0))
     assert len(with_prior) >= 2
     for a, b in zip(with_prior, without, strict=True):
         assert a.sentences == b.sentences
@@ -190,15 +187,15 @@ def test_best_sentence_is_the_one_sharing_most_question_words():
 
 
 def test_verification_time_is_reported_apart_from_generation(assistant_with, monkeypatch):
-    import qa.answering
+    import qa.answering.stream
 
-    real_finish = qa.answering.finish
+    real_finish = qa.answering.stream.finish
 
     def slow_finish(*args, **kwargs):
         time.sleep(0.05)
         return real_finish(*args, **kwargs)
 
-    monkeypatch.setattr(qa.answering, "finish", slow_finish)
+    monkeypatch.setattr(qa.answering.stream, "finish", slow_finish)
     t = assistant_with("Russia proposed six-sided talks [1].").ask(Q2003).timings
     assert t["verify_s"] >= 0.05
     assert t["first_token_s"] <= t["generate_s"]

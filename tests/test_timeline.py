@@ -12,7 +12,7 @@ from conftest import FakeLLM
 from qa import cli
 from qa.api import Assistant
 from qa.library import Filters, create_library
-from qa.timeline import (UNDATED, Period, is_timeline_question, lead_span, periods, question_scope,
+from qa.answering.timeline import (UNDATED, Period, is_timeline_question, lead_span, periods, question_scope,
                          subject)
 from qa.reading import Article
 

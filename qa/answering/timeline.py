@@ -5,7 +5,7 @@ scores, so a timeline retrieves per period instead. First the passages about the
 subject (one per article, close enough to answer) tell which years the library covers
 for it; then each period is searched on its own (a date filter inside the search), and
 the model writes that period's entry from that period's evidence only. Every entry is
-verified like any answer sentence (``answering.finish``), and more strictly: a summary is where
+verified like any answer sentence (``verify.finish``), and more strictly: a summary is where
 a small model swaps one name for another, so a sentence must also take its names and numbers
 from the sentence it cites. A sentence no cited passage supports is dropped, and an entry left
 with none quotes its best evidence sentence instead.
@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 
-from qa.answering import (_CHAT_TOKEN, ABSTAIN_MARK, Answer, Citation, Evidence, close_enough, finish,
-                          select_evidence)
+from qa.answering.answer import Answer, Citation, Evidence, TimelineEntry
+from qa.answering.evidence import close_enough, select_evidence
+from qa.answering.prompt import ABSTAIN_MARK, without_chat_tokens
+from qa.answering.verify import finish
 from qa.chunking import sentence_spans
 from qa.dates import is_dateline
 from qa.library.filters import Filters
@@ -100,17 +102,6 @@ class Period:
     label: str
     since: date | None
     until: date | None
-
-
-@dataclass
-class TimelineEntry:
-    """One dated entry: ``date`` is its first cited article's; ``citations`` index the answer's passages."""
-
-    period: str
-    date: str | None
-    text: str
-    citations: list[int] = field(default_factory=list)
-    extractive: bool = False  # quotes its evidence: the model wrote no supported sentence
 
 
 def _year(day: str | None) -> int | None:
@@ -290,9 +281,9 @@ def _messages(topic: str, evidence: list[Evidence]) -> list[dict[str, str]]:
     blocks = []
     for ev in evidence:
         day = ev.passage.article.date
-        text = _CHAT_TOKEN.sub(" ", " ".join(ev.sentences))
+        text = without_chat_tokens(" ".join(ev.sentences))
         blocks.append(f"Passage [{ev.n}]{f' ({day})' if day else ''}:\n{text}")
-    user = "\n\n".join(blocks) + f"\n\nWhat do these passages report about {_CHAT_TOKEN.sub(' ', topic)}?"
+    user = "\n\n".join(blocks) + f"\n\nWhat do these passages report about {without_chat_tokens(topic)}?"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
