@@ -17,13 +17,13 @@ class KeywordJudge:
 
     name = "keyword"
 
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
+    def __init__(self, answer: str, miss: float = 0.1) -> None:
+        self.answer, self.miss = answer, miss
         self.asked: list[str] = []
 
     def scores(self, question: str, sentences) -> np.ndarray:
         self.asked += list(sentences)
-        return np.array([0.9 if self.answer in s else 0.1 for s in sentences], np.float32)
+        return np.array([0.9 if self.answer in s else self.miss for s in sentences], np.float32)
 
 
 def _chunk(row: int, article_id: str, text: str, date: str | None = None) -> StoredChunk:
@@ -77,3 +77,50 @@ def test_shipped_judge_is_pinned_and_tells_answer_from_topic():
     assert answer > topic
     off = judge.scores(question, ["The Venice day-tripper fee will be 5 euros in 2024."])[0]
     assert off < 0.5 and off < answer
+
+
+def test_the_abstain_mark_never_reaches_the_stream():
+    from qa.answering.stream import without_mark
+
+    for pieces, shown in ((["NOT", " IN", " ART", "ICLES"], ""), ([" NOT IN ARTICLES."], ""),
+                          (["Joe", " Biden", " [4]."], "Joe Biden [4]."), (["NOT", " a", " problem"], "NOT a problem")):
+        raw: list[str] = []
+        assert "".join(without_mark(iter(pieces), raw)) == shown
+        assert "".join(raw) == "".join(pieces)
+
+
+def _passages(*texts: str):
+    from qa.retrieval import Passage
+
+    return [Passage(_chunk(i, f"art{i}", t), 0.9) for i, t in enumerate(texts)]
+
+
+def test_evidence_follows_the_judge_and_it_decides_not_in_the_articles():
+    from qa.answering import answer_stream, select_evidence
+    from tests.conftest import FakeLLM
+
+    passages = _passages(TOPIC, ANSWER)
+    evidence = select_evidence("Who did Lavrov meet in London?", passages, judge=KeywordJudge("Kerry"), limit=1)
+    assert [s for ev in evidence for s in ev.sentences] == ["Secretary of State John Kerry met Lavrov in London."]
+    assert evidence[0].answers == [pytest.approx(0.9)]
+    llm = FakeLLM("John Kerry [2].")
+    *pieces, answer = answer_stream("Who did Lavrov meet in London?", passages, llm, judge=KeywordJudge("Nobody", miss=0.01))
+    assert answer.abstained and not llm.prompts and "NOT IN ARTICLES" not in "".join(pieces)
+
+
+def test_a_citation_the_judge_rejects_is_dropped():
+    from qa.answering import answer_stream
+
+    class Doubting(KeywordJudge):
+        def scores(self, question, sentences):
+            return np.array([0.06 if "Kerry" in s else 0.001 for s in sentences], np.float32)
+
+    from tests.conftest import FakeLLM
+
+    passages = _passages(TOPIC, ANSWER)
+    *_, kept = answer_stream("Who did Lavrov meet in London?", passages, FakeLLM("John Kerry met Lavrov [2]."),
+                             judge=Doubting("Kerry"))
+    assert kept.citations and kept.citations[0].quote.startswith("Secretary of State John Kerry")
+    *_, dropped = answer_stream("Who did Lavrov meet in London?", passages,
+                                FakeLLM("The talks on Syria lasted three hours [1]."), judge=Doubting("Kerry"))
+    assert all("Syria lasted" not in c.quote for c in dropped.citations)
