@@ -34,3 +34,19 @@ def question_names(question: str) -> frozenset[str]:
     "'s" and a final full stop taken off: the answer to "Which app surged amid the TikTok
     ban?" is not TikTok."""
     return frozenset(re.sub(r"['’]s?$", "", w).rstrip(".").lower() for w in _GIVEN.findall(question))
+
+
+_RUN = re.compile(r"(?:[A-Z][\w'’.&-]*\s+)*[A-Z][\w'’.&-]*")
+
+
+def names_around(given: frozenset[str], sentences: list[str]) -> frozenset[str]:
+    """``given`` and every word of a run of capitalised words in ``sentences`` that holds one of
+    them: "Russian Foreign Minister Sergei Lavrov" is one name, so where the question gives
+    "Lavrov", "Foreign Minister Sergei" is no answer to whom he met either."""
+    found = set(given)
+    for sentence in sentences:
+        for run in _RUN.findall(sentence):
+            words = [re.sub(r"['’]s?$", "", w).rstrip(".").lower() for w in run.split()]
+            if len(words) > 1 and given.intersection(words):
+                found.update(words)
+    return frozenset(found)

@@ -16,7 +16,7 @@ from qa.answering.verify import finish, finish_choice
 from qa.answering.words import STOPWORDS
 from qa.grammar import span_grammar
 from qa.llm import LLM
-from qa.question_kind import asks_for_entity, question_names
+from qa.question_kind import asks_for_entity, names_around, question_names
 from qa.retrieval import Passage
 
 
@@ -48,8 +48,9 @@ def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None
     if shown is not None:
         shown(evidence)
     if choose:
-        grammar = span_grammar([s for ev in evidence for s in ev.sentences], ABSTAIN_MARK,
-                               banned=question_names(question), no_start=STOPWORDS)
+        sentences = [s for ev in evidence for s in ev.sentences]
+        grammar = span_grammar(sentences, ABSTAIN_MARK, banned=names_around(question_names(question), sentences),
+                               no_start=STOPWORDS)
         pieces = llm.stream(build_messages(question, evidence, choose=True), CHOICE_TOKENS, grammar=grammar)
     else:
         pieces = llm.stream(build_messages(question, evidence))
