@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from qa.api import Assistant
 
 MAX_BODY = 1 << 20  # bytes of one request body; a question with its whole chat fits many times over
-MAX_QUESTION = 4000  # characters
-MAX_MESSAGES = 200
 DEFAULT_QUEUE = 4  # generations that may wait for the LLM while one runs
 RETRY_AFTER_S = 10
 
@@ -152,53 +150,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def question_of(messages: Any) -> tuple[str, list[str]]:
-    """The last user message (the question) and the user messages before it (the conversation).
-    Content may be a string or OpenAI's list of parts; only text parts count."""
-    if not isinstance(messages, list) or not messages or len(messages) > MAX_MESSAGES:
-        raise ValueError(f"'messages' must be a list of 1 to {MAX_MESSAGES} messages")
-    users = []
-    for m in messages:
-        if not isinstance(m, dict):
-            raise ValueError("each message must be an object with 'role' and 'content'")
-        if m.get("role") == "user":
-            content = m.get("content")
-            if isinstance(content, list):
-                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-            if not isinstance(content, str):
-                raise ValueError("a user message's 'content' must be text")
-            users.append(content.strip())
-    if not users or not users[-1]:
-        raise ValueError("no user message to answer")
-    return users[-1], users[:-1]
-
-
-def _options(body: dict) -> dict:
-    """The qa options a request may carry (top level for /v1/search and /v1/ask, under "qa" for
-    chat): k, today, since, until, sources (a list, or "source": one), include_undated."""
-    from qa.library.filters import make_filters
-
-    k = body.get("k", None)
-    if k is not None and (not isinstance(k, int) or not 1 <= k <= 50):
-        raise ValueError("'k' must be a whole number from 1 to 50")
-    sources = body.get("sources") or ([body["source"]] if body.get("source") else [])
-    if isinstance(sources, str) or not all(isinstance(s, str) for s in sources):
-        raise ValueError("'sources' must be a list of outlet names or domains")
-    today = body.get("today")
-    return {"k": k, "today": date.fromisoformat(today) if today else None,
-            "where": make_filters(body.get("since"), body.get("until"), tuple(sources),
-                                  bool(body.get("include_undated")))}
-
-
-def _text(body: dict, key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"'{key}' must be non-empty text")
-    if len(value) > MAX_QUESTION:
-        raise ValueError(f"'{key}' is longer than {MAX_QUESTION} characters")
-    return value.strip()
-
-
 def search_object(assistant: "Assistant", question: str, k: int | None, today: date | None, where) -> dict:
     """The ``qa ask --no-llm --json`` object: the passages, and whether they come close enough
     to the question to answer it."""
@@ -236,6 +187,7 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
     from starlette.routing import Route
 
     from qa.answering import Answer
+    from qa.serve_requests import AskRequest, ChatRequest, SearchRequest, parse
 
     share_between_threads(assistant)
     generations = Generations(queue)
@@ -295,13 +247,11 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
 
     async def search(request: Request) -> Response:
         try:
-            body = await read_json(request)
-            question = _text(body, "question" if "question" in body else "query")
-            options = _options(body)
+            asked = parse(SearchRequest, await read_json(request))
         except ValueError as e:
             return error(400, str(e))
         return JSONResponse(await anyio.to_thread.run_sync(
-            lambda: search_object(assistant, question, options["k"], options["today"], options["where"])))
+            lambda: search_object(assistant, asked.text, asked.k, asked.today, asked.where())))
 
     async def article(request: Request) -> Response:
         article_id = request.path_params["article_id"]
@@ -317,14 +267,12 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
 
     async def ask(request: Request) -> Response:
         try:
-            body = await read_json(request)
-            question = _text(body, "question")
-            options = _options(body)
+            asked = parse(AskRequest, await read_json(request))
         except ValueError as e:
             return error(400, str(e))
         try:
-            items = generations.run(lambda: assistant.stream(question, options["k"], options["today"],
-                                                             where=options["where"]))
+            items = generations.run(lambda: assistant.stream(asked.question.strip(), asked.k, asked.today,
+                                                             where=asked.where()))
         except Busy:
             return busy()
         answer = await watching(request, lambda: collect(items))
@@ -332,23 +280,21 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
 
     async def chat_completions(request: Request) -> Response:
         try:
-            body = await read_json(request)
-            question, earlier = question_of(body.get("messages"))
-            if len(question) > MAX_QUESTION:
-                raise ValueError(f"the question is longer than {MAX_QUESTION} characters")
-            options = _options(body.get("qa") or {})
+            body = parse(ChatRequest, await read_json(request))
+            question, earlier = body.question()
         except ValueError as e:
             return error(400, str(e))
+        options = body.qa
         conversation = assistant.chat()
         conversation.turns = [(q, None) for q in earlier if q]  # context_for reads only the questions
         context = conversation.context_for(question)
         try:
-            items = generations.run(lambda: assistant.stream(question, options["k"], options["today"], context,
-                                                             where=options["where"]))
+            items = generations.run(lambda: assistant.stream(question, options.k, options.today, context,
+                                                             where=options.where()))
         except Busy:
             return busy()
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        if body.get("stream"):
+        if body.stream:
             return EventStream(chat_events(items, reply_id, created))
         answer = await watching(request, lambda: collect(items))
         if answer is None:

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from qa.api import Assistant
 from qa.llm import LLM, Messages
-from qa.serve import build_app, is_loopback, question_of, running
+from qa.serve import build_app, is_loopback, running
+from qa.serve_requests import BadRequest, ChatRequest, parse
 
 from conftest import FakeEncoder
 
@@ -226,12 +227,47 @@ def test_api_key_size_cap_and_loopback_rule(assistant_with, monkeypatch):
     assert result.exit_code == 2 and "--api-key" in result.output
 
 
-def test_question_of_takes_the_last_user_message():
-    assert question_of([{"role": "user", "content": "a b"}, {"role": "assistant", "content": "x"},
-                        {"role": "user", "content": " c "}]) == ("c", ["a b"])
+def test_the_question_is_the_last_user_message():
+    def question_of(messages):
+        return parse(ChatRequest, {"messages": messages}).question()
+
+    assert question_of([{"role": "user", "content": "a b"}, {"role": "assistant", "content": None},
+                        {"role": "user", "content": [{"type": "text", "text": " c "}, {"type": "image_url"}]}]) \
+        == ("c", ["a b"])
     for bad in (None, [], [{"role": "system", "content": "hi"}], [{"role": "user", "content": 3}], ["x"]):
-        with pytest.raises(ValueError):
+        with pytest.raises(BadRequest):
             question_of(bad)
+
+
+def test_every_field_is_checked_and_a_bad_one_is_named_never_a_500(assistant_with):
+    user = {"role": "user", "content": Q2003}
+    cases = [("/v1/search", {"query": "Russia", "since": 2003}, "'since'"),
+             ("/v1/search", {"query": "Russia", "until": "2003-02-30"}, "'until'"),
+             ("/v1/search", {"query": "Russia", "today": 123}, "'today'"),
+             ("/v1/search", {"query": "Russia", "sources": 5}, "'sources'"),
+             ("/v1/search", {"query": "Russia", "sources": ["a", 5]}, "'sources[1]'"),
+             ("/v1/search", {"query": "Russia", "source": ["a"]}, "'source'"),
+             ("/v1/search", {"query": "Russia", "k": True}, "'k'"),
+             ("/v1/search", {"query": "Russia", "k": 2.5}, "'k'"),
+             ("/v1/search", {"query": "Russia", "qeury": "x"}, "'qeury'"),
+             ("/v1/search", {"query": 5}, "'query'"),
+             ("/v1/ask", {"question": "Russia", "include_undated": "yes"}, "'include_undated'"),
+             ("/v1/ask", {"question": ["Russia"]}, "'question'"),
+             ("/v1/ask", {"question": " " * 10}, "'question'"),
+             ("/v1/chat/completions", {"messages": [user], "qa": "x"}, "'qa'"),
+             ("/v1/chat/completions", {"messages": [user], "qa": {"until": []}}, "'qa.until'"),
+             ("/v1/chat/completions", {"messages": [user], "qa": {"k": 0}}, "'qa.k'"),
+             ("/v1/chat/completions", {"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+              "'messages[0].content'"),
+             ("/v1/chat/completions", {"messages": [{"role": 1, "content": "x"}]}, "'messages[0].role'"),
+             ("/v1/chat/completions", {"messages": [user], "stream": "yes"}, "'stream'")]
+    with running(build_app(assistant_with(KeyedLLM()))) as url:
+        for path, body, why in cases:
+            bad = httpx.post(url + path, json=body)
+            assert bad.status_code == 400 and why in bad.json()["error"]["message"], (path, body, bad.text)
+        fine = httpx.post(f"{url}/v1/search", json={"query": Q2003, "k": 2, "today": "2020-01-01", "source": "x",
+                                                    "sources": ["y"], "include_undated": True, "until": "2019"})
+        assert fine.status_code == 200 and fine.json()["filters"]["sources"] == ["y", "x"]
 
 
 @pytest.mark.slow
