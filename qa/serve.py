@@ -150,6 +150,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_local_host(header: bytes | None) -> bool:
+    """Whether a Host header names this machine by a loopback name (any port). A request without
+    one (HTTP/1.0) is no browser's, so it passes."""
+    if header is None:
+        return True
+    host = header.decode("latin-1").strip()
+    if host.startswith("["):
+        host = host[:host.find("]") + 1]
+    elif host.count(":") == 1:
+        host = host.split(":")[0]
+    return is_loopback(host.rstrip(".").lower())
+
+
 def search_object(assistant: "Assistant", question: str, k: int | None, today: date | None, where) -> dict:
     """The ``qa ask --no-llm --json`` object: the passages, and whether they come close enough
     to the question to answer it."""
@@ -346,7 +359,9 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
 
 class Guard:
     """ASGI middleware: the bearer key (compared in constant time) and the body size cap, checked
-    before a route reads anything. ``/health`` needs no key, so a supervisor can probe it."""
+    before a route reads anything. ``/health`` needs no key, so a supervisor can probe it.
+    Without a key only loopback Host names are answered: a web page whose own name was made to
+    point at 127.0.0.1 (DNS rebinding) sends its name as Host, and is refused."""
 
     def __init__(self, app, api_key: str | None, max_body: int) -> None:
         self.app, self.max_body = app, max_body
@@ -360,6 +375,11 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
+        if not self.expected and not is_local_host(headers.get(b"host")):
+            host = headers[b"host"].decode("latin-1")
+            return await _json(send, 403, {"error": {
+                "message": f"Host {host!r} is not this machine's loopback name: without --api-key qa serve answers "
+                           "only 127.0.0.1, localhost and [::1]", "type": "forbidden_host"}})
         if self.expected and scope["path"] != "/health" and \
                 not hmac.compare_digest(headers.get(b"authorization", b""), self.expected):
             return await _json(send, 401, {"error": {"message": "missing or wrong API key (Authorization: Bearer KEY)",

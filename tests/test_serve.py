@@ -227,6 +227,22 @@ def test_api_key_size_cap_and_loopback_rule(assistant_with, monkeypatch):
     assert result.exit_code == 2 and "--api-key" in result.output
 
 
+def test_without_a_key_only_loopback_host_names_are_served(assistant_with):
+    with running(build_app(assistant_with(KeyedLLM()))) as url:
+        port = url.rsplit(":", 1)[1]
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.nip.io", f"localhost.evil.example:{port}",
+                     "[::2]", "0.0.0.0"):
+            for refused in (httpx.get(f"{url}/v1/models", headers={"Host": host}),
+                            httpx.post(f"{url}/v1/search", headers={"Host": host}, json={"query": Q2003})):
+                assert refused.status_code == 403, (host, refused.text)
+                assert repr(host) in refused.json()["error"]["message"]
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}", "LocalHost.", "127.0.0.2"):
+            assert httpx.get(f"{url}/v1/models", headers={"Host": host}).status_code == 200, host
+    with running(build_app(assistant_with(KeyedLLM()), api_key="k")) as url:  # behind a proxy, by its name
+        assert httpx.get(f"{url}/v1/models", headers={"Host": "qa.example", "Authorization": "Bearer k"}) \
+            .status_code == 200
+
+
 def test_the_question_is_the_last_user_message():
     def question_of(messages):
         return parse(ChatRequest, {"messages": messages}).question()
