@@ -16,8 +16,6 @@ request size cap, and nothing over HTTP writes to the library.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import json
 import threading
 import time
@@ -33,6 +31,7 @@ import click
 
 from qa.cli_common import library_option
 from qa.errors import BadInput
+from qa.serve_guard import Guard, is_loopback, key_from_file
 
 if TYPE_CHECKING:
     from qa.api import Assistant
@@ -138,29 +137,6 @@ class Turn:
                     queue._thread.submit(items.close)  # after the piece in flight, before the next turn
         finally:
             self._leave()
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the server on this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def is_local_host(header: bytes | None) -> bool:
-    """Whether a Host header names this machine by a loopback name (any port). A request without
-    one (HTTP/1.0) is no browser's, so it passes."""
-    if header is None:
-        return True
-    host = header.decode("latin-1").strip()
-    if host.startswith("["):
-        host = host[:host.find("]") + 1]
-    elif host.count(":") == 1:
-        host = host.split(":")[0]
-    return is_loopback(host.rstrip(".").lower())
 
 
 def search_object(assistant: "Assistant", question: str, k: int | None, today: date | None, where) -> dict:
@@ -357,64 +333,6 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
     return Guard(app, api_key, max_body)
 
 
-class Guard:
-    """ASGI middleware: the bearer key (compared in constant time) and the body size cap, checked
-    before a route reads anything. ``/health`` needs no key, so a supervisor can probe it.
-    Without a key only loopback Host names are answered: a web page whose own name was made to
-    point at 127.0.0.1 (DNS rebinding) sends its name as Host, and is refused."""
-
-    def __init__(self, app, api_key: str | None, max_body: int) -> None:
-        self.app, self.max_body = app, max_body
-        self.expected = f"Bearer {api_key}".encode() if api_key else None
-
-    @property
-    def state(self):
-        return self.app.state
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        headers = dict(scope["headers"])
-        if not self.expected and not is_local_host(headers.get(b"host")):
-            host = headers[b"host"].decode("latin-1")
-            return await _json(send, 403, {"error": {
-                "message": f"Host {host!r} is not this machine's loopback name: without --api-key qa serve answers "
-                           "only 127.0.0.1, localhost and [::1]", "type": "forbidden_host"}})
-        if self.expected and scope["path"] != "/health" and \
-                not hmac.compare_digest(headers.get(b"authorization", b""), self.expected):
-            return await _json(send, 401, {"error": {"message": "missing or wrong API key (Authorization: Bearer KEY)",
-                                                     "type": "invalid_api_key"}})
-        try:
-            length = int(headers.get(b"content-length", b"0"))
-        except ValueError:
-            length = 0
-        if length > self.max_body:
-            return await _json(send, 413, {"error": {"message": f"the body is over {self.max_body} bytes",
-                                                     "type": "request_too_large"}})
-        body, more = [], True
-        while more:  # the whole body, before the app sees any of it: a chunked upload is capped too
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            body.append(message.get("body", b""))
-            more = message.get("more_body", False)
-            if sum(map(len, body)) > self.max_body:
-                return await _json(send, 413, {"error": {"message": f"the body is over {self.max_body} bytes",
-                                                         "type": "request_too_large"}})
-        replay = [{"type": "http.request", "body": b"".join(body), "more_body": False}]
-
-        async def replayed():
-            return replay.pop() if replay else await receive()
-        await self.app(scope, replayed, send)
-
-
-async def _json(send, status: int, obj: dict) -> None:
-    body = json.dumps(obj).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-
-
 class EventStream:
     """A ``text/event-stream`` response that stops its events when the client disconnects (not
     only when a write fails), and always closes them, so a cancelled answer frees the LLM."""
@@ -479,13 +397,16 @@ def running(app, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
               help="Address to listen on. Anything but loopback needs --api-key.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--api-key", envvar="QA_API_KEY", metavar="KEY",
-              help="Require 'Authorization: Bearer KEY' on every request but /health (env QA_API_KEY).")
+              help="Require 'Authorization: Bearer KEY' on every request but /health. Others on this machine "
+                   "see a command line (ps): prefer QA_API_KEY=KEY or --api-key-file.")
+@click.option("--api-key-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Read the API key from the first line of FILE.")
 @click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages per answer.")
 @click.option("--queue", default=DEFAULT_QUEUE, show_default=True, type=click.IntRange(0, 1000),
               help="Answers that may wait for the LLM while one is written; more get 503 with Retry-After.")
-def serve(library: Path | str | None, host: str, port: int, api_key: str | None, model: str | None, k: int,
-          queue: int) -> None:
+def serve(library: Path | str | None, host: str, port: int, api_key: str | None, api_key_file: Path | None,
+          model: str | None, k: int, queue: int) -> None:
     """Serve a library over HTTP: an OpenAI-compatible chat API, search, answers, articles.
 
     \b
@@ -510,6 +431,10 @@ def serve(library: Path | str | None, host: str, port: int, api_key: str | None,
     load_starlette()
     import uvicorn
 
+    if api_key_file:
+        if api_key:
+            raise BadInput("give the API key one way: --api-key-file, or --api-key / QA_API_KEY, not both")
+        api_key = key_from_file(api_key_file)
     if not is_loopback(host) and not api_key:
         raise BadInput(f"--host {host} would let other machines in: set --api-key KEY (or QA_API_KEY), "
                        f"or keep the default 127.0.0.1")

@@ -227,6 +227,36 @@ def test_api_key_size_cap_and_loopback_rule(assistant_with, monkeypatch):
     assert result.exit_code == 2 and "--api-key" in result.output
 
 
+def test_the_api_key_from_a_file_or_the_environment_and_bearer_in_any_case(fakes, tmp_path, monkeypatch):
+    import uvicorn
+
+    from qa import cli
+
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: apps.append(app))
+    monkeypatch.delenv("QA_API_KEY", raising=False)
+    key_file = tmp_path / "key"
+    key_file.write_text("from-file\n", encoding="utf-8")
+    started = CliRunner().invoke(cli.main, ["serve", "--api-key-file", str(key_file)])
+    assert started.exit_code == 0, started.output
+    monkeypatch.setenv("QA_API_KEY", "from-env")
+    assert CliRunner().invoke(cli.main, ["serve"]).exit_code == 0
+    for app, key in zip(apps, ("from-file", "from-env"), strict=True):
+        with running(app) as url:
+            assert httpx.get(f"{url}/v1/models").status_code == 401
+            for scheme in ("Bearer", "bearer", "BEARER"):
+                assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"{scheme} {key}"}).status_code == 200
+            assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Basic {key}"}).status_code == 401
+
+    both = CliRunner().invoke(cli.main, ["serve", "--api-key-file", str(key_file)])
+    assert both.exit_code == 2 and "one way" in both.output
+    monkeypatch.delenv("QA_API_KEY")
+    (tmp_path / "empty").write_text("\n", encoding="utf-8")
+    for name, why in (("nope", "No such file"), ("empty", "holds no key")):
+        refused = CliRunner().invoke(cli.main, ["serve", "--api-key-file", str(tmp_path / name)])
+        assert refused.exit_code == 2 and str(tmp_path / name) in refused.output and why in refused.output
+
+
 def test_without_a_key_only_loopback_host_names_are_served(assistant_with):
     with running(build_app(assistant_with(KeyedLLM()))) as url:
         port = url.rsplit(":", 1)[1]
