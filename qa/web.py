@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 from urllib.robotparser import RobotFileParser
 
 from qa import __version__
@@ -43,7 +43,8 @@ class FetchError(Exception):
 
 @dataclass
 class Fetcher:
-    """HTTP GETs under the rules above; robots.txt is read once per host."""
+    """HTTP GETs under the rules above; robots.txt is read once per host (scheme, host and port)
+    and asked at every hop of a redirect."""
 
     client: object = None
     robots: dict[str, RobotFileParser] = field(default_factory=dict)
@@ -51,8 +52,7 @@ class Fetcher:
     def __post_init__(self) -> None:
         import httpx
 
-        self.client = httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT_S, follow_redirects=True,
-                                   max_redirects=MAX_REDIRECTS)
+        self.client = httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT_S, follow_redirects=False)
 
     def close(self) -> None:
         self.client.close()
@@ -63,7 +63,7 @@ class Fetcher:
         if origin not in self.robots:
             parser = RobotFileParser()
             try:
-                status, body, _, _ = self._get(f"{origin}/robots.txt")
+                status, body, _, _ = self._follow(f"{origin}/robots.txt", robots=False)
                 parser.parse(body.decode("utf-8", "replace").splitlines() if status < 400 else [])
             except FetchError:
                 parser.parse([])  # no robots.txt to be had: nothing is disallowed
@@ -72,14 +72,29 @@ class Fetcher:
 
     def get(self, url: str) -> tuple[bytes, str, str]:
         """The body, its content type and the final URL (after redirects)."""
-        if not self.allowed(url):
-            raise FetchError(f"robots.txt of {urlparse(url).netloc} disallows fetching it")
-        status, body, kind, final = self._get(url)
+        status, body, kind, final = self._follow(url)
         if status >= 400:
             raise FetchError(f"HTTP {status}")
         return body, kind, final
 
+    def _follow(self, url: str, robots: bool = True) -> tuple[int, bytes, str, str]:
+        """``url``'s response after up to MAX_REDIRECTS redirects, each hop's URL asked of its
+        own host's robots.txt (a redirect may lead to another host or port)."""
+        start = url
+        for _ in range(MAX_REDIRECTS + 1):
+            if robots and not self.allowed(url):
+                hop = "" if url == start else f"it redirects to {url}, which "
+                raise FetchError(f"{hop}robots.txt of {urlparse(url).netloc} disallows fetching it")
+            status, body, kind, location = self._get(url)
+            if status not in (301, 302, 303, 307, 308) or not location:
+                return status, body, kind, url
+            url = urljoin(url, location)
+            if not is_url(url):
+                raise FetchError(f"a redirect to {url!r}, which is not http(s)")
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
     def _get(self, url: str) -> tuple[int, bytes, str, str]:
+        """One GET: the status, the body, its content type, and the Location a redirect names."""
         import httpx
 
         try:
@@ -92,9 +107,8 @@ class Fetcher:
                     body += block
                     if len(body) > MAX_PAGE_BYTES:
                         raise FetchError(f"response too large (over {MAX_PAGE_BYTES:,} bytes)")
-                return response.status_code, bytes(body), response.headers.get("content-type", ""), str(response.url)
-        except httpx.TooManyRedirects:
-            raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
+                return (response.status_code, bytes(body), response.headers.get("content-type", ""),
+                        response.headers.get("location", ""))
         except httpx.TimeoutException:
             raise FetchError(f"no answer within {TIMEOUT_S:.0f} s") from None
         except httpx.HTTPError as e:

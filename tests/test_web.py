@@ -33,11 +33,9 @@ def rss(items: list[tuple[str, str, str]]) -> bytes:
             f"<link>http://example.invalid/</link>{entries}</channel></rss>").encode()
 
 
-@pytest.fixture
-def site():
-    """A small news site on a loopback port: two articles, a feed, a disallowed page, a redirect loop."""
-    pages: dict[str, tuple[int, str, bytes]] = {}
-
+def start_site(pages: dict[str, tuple[int, str, bytes]]) -> tuple[str, ThreadingHTTPServer]:
+    """A server on a loopback port answering ``pages`` (path: status, content type, body; a
+    redirect's body is its Location)."""
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             status, kind, body = pages.get(self.path, (404, "text/plain", b"not found"))
@@ -54,7 +52,15 @@ def site():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+@pytest.fixture
+def site():
+    """A small news site on a loopback port: two articles, a feed, a disallowed page, a redirect loop."""
+    pages: dict[str, tuple[int, str, bytes]] = {}
+    base, server = start_site(pages)
     pages.update({
         "/robots.txt": (200, "text/plain", b"User-agent: *\nDisallow: /private/\n"),
         "/news/lavrov.html": (200, "text/html", page("Lavrov warns on Korea", LAVROV, "2013-04-10")),
@@ -65,8 +71,6 @@ def site():
             ("Lavrov warns (feed title)", f"{base}/news/lavrov.html", "Thu, 11 Apr 2013 08:00:00 GMT"),
             ("Gone", f"{base}/news/gone.html", "Fri, 12 Apr 2013 08:00:00 GMT")])),
     })
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     yield base, pages
     server.shutdown()
     server.server_close()
@@ -74,6 +78,12 @@ def site():
 
 def run(*args: str):
     return CliRunner().invoke(cli.main, list(args))
+
+
+def web_cache_titles() -> list[str]:
+    from qa.paths import cache_dir
+
+    return [json.loads(p.read_text(encoding="utf-8"))["title"] for p in (cache_dir() / "web").glob("*.json")]
 
 
 def listed(library: str) -> list[dict]:
@@ -106,6 +116,27 @@ def test_a_feed_brings_its_entries_pages_with_the_feeds_dates(fakes, site):
     (article,) = listed("feed")
     assert article["date"] == "2013-04-11" and article["source"] == "World Wire Feed"
     assert article["title"] == "Lavrov warns (feed title)" and article["url"] == f"{base}/news/lavrov.html"
+
+
+def test_robots_txt_is_asked_at_every_hop_of_a_redirect(fakes, site, tmp_path, monkeypatch):
+    base, pages = site
+    monkeypatch.setenv("QA_CACHE", str(tmp_path))
+    other_pages = {"/robots.txt": (200, "text/plain", b"User-agent: *\nDisallow: /closed/\n"),
+                   "/closed/page.html": (200, "text/html", page("Closed", LOSYUKOV, "2003-04-08"))}
+    other, server = start_site(other_pages)
+    try:
+        pages["/to-other"] = (302, "text/plain", f"{other}/closed/page.html".encode())
+        pages["/to-private"] = (301, "text/plain", b"/private/secret.html")
+        result = run("ingest", f"{base}/to-other", f"{base}/to-private", "--library", "hops")
+    finally:
+        server.shutdown()
+        server.server_close()
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2, out
+    assert (f"{base}/to-other: it redirects to {other}/closed/page.html, which robots.txt of "
+            f"{other.removeprefix('http://')} disallows fetching it") in out
+    assert f"{base}/to-private: it redirects to {base}/private/secret.html, which robots.txt" in out
+    assert not any("Closed" in line or "Secret" in line for line in web_cache_titles())
 
 
 def test_a_page_over_the_size_cap_is_refused(fakes, site, monkeypatch):
