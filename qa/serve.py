@@ -31,7 +31,7 @@ import click
 
 from qa.cli_common import library_option
 from qa.errors import BadInput
-from qa.serve_guard import Guard, is_loopback, key_from_file
+from qa.serve_guard import BODY_TIMEOUT_S, Guard, is_loopback, key_from_file
 
 if TYPE_CHECKING:
     from qa.api import Assistant
@@ -165,7 +165,7 @@ def sources_footer(answer) -> str:
 
 
 def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int = DEFAULT_QUEUE,
-              max_body: int = MAX_BODY):
+              max_body: int = MAX_BODY, body_timeout_s: float = BODY_TIMEOUT_S):
     """The ASGI application over ``assistant`` (its reads are put under one lock).
     ``api_key``: every request but ``/health`` must carry ``Authorization: Bearer KEY``."""
     load_starlette()
@@ -330,7 +330,7 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
               Route("/v1/articles/{article_id:path}", article)]
     app = Starlette(routes=routes)
     app.state.generations = generations
-    return Guard(app, api_key, max_body)
+    return Guard(app, api_key, max_body, body_timeout_s)
 
 
 class EventStream:

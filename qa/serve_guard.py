@@ -3,7 +3,9 @@
 The server may hold a private library and one busy model, so the gate is shut by default:
 without an API key only this machine's loopback names are answered (a web page that points its
 own name at 127.0.0.1, DNS rebinding, still sends that name as Host); with one, every request
-but ``/health`` carries it. Bodies are capped in size, whether declared or chunked.
+but ``/health`` carries it. Bodies are capped in size, whether declared or chunked, and in
+time: a client that stops halfway through its body is answered 408 and its connection closed,
+so half-sent requests cannot pile up.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import json
 from pathlib import Path
 
 from qa.errors import BadInput
+
+BODY_TIMEOUT_S = 15.0  # for a whole request body: 1 MiB at 70 KB/s
 
 
 def is_loopback(host: str) -> bool:
@@ -56,8 +60,8 @@ class Guard:
     Without a key only loopback Host names are answered: a web page whose own name was made to
     point at 127.0.0.1 (DNS rebinding) sends its name as Host, and is refused."""
 
-    def __init__(self, app, api_key: str | None, max_body: int) -> None:
-        self.app, self.max_body = app, max_body
+    def __init__(self, app, api_key: str | None, max_body: int, body_timeout_s: float = BODY_TIMEOUT_S) -> None:
+        self.app, self.max_body, self.body_timeout_s = app, max_body, body_timeout_s
         self.expected = api_key.encode() if api_key else None
 
     @property
@@ -65,6 +69,8 @@ class Guard:
         return self.app.state
 
     async def __call__(self, scope, receive, send) -> None:
+        import anyio
+
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
@@ -86,15 +92,20 @@ class Guard:
             return await _json(send, 413, {"error": {"message": f"the body is over {self.max_body} bytes",
                                                      "type": "request_too_large"}})
         body, more = [], True
-        while more:  # the whole body, before the app sees any of it: a chunked upload is capped too
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            body.append(message.get("body", b""))
-            more = message.get("more_body", False)
-            if sum(map(len, body)) > self.max_body:
-                return await _json(send, 413, {"error": {"message": f"the body is over {self.max_body} bytes",
-                                                         "type": "request_too_large"}})
+        with anyio.move_on_after(self.body_timeout_s):
+            while more:  # the whole body, before the app sees any of it: a chunked upload is capped too
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                body.append(message.get("body", b""))
+                more = message.get("more_body", False)
+                if sum(map(len, body)) > self.max_body:
+                    return await _json(send, 413, {"error": {"message": f"the body is over {self.max_body} bytes",
+                                                             "type": "request_too_large"}})
+        if more:
+            return await _json(send, 408, {"error": {
+                "message": f"the body did not arrive within {self.body_timeout_s:g} s", "type": "request_timeout"}},
+                close=True)
         replay = [{"type": "http.request", "body": b"".join(body), "more_body": False}]
 
         async def replayed():
@@ -102,8 +113,9 @@ class Guard:
         await self.app(scope, replayed, send)
 
 
-async def _json(send, status: int, obj: dict) -> None:
+async def _json(send, status: int, obj: dict, close: bool = False) -> None:
     body = json.dumps(obj).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": headers + [(b"connection", b"close")] * close})
     await send({"type": "http.response.body", "body": body})

@@ -257,6 +257,26 @@ def test_the_api_key_from_a_file_or_the_environment_and_bearer_in_any_case(fakes
         assert refused.exit_code == 2 and str(tmp_path / name) in refused.output and why in refused.output
 
 
+def test_half_sent_bodies_are_dropped_after_the_body_timeout(assistant_with):
+    import socket
+
+    with running(build_app(assistant_with(KeyedLLM()), body_timeout_s=0.5)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        clients = []
+        for _ in range(30):
+            client = socket.create_connection((host, int(port)), timeout=5)
+            client.sendall(b"POST /v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 100\r\n\r\n{\"query\": \"Rus")
+            clients.append(client)
+        for client in clients:
+            with client:
+                reply = b""
+                while chunk := client.recv(4096):  # until the server closes the connection
+                    reply += chunk
+                assert reply.startswith(b"HTTP/1.1 408") and b"did not arrive within 0.5 s" in reply, reply
+        assert httpx.post(f"{url}/v1/search", json={"query": Q2003}).status_code == 200
+
+
 def test_without_a_key_only_loopback_host_names_are_served(assistant_with):
     with running(build_app(assistant_with(KeyedLLM()))) as url:
         port = url.rsplit(":", 1)[1]
