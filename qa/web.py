@@ -13,6 +13,7 @@ is reported like a bad file (``URL: why``) and the others still go in.
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
@@ -31,6 +32,8 @@ TIMEOUT_S = 20.0
 MAX_REDIRECTS = 5
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 MAX_FEED_ENTRIES = 200
+_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(r"<meta[^>]+" + _CHARSET.pattern, re.IGNORECASE)
 
 
 def is_url(value: str) -> bool:
@@ -193,18 +196,34 @@ def fetch(inputs: Iterable[str | Path], on_error: Callable[[ReadError], None],
             if _looks_like_feed(body, kind):
                 out += _feed_entries(fetcher, cache, url, body, on_error, say)
             else:
-                out += _page(cache, url, final, body, on_error)
+                out += _page(cache, url, final, body, kind, on_error)
     finally:
         if fetcher:
             fetcher.close()
     return out
 
 
-def _page(cache: WebCache, url: str, final: str, body: bytes, on_error, extra: dict | None = None) -> list[Path]:
-    from qa.reading import _decode, _NotText
+def page_text(body: bytes, kind: str) -> str:
+    """A page's text in the charset it declares: a byte order mark, else the Content-Type header,
+    else a ``<meta>`` near its top (HTML's order), else UTF-8, as for a local file. A page in
+    ISO-8859-1 or windows-1251 is read as such, not refused as binary or garbled."""
+    from qa.reading import _decode
+
+    declared = _CHARSET.search(kind) or _META_CHARSET.search(body[:4096].decode("ascii", "replace"))
+    charset = declared[1].lower() if declared and not body.startswith(codecs.BOM_UTF8) else ""
+    try:
+        codec = codecs.lookup(charset).name if charset else "utf-8"
+    except LookupError:
+        codec = "utf-8"
+    return _decode(body) if codec == "utf-8" else body.decode(codec, errors="replace")
+
+
+def _page(cache: WebCache, url: str, final: str, body: bytes, kind: str, on_error,
+          extra: dict | None = None) -> list[Path]:
+    from qa.reading import _NotText
 
     try:
-        record = page_record(_decode(body), final)
+        record = page_record(page_text(body, kind), final)
     except _NotText as e:
         on_error(ReadError(url, None, str(e)))
         return []
@@ -241,7 +260,7 @@ def _feed_entries(fetcher: Fetcher, cache: WebCache, url: str, body: bytes, on_e
             on_error(ReadError(link, None, f"{e} (an entry of the feed {url})"))
             continue
         say(f"fetched {link}")
-        out += _page(cache, link, final, page, on_error,
+        out += _page(cache, link, final, page, kind, on_error,
                      {"date": _entry_date(entry), "source": outlet, "title": " ".join(entry.get("title", "").split()),
                       "feed_entry": stamp})
     return out

@@ -80,10 +80,11 @@ def run(*args: str):
     return CliRunner().invoke(cli.main, list(args))
 
 
-def web_cache_titles() -> list[str]:
+def web_cache() -> list[dict]:
+    """The records fetched pages left in the web cache (QA_CACHE, which a test points at its tmp_path)."""
     from qa.paths import cache_dir
 
-    return [json.loads(p.read_text(encoding="utf-8"))["title"] for p in (cache_dir() / "web").glob("*.json")]
+    return [json.loads(p.read_text(encoding="utf-8")) for p in (cache_dir() / "web").glob("*.json")]
 
 
 def listed(library: str) -> list[dict]:
@@ -136,7 +137,28 @@ def test_robots_txt_is_asked_at_every_hop_of_a_redirect(fakes, site, tmp_path, m
     assert (f"{base}/to-other: it redirects to {other}/closed/page.html, which robots.txt of "
             f"{other.removeprefix('http://')} disallows fetching it") in out
     assert f"{base}/to-private: it redirects to {base}/private/secret.html, which robots.txt" in out
-    assert not any("Closed" in line or "Secret" in line for line in web_cache_titles())
+    assert not any(record["title"] in ("Closed", "Secret") for record in web_cache())
+
+
+RUSSIAN = "\n".join(f"Министр иностранных дел России Сергей Лавров в {n}-й раз предупредил, что военные учения "
+                    "у Корейского полуострова могут обострить кризис, и призвал стороны к переговорам." for n in range(8))
+
+
+def test_a_page_is_read_in_the_charset_it_declares(fakes, site, tmp_path, monkeypatch):
+    base, pages = site
+    monkeypatch.setenv("QA_CACHE", str(tmp_path))
+    latin = LAVROV.replace("Lavrov", "Señor Lavrov")
+    pages["/latin.html"] = (200, "text/html; charset=iso-8859-1",
+                            page("Café talks", latin, "2013-04-10").decode().encode("iso-8859-1"))
+    meta = page("Лавров о Корее", RUSSIAN, "2013-04-10").decode().replace(
+        "<head>", '<head><meta http-equiv="Content-Type" content="text/html; charset=windows-1251">')
+    pages["/cyrillic.html"] = (200, "text/html", meta.encode("windows-1251"))
+    result = run("ingest", f"{base}/latin.html", f"{base}/cyrillic.html", "--library", "charsets")
+    assert result.exit_code == 0, result.output
+    records = {r["url"].rsplit("/", 1)[1]: r for r in web_cache()}
+    assert records["latin.html"]["title"] == "Café talks" and "Señor Lavrov" in records["latin.html"]["text"]
+    assert records["cyrillic.html"]["title"] == "Лавров о Корее"
+    assert "Сергей Лавров" in records["cyrillic.html"]["text"]
 
 
 def test_a_page_over_the_size_cap_is_refused(fakes, site, monkeypatch):
