@@ -28,7 +28,8 @@ from qa import __version__
 from qa.reading import ReadError
 
 USER_AGENT = f"qa-news/{__version__} (offline news question answering; fetches only what its user asked for)"
-TIMEOUT_S = 20.0
+TIMEOUT_S = 20.0  # for each read
+DEADLINE_S = 60.0  # for all of one URL, redirects included: a page that drips in slowly is given up
 MAX_REDIRECTS = 5
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 MAX_FEED_ENTRIES = 200
@@ -83,12 +84,12 @@ class Fetcher:
     def _follow(self, url: str, robots: bool = True) -> tuple[int, bytes, str, str]:
         """``url``'s response after up to MAX_REDIRECTS redirects, each hop's URL asked of its
         own host's robots.txt (a redirect may lead to another host or port)."""
-        start = url
+        start, deadline = url, time.monotonic() + DEADLINE_S
         for _ in range(MAX_REDIRECTS + 1):
             if robots and not self.allowed(url):
                 hop = "" if url == start else f"it redirects to {url}, which "
                 raise FetchError(f"{hop}robots.txt of {urlparse(url).netloc} disallows fetching it")
-            status, body, kind, location = self._get(url)
+            status, body, kind, location = self._get(url, deadline)
             if status not in (301, 302, 303, 307, 308) or not location:
                 return status, body, kind, url
             url = urljoin(url, location)
@@ -96,12 +97,14 @@ class Fetcher:
                 raise FetchError(f"a redirect to {url!r}, which is not http(s)")
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
-    def _get(self, url: str) -> tuple[int, bytes, str, str]:
+    def _get(self, url: str, deadline: float) -> tuple[int, bytes, str, str]:
         """One GET: the status, the body, its content type, and the Location a redirect names."""
         import httpx
 
+        late = FetchError(f"not whole within {DEADLINE_S:g} s (the server sends it too slowly)")
         try:
-            with self.client.stream("GET", url) as response:
+            with self.client.stream("GET", url, timeout=max(0.01, min(TIMEOUT_S, deadline - time.monotonic()))) \
+                    as response:
                 declared = int(response.headers.get("content-length") or 0)
                 if declared > MAX_PAGE_BYTES:
                     raise FetchError(f"response too large ({declared:,} bytes; the limit is {MAX_PAGE_BYTES:,})")
@@ -110,10 +113,12 @@ class Fetcher:
                     body += block
                     if len(body) > MAX_PAGE_BYTES:
                         raise FetchError(f"response too large (over {MAX_PAGE_BYTES:,} bytes)")
+                    if time.monotonic() > deadline:
+                        raise late
                 return (response.status_code, bytes(body), response.headers.get("content-type", ""),
                         response.headers.get("location", ""))
         except httpx.TimeoutException:
-            raise FetchError(f"no answer within {TIMEOUT_S:.0f} s") from None
+            raise (late if time.monotonic() >= deadline else FetchError(f"no answer within {TIMEOUT_S:g} s")) from None
         except httpx.HTTPError as e:
             raise FetchError(f"cannot fetch: {e}") from None
 

@@ -161,6 +161,47 @@ def test_a_page_is_read_in_the_charset_it_declares(fakes, site, tmp_path, monkey
     assert "Сергей Лавров" in records["cyrillic.html"]["text"]
 
 
+def test_a_page_that_drips_in_is_given_up_at_the_deadline(fakes, monkeypatch):
+    import time
+
+    body = page("Lavrov warns on Korea", LAVROV, "2013-04-10")
+
+    class Drip(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/slow.html":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(0, len(body), 8):  # 8 bytes every 20 ms: seconds in all, each read quick
+                    self.wfile.write(body[i:i + 8])
+                    self.wfile.flush()
+                    time.sleep(0.02)
+            except OSError:
+                pass  # the client gave up
+
+        def log_message(self, *args):
+            pass
+
+    assert len(body) > 8 * 100  # the drip lasts over 2 s
+    monkeypatch.setattr(web, "DEADLINE_S", 0.5)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/slow.html"
+    try:
+        started = time.monotonic()
+        result = run("ingest", url, "--library", "drip")
+        took = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 2 and f"{url}: not whole within 0.5 s" in " ".join(result.output.split())
+    assert took < 2, took
+
+
 def test_a_page_over_the_size_cap_is_refused(fakes, site, monkeypatch):
     base, _ = site
     monkeypatch.setattr(web, "MAX_PAGE_BYTES", 1000)
