@@ -249,6 +249,8 @@ def _feed_entries(fetcher: Fetcher, cache: WebCache, url: str, body: bytes, on_e
         on_error(ReadError(url, None, f"not a readable RSS or Atom feed: {feed.get('bozo_exception')}"))
         return []
     outlet = " ".join(feed.feed.get("title", "").split())
+    if len(feed.entries) > MAX_FEED_ENTRIES:
+        say(f"{url}: the feed lists {len(feed.entries):,} entries; only its first {MAX_FEED_ENTRIES} are taken")
     out: list[Path] = []
     for entry in feed.entries[:MAX_FEED_ENTRIES]:
         link = entry.get("link")

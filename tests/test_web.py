@@ -202,6 +202,20 @@ def test_a_page_that_drips_in_is_given_up_at_the_deadline(fakes, monkeypatch):
     assert took < 2, took
 
 
+def test_a_feed_over_the_entry_cap_says_what_it_left_out(fakes, site, monkeypatch):
+    base, pages = site
+    monkeypatch.setattr(web, "MAX_FEED_ENTRIES", 2)
+    pages["/big.xml"] = (200, "application/rss+xml", rss(
+        [("Lavrov", f"{base}/news/lavrov.html", "Thu, 11 Apr 2013 08:00:00 GMT"),
+         ("Losyukov", f"{base}/news/losyukov.html", "Tue, 08 Apr 2003 08:00:00 GMT")]
+        + [(f"Later {n}", f"{base}/news/later-{n}.html", "Fri, 12 Apr 2013 08:00:00 GMT") for n in range(3)]))
+    result = run("ingest", f"{base}/big.xml", "--library", "big-feed")
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, out
+    assert f"{base}/big.xml: the feed lists 5 entries; only its first 2 are taken" in out
+    assert "2 articles added" in out and "later-" not in out
+
+
 def test_a_page_over_the_size_cap_is_refused(fakes, site, monkeypatch):
     base, _ = site
     monkeypatch.setattr(web, "MAX_PAGE_BYTES", 1000)
