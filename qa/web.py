@@ -33,6 +33,7 @@ DEADLINE_S = 60.0  # for all of one URL, redirects included: a page that drips i
 MAX_REDIRECTS = 5
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 MAX_FEED_ENTRIES = 200
+MAX_TITLE = 500  # characters of a title or an outlet's name
 _CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 _META_CHARSET = re.compile(r"<meta[^>]+" + _CHARSET.pattern, re.IGNORECASE)
 
@@ -142,9 +143,16 @@ def page_record(html: str, url: str) -> dict:
     metadata = trafilatura.extract_metadata(html)
     text = trafilatura.extract(html, include_comments=False, favor_precision=True) or _visible_text(html)
     return {"id": _slug_url(url), "url": url, "text": text,
-            "title": " ".join((metadata.title or "").split()) if metadata else "",
+            "title": one_line(metadata.title if metadata else ""),
             "date": metadata.date if metadata and metadata.date else None,
-            "source": (metadata.sitename if metadata and metadata.sitename else _host(url))}
+            "source": one_line(metadata.sitename if metadata and metadata.sitename else _host(url))}
+
+
+def one_line(text: str | None) -> str:
+    """A title or outlet name as one line of at most MAX_TITLE characters: a page or feed may
+    put anything there (a 60,000-character feed title was once stored whole)."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= MAX_TITLE else text[:MAX_TITLE - 1].rstrip() + "…"
 
 
 def _slug_url(url: str) -> str:
@@ -248,7 +256,7 @@ def _feed_entries(fetcher: Fetcher, cache: WebCache, url: str, body: bytes, on_e
     if feed.bozo and not feed.entries:
         on_error(ReadError(url, None, f"not a readable RSS or Atom feed: {feed.get('bozo_exception')}"))
         return []
-    outlet = " ".join(feed.feed.get("title", "").split())
+    outlet = one_line(feed.feed.get("title"))
     if len(feed.entries) > MAX_FEED_ENTRIES:
         say(f"{url}: the feed lists {len(feed.entries):,} entries; only its first {MAX_FEED_ENTRIES} are taken")
     out: list[Path] = []
@@ -268,7 +276,7 @@ def _feed_entries(fetcher: Fetcher, cache: WebCache, url: str, body: bytes, on_e
             continue
         say(f"fetched {link}")
         out += _page(cache, link, final, page, kind, on_error,
-                     {"date": _entry_date(entry), "source": outlet, "title": " ".join(entry.get("title", "").split()),
+                     {"date": _entry_date(entry), "source": outlet, "title": one_line(entry.get("title")),
                       "feed_entry": stamp})
     return out
 

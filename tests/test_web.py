@@ -216,6 +216,24 @@ def test_a_feed_over_the_entry_cap_says_what_it_left_out(fakes, site, monkeypatc
     assert "2 articles added" in out and "later-" not in out
 
 
+def test_titles_and_outlet_names_are_capped(fakes, site, tmp_path, monkeypatch):
+    base, pages = site
+    monkeypatch.setenv("QA_CACHE", str(tmp_path))
+    huge = "Lavrov warns " + "again " * 10_000
+    pages["/huge.xml"] = (200, "application/rss+xml", rss([(huge, f"{base}/news/lavrov.html", "Thu, 11 Apr 2013")])
+                          .replace(b"World Wire Feed", huge.encode()))
+    pages["/huge.html"] = (200, "text/html", page(huge, LOSYUKOV, "2003-04-08").replace(b"Wire Daily", huge.encode()))
+    result = run("ingest", f"{base}/huge.xml", f"{base}/huge.html", "--library", "huge")
+    assert result.exit_code == 0, result.output
+    records = web_cache()
+    assert len(records) == 2 and len(huge) > 60_000
+    for record in records:
+        for field in ("title", "source"):
+            assert record[field].startswith("Lavrov warns again") and len(record[field]) <= web.MAX_TITLE, field
+    articles = listed("huge")
+    assert len(articles) == 2 and all(len(a["title"]) <= web.MAX_TITLE for a in articles)
+
+
 def test_a_page_over_the_size_cap_is_refused(fakes, site, monkeypatch):
     base, _ = site
     monkeypatch.setattr(web, "MAX_PAGE_BYTES", 1000)
