@@ -101,6 +101,22 @@ def test_openai_client_plain_and_streaming(assistant_with):
         assert chunks[-1].model_extra["qa"]["citations"] == extra["citations"]
 
 
+def test_a_model_name_other_than_the_library_s_is_refused_by_name(assistant_with):
+    from openai import NotFoundError, OpenAI
+
+    with running(build_app(assistant_with(KeyedLLM()))) as url:
+        client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        for stream in (False, True):
+            with pytest.raises(NotFoundError, match="'qa/other'.*'qa/default'"):
+                client.chat.completions.create(model="qa/other", stream=stream,
+                                               messages=[{"role": "user", "content": Q2003}])
+        wrong = httpx.post(f"{url}/v1/chat/completions",
+                           json={"model": "gpt-4o", "messages": [{"role": "user", "content": Q2003}]})
+        assert wrong.status_code == 404 and "'gpt-4o'" in wrong.json()["error"]["message"]
+        unnamed = httpx.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": Q2003}]})
+        assert unnamed.status_code == 200  # curl users may leave it out
+
+
 def test_a_follow_up_is_retrieved_with_the_earlier_turns(assistant_with):
     with running(build_app(assistant_with(KeyedLLM()))) as url:
         messages = [{"role": "system", "content": "Be brief."},
