@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from qa.cli_common import library_option
+from qa.cli_common import library_option, model_option
 
 if TYPE_CHECKING:
     from qa.api import Assistant
@@ -97,7 +97,7 @@ def build_server(assistant: "Assistant"):
 
 @click.command("mcp")
 @library_option
-@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+@model_option
 def mcp_command(library: Path | str | None, model: str | None) -> None:
     """Serve a library to MCP clients over stdio: search_articles, ask, get_article.
 

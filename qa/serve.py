@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from qa.cli_common import library_option
+from qa.cli_common import library_option, model_option
 from qa.errors import BadInput
 from qa.serve_guard import BODY_TIMEOUT_S, Guard, is_loopback, key_from_file
 
@@ -404,7 +404,7 @@ def running(app, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
                    "see a command line (ps): prefer QA_API_KEY=KEY or --api-key-file.")
 @click.option("--api-key-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Read the API key from the first line of FILE.")
-@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+@model_option
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages per answer.")
 @click.option("--queue", default=DEFAULT_QUEUE, show_default=True, type=click.IntRange(0, 1000),
               help="Answers that may wait for the LLM while one is written; more get 503 with Retry-After.")
