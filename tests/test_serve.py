@@ -350,6 +350,9 @@ def test_every_field_is_checked_and_a_bad_one_is_named_never_a_500(assistant_wit
         fine = httpx.post(f"{url}/v1/search", json={"query": Q2003, "k": 2, "today": "2020-01-01", "source": "x",
                                                     "sources": ["y"], "include_undated": True, "until": "2019"})
         assert fine.status_code == 200 and fine.json()["filters"]["sources"] == ["y", "x"]
+        for edge in ({"since": "0001", "until": "9999"}, {"today": "9999-12-31"}, {"today": "0001-01-01"}):
+            found = httpx.post(f"{url}/v1/search", json={"query": Q2003, **edge})
+            assert found.status_code == 200 and found.json()["passages"], (edge, found.text)
 
 
 @pytest.mark.slow
