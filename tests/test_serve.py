@@ -293,6 +293,30 @@ def test_half_sent_bodies_are_dropped_after_the_body_timeout(assistant_with):
         assert httpx.post(f"{url}/v1/search", json={"query": Q2003}).status_code == 200
 
 
+def test_no_body_of_any_shape_ends_in_a_500(assistant_with):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+               | st.text(max_size=12) | st.sampled_from(["2003", "2003-04", "2003-04-08", "9999", "0001", " "]))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+    fields = st.sampled_from(["query", "question", "k", "today", "since", "until", "sources", "source",
+                              "include_undated", "messages", "qa", "model", "stream"])
+    with running(build_app(assistant_with(KeyedLLM()), queue=16)) as url, httpx.Client(base_url=url) as http:
+        @settings(max_examples=80, deadline=None, database=None)
+        @given(path=st.sampled_from(["/v1/search", "/v1/ask", "/v1/chat/completions"]),
+               body=st.dictionaries(fields, values, max_size=5), qa=st.dictionaries(fields, values, max_size=3))
+        def post(path, body, qa):
+            if path.endswith("completions"):
+                body = {"messages": [{"role": "user", "content": Q2003}], **body, "qa": qa}
+            else:
+                body = {"query" if path.endswith("search") else "question": Q2003, **body}
+            reply = http.post(path, json=body, timeout=30)
+            assert reply.status_code in (200, 400, 404), (path, body, reply.text)
+        post()
+
+
 def test_without_a_key_only_loopback_host_names_are_served(assistant_with):
     with running(build_app(assistant_with(KeyedLLM()))) as url:
         port = url.rsplit(":", 1)[1]
