@@ -11,7 +11,8 @@ One model on few cores: generations take turns on one LLM thread, behind a bound
 queue (past it: 503 with ``Retry-After``), and a client that goes away cancels its
 generation between two tokens. Retrieval runs on other threads, so a search never
 waits behind an answer. Safe by default: loopback only unless an API key is set, a
-request size cap, and nothing over HTTP writes to the library.
+request size and time cap (qa/serve_guard.py), every body field checked
+(qa/serve_requests.py), and nothing over HTTP writes to the library.
 """
 from __future__ import annotations
 
