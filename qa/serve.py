@@ -45,11 +45,12 @@ RETRY_AFTER_S = 10
 def load_starlette():
     """Import the server's libraries, or say which extra installs them."""
     try:
+        import pydantic  # noqa: F401
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise click.ClickException(
-            f"qa serve needs Starlette and uvicorn ({e.name} is missing): pip install 'qa-news[serve]'") from None
+            f"qa serve needs Starlette, uvicorn and pydantic ({e.name} is missing): pip install 'qa-news[serve]'") from None
 
 
 def share_between_threads(assistant: "Assistant") -> "Assistant":
