@@ -49,8 +49,8 @@ def load_starlette():
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as e:
-        raise click.ClickException(
-            f"qa serve needs Starlette, uvicorn and pydantic ({e.name} is missing): pip install 'qa-news[serve]'") from None
+        raise click.ClickException(f"qa serve needs Starlette, uvicorn and pydantic ({e.name} is missing): "
+                                   "pip install 'qa-news[serve]'") from None
 
 
 def share_between_threads(assistant: "Assistant") -> "Assistant":

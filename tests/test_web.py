@@ -140,8 +140,9 @@ def test_robots_txt_is_asked_at_every_hop_of_a_redirect(fakes, site, tmp_path, m
     assert not any(record["title"] in ("Closed", "Secret") for record in web_cache())
 
 
-RUSSIAN = "\n".join(f"Министр иностранных дел России Сергей Лавров в {n}-й раз предупредил, что военные учения "
-                    "у Корейского полуострова могут обострить кризис, и призвал стороны к переговорам." for n in range(8))
+RUSSIAN = "\n".join(f"Министр иностранных дел России Сергей Лавров в {n}-й раз предупредил, что военные "
+                    "учения у Корейского полуострова могут обострить кризис, и призвал стороны к переговорам."
+                    for n in range(8))
 
 
 def test_a_page_is_read_in_the_charset_it_declares(fakes, site, tmp_path, monkeypatch):
