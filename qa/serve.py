@@ -278,7 +278,7 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
         if body.model is not None and body.model != model_id:
             return error(404, f"no model {body.model!r} here: this server answers as {model_id!r} (GET /v1/models)",
                          "model_not_found")
-        options = body.qa
+        options = body.options
         conversation = assistant.chat()
         conversation.turns = [(q, None) for q in earlier if q]  # context_for reads only the questions
         context = conversation.context_for(question)

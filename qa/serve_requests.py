@@ -145,7 +145,11 @@ class ChatRequest(BaseModel):
     messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     model: str | None = None
     stream: bool | None = False
-    qa: Options = Field(default_factory=Options)
+    qa: Options | None = None
+
+    @property
+    def options(self) -> Options:
+        return self.qa or Options()
 
     def question(self) -> tuple[str, list[str]]:
         """The last user message (the question) and the user messages before it (the conversation)."""
