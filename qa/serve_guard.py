@@ -55,10 +55,8 @@ def key_from_file(path: Path) -> str:
 
 
 class Guard:
-    """ASGI middleware: the bearer key (compared in constant time) and the body size cap, checked
-    before a route reads anything. ``/health`` needs no key, so a supervisor can probe it.
-    Without a key only loopback Host names are answered: a web page whose own name was made to
-    point at 127.0.0.1 (DNS rebinding) sends its name as Host, and is refused."""
+    """ASGI middleware: the Host name (without a key), the bearer key (compared in constant
+    time), the body's size and time caps. ``/health`` needs no key, so a supervisor can probe it."""
 
     def __init__(self, app, api_key: str | None, max_body: int, body_timeout_s: float = BODY_TIMEOUT_S) -> None:
         self.app, self.max_body, self.body_timeout_s = app, max_body, body_timeout_s

@@ -7,9 +7,11 @@ one JSON record in the cache (``$QA_CACHE/web``) and ingested like any ``.json``
 library's usual rules hold: the same text goes in once, a page whose text changed replaces
 its article, an unchanged one is skipped by hash.
 
-Fetching is polite and bounded: a user agent that says what it is, robots.txt obeyed, at
-most MAX_REDIRECTS redirects, a timeout, and MAX_PAGE_BYTES per response. A URL that fails
-is reported like a bad file (``URL: why``) and the others still go in.
+Fetching is polite and bounded: a user agent that says what it is, robots.txt obeyed at
+every hop of a redirect, at most MAX_REDIRECTS redirects, TIMEOUT_S per read and DEADLINE_S
+for all of a URL, MAX_PAGE_BYTES per response, MAX_FEED_ENTRIES per feed (saying so when a
+feed lists more) and MAX_TITLE characters of a title. A page is decoded in the charset it
+declares. A URL that fails is reported like a bad file (``URL: why``) and the others still go in.
 """
 from __future__ import annotations
 
