@@ -248,7 +248,7 @@ def test_a_library_made_before_the_month_field_still_filters_by_date(tmp_path, m
     from datetime import date
 
     from qa.library import Filters, create_library
-    from qa.library.milvus import MilvusLibrary, _date_expr
+    from qa.library.milvus import MilvusLibrary, date_expr
 
     from test_library_contract import articles_file
 
@@ -261,7 +261,7 @@ def test_a_library_made_before_the_month_field_still_filters_by_date(tmp_path, m
 
     enc, source = FakeEncoder(), articles_file(tmp_path / "harbour.jsonl")
     spring = Filters(since=date(2020, 3, 1), until=date(2020, 5, 15))
-    assert _date_expr(spring, months=True).startswith('month in ["2020-03", "2020-04", "2020-05"] and date >= ')
+    assert date_expr(spring, months=True).startswith('month in ["2020-03", "2020-04", "2020-05"] and date >= ')
     found = {}
     for name in ("now", "before"):
         if name == "before":

@@ -1,7 +1,7 @@
 """Does a ``--ray`` ingest into Milvus Lite write its vectors while it runs? Rows under the pending
 generation over time, and the driver's peak RSS.
 
-    python benchmarks/stream_ingest.py ../shared/eval/rtqa-2025 --articles 100 [--queue-batch 512]
+    python benchmarks/experiments/stream_ingest.py ../shared/eval/rtqa-2025 --articles 100 [--queue-batch 512]
 
 Why: before streaming, the driver held every vector until one commit at the end; with
 ``Library.stage`` each encoded batch goes into the store (invisible until the switch). The
@@ -23,8 +23,8 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import describe  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import describe  # noqa: E402
 
 from embeddings.encoder import load_encoder  # noqa: E402
 from embeddings.ray_encoder import RayEncoder  # noqa: E402
