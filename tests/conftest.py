@@ -50,7 +50,7 @@ def qa_home(tmp_path_factory, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def encoder():
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
 
     return load_encoder()
 
@@ -110,7 +110,7 @@ class FakeEncoder(Encoder):
 def fakes(monkeypatch) -> FakeLLM:
     """The CLI and API load the fake encoder and this fake LLM (queue its replies)."""
     llm = FakeLLM()
-    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
     monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
     monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: llm)
     return llm

@@ -16,9 +16,9 @@ LAUNCH = f"import sys; sys.path.insert(0, {str(REPO)!r}); from qa.cli import mai
 LAUNCH_WITH_FAKES = f"""
 import sys
 sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
-import embeddings.encoder, qa.api
+import qa.api, qa.embedder
 from conftest import FakeEncoder, FakeLLM
-embeddings.encoder.load_encoder = qa.api.load_encoder = FakeEncoder
+qa.embedder.load_encoder = qa.api.load_encoder = FakeEncoder
 qa.api.load_llm = lambda model=None, progress=None: FakeLLM("Russia proposed six-sided discussions [1].")
 from qa.cli import main
 main(sys.argv[1:], prog_name="qa")

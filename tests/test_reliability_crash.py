@@ -31,7 +31,7 @@ DRIVER = textwrap.dedent(r"""
     import json, os, signal, sys, time, traceback
     sys.path[:0] = [sys.argv[1], os.path.join(sys.argv[1], "tests")]
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    import embeddings.encoder
+    import qa.embedder
     import qa.library.generations as generations
     from qa import cli
     from conftest import FakeEncoder
@@ -49,7 +49,7 @@ DRIVER = textwrap.dedent(r"""
             generations.CHECKPOINT = die
         else:
             generations.CHECKPOINT = lambda step: time.sleep(0.05)  # a slow commit: kills land inside it
-        embeddings.encoder.load_encoder = SlowEncoder if scenario.get("slow") else FakeEncoder
+        qa.embedder.load_encoder = SlowEncoder if scenario.get("slow") else FakeEncoder
         try:
             cli.main(["ingest", scenario["src"], "--library", scenario["lib"]], standalone_mode=False)
         except SystemExit as e:

@@ -31,7 +31,7 @@ def run(*args: str):
 
 @pytest.fixture
 def fakes(monkeypatch):
-    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
 
 
 def deny_reading(monkeypatch, path: Path) -> None:

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from embeddings.encoder import load_encoder  # noqa: E402
+from qa.embedder import load_encoder  # noqa: E402
 from qa import evaluation  # noqa: E402
 from qa.api import SEEDS, Assistant  # noqa: E402
 from qa.library import create_library  # noqa: E402

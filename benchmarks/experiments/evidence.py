@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answering import MAX_PASSAGES_IN_PROMPT, ReaderSettings, select_evidence
-from embeddings.encoder import load_encoder
+from qa.embedder import load_encoder
 from qa import evaluation
 from qa.library import open_library
 from qa.retrieval import Retriever

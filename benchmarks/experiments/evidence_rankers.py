@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from embeddings.encoder import load_encoder
+from qa.embedder import load_encoder
 from qa import answering, evaluation
 from qa.chunking import sentence_spans
 from qa.library import open_library

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 
 from benchmarks.common import DATASET, describe, dev_library  # noqa: E402
-from embeddings.encoder import load_encoder  # noqa: E402
+from qa.embedder import load_encoder  # noqa: E402
 from qa import evaluation  # noqa: E402
 from qa.library import Filters, open_library  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402

@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.common import REPO, describe  # noqa: E402
 
-from embeddings.encoder import load_encoder  # noqa: E402
+from qa.embedder import load_encoder  # noqa: E402
 from qa import evaluation  # noqa: E402
 from qa.chunking import Chunk  # noqa: E402
 from qa.library import Change, Library, create_library, open_library  # noqa: E402

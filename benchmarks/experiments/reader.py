@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from embeddings.encoder import load_encoder
+from qa.embedder import load_encoder
 from qa import answering, evaluation
 from qa.library import open_library
 from qa.llm import load_llm

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.common import split  # noqa: E402
-from embeddings.encoder import load_encoder  # noqa: E402
+from qa.embedder import load_encoder  # noqa: E402
 from qa import evaluation  # noqa: E402
 from qa.library import open_library  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402

@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--skip-llm", action="store_true", help="Only the search figures.")
     args = parser.parse_args()
 
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
     from qa.api import SEEDS, Assistant
     from qa.library import create_library
     from qa.serve import build_app, running

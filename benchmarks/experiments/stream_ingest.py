@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.common import describe  # noqa: E402
 
-from embeddings.encoder import load_encoder  # noqa: E402
+from qa.embedder import load_encoder  # noqa: E402
 from embeddings.ray_encoder import RayEncoder  # noqa: E402
 from qa.library import create_library  # noqa: E402
 
@@ -39,12 +39,12 @@ def main() -> None:
     ap.add_argument("--actors", type=int, default=2)
     a = ap.parse_args()
     print(describe())
-    RayEncoder.queue_batch = a.queue_batch
     with tempfile.TemporaryDirectory() as tmp_dir, gzip.open(a.dataset / "corpus.jsonl.gz", "rt") as corpus:
         tmp = Path(tmp_dir)
         source = tmp / "articles.jsonl"
         source.write_text("".join(line for _, line in zip(range(a.articles), corpus)), encoding="utf-8")
-        encoder = RayEncoder(load_encoder(), "auto", a.actors)
+        encoder = RayEncoder(load_encoder(), "auto", a.actors, load=load_encoder)
+        encoder.queue_batch = a.queue_batch
         library = create_library(f"milvus://{tmp}/news.db/news", encoder)
         generation = library.manifest["generation"]
         samples: list[tuple[float, int]] = []

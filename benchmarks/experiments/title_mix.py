@@ -115,7 +115,7 @@ def params_of(design: str):
 
 
 def run(dataset: Path, n_articles: int, designs: list[str], alphas: list[float]) -> str:
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
     from qa import evaluation
     from qa.api import Assistant
     from qa.chunking import LEGACY, chunk_text, embed_text

@@ -33,7 +33,7 @@ FLOOR_WORDS = 150
 
 
 def _ingest(corpus: Path, library: Path) -> dict:
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
     from qa.library import create_library
 
     encoder = load_encoder()
@@ -75,7 +75,7 @@ def _floor(library: Path) -> dict:
 
 
 def _encode(texts: list[str]) -> dict:
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
 
     encoder = load_encoder()
     model = encoder._load()

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import llama_cpp
 
-from embeddings.encoder import load_encoder
+from qa.embedder import load_encoder
 from qa import evaluation
 from qa.answering import Answer, answer_stream, build_messages, close_enough, select_evidence
 from qa.library import open_library
