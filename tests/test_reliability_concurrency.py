@@ -17,7 +17,8 @@ from qa import cli
 from qa.library import FolderLibrary, LibraryError
 from qa.retrieval import Retriever
 
-from conftest import SEEDS, FakeEncoder
+from conftest import SEEDS
+from fakes import FakeEncoder
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 

@@ -21,7 +21,8 @@ import pytest
 from qa.library import FolderLibrary, doctor
 from qa.retrieval import Retriever
 
-from conftest import REPO, SEEDS, FakeEncoder
+from conftest import REPO, SEEDS
+from fakes import FakeEncoder
 
 STEPS = ["commit-start", "store-copied", "store-written", "index-saved", "bm25-saved", "synced",
          "manifest-written", "manifest-replaced", "old-removed"]
@@ -34,7 +35,7 @@ DRIVER = textwrap.dedent(r"""
     import qa.embedder
     import qa.library.generations as generations
     from qa import cli
-    from conftest import FakeEncoder
+    from fakes import FakeEncoder
 
     class SlowEncoder(FakeEncoder):
         def encode(self, texts, batch_size=32, progress=None):

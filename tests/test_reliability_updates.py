@@ -17,7 +17,8 @@ from qa.chunking import chunk_vectors
 from qa.library import FolderLibrary, LibraryError, doctor
 from qa.retrieval import Retriever
 
-from conftest import SEEDS, FakeEncoder
+from conftest import SEEDS
+from fakes import FakeEncoder
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 V1 = "The harbour bridge reopened on Tuesday after eight months of repairs to its cables."

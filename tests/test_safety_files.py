@@ -21,7 +21,8 @@ from qa.library import FolderLibrary, LibraryError
 from qa.models import ModelError, ModelSpec
 from qa.retrieval import Retriever
 
-from conftest import SEEDS, FakeEncoder, FakeLLM
+from conftest import SEEDS
+from fakes import FakeEncoder, FakeLLM
 
 
 @pytest.fixture(scope="module")

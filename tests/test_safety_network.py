@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from qa import cli
 
-from conftest import REPO, SEEDS, FakeEncoder, FakeLLM
+from conftest import REPO, SEEDS
+from fakes import FakeEncoder, FakeLLM
 
 BLOCK = textwrap.dedent("""
     import socket, sys
