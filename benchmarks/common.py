@@ -8,15 +8,25 @@ import re
 import select
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 from qa.paths import data_dir
 
-DATASET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "rtqa-2025"
+REPO = Path(__file__).resolve().parents[1]
+DATASET = REPO.parent / "shared" / "eval" / "rtqa-2025"
 
 
 SIMD = (("AVX2", "avx2"), ("AVX-512", "avx512f"), ("AVX-512 VNNI", "avx512_vnni"), ("AVX-VNNI", "avx_vnni"),
         ("AMX", "amx_tile"))
+
+
+def split(questions: list[dict], part: str) -> list[dict]:
+    """The ``dev`` (tuning) or ``holdout`` half of the questions by id hash, or ``all``: a method
+    tuned on one half is confirmed on the other."""
+    if part == "all":
+        return questions
+    return [q for q in questions if (zlib.crc32(q["id"].encode()) % 2 == 0) == (part == "dev")]
 
 
 def dev_library() -> Path:

@@ -1,5 +1,5 @@
-"""Text encoders and vector indexes, behind small interfaces so backends can change."""
-from embeddings.encoder import Encoder, SentenceTransformerEncoder, TokenCounter, load_encoder
-from embeddings.index import VectorIndex
+"""Text encoders and vector indexes, behind small interfaces so backends can change.
 
-__all__ = ["Encoder", "SentenceTransformerEncoder", "TokenCounter", "VectorIndex", "load_encoder"]
+Import from the modules (``embeddings.encoder``, ``embeddings.index``, ``embeddings.files``): this
+file imports nothing, so hashing a model file never loads ONNX Runtime.
+"""

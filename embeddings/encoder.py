@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.onnx import OnnxEncoder, export, onnx_spec
-from qa.models import ModelSpec, embedder_spec, model_path
+from embeddings.files import ModelFiles
+from embeddings.onnx import OnnxEncoder, export, exported
 
 Progress = Callable[[int], None]
 
@@ -69,13 +69,13 @@ SMALL_BATCH = 256
 
 
 class SentenceTransformerEncoder(Encoder):
-    """all-MiniLM-L6-v2 from its PyPI package, offline: sentence-transformers for bulk
+    """all-MiniLM-L6-v2 from the folder ``files`` names, offline: sentence-transformers for bulk
     encoding, its verified ONNX export for questions and other small batches."""
 
-    def __init__(self, spec: ModelSpec) -> None:
-        self._spec = spec
-        self.name, self.sha256 = spec.name, spec.sha256
-        self.model_dir = model_path(spec).parent
+    def __init__(self, files: ModelFiles) -> None:
+        self.files = files
+        self.name, self.sha256 = files.name, files.sha256
+        self.model_dir = files.folder
         self.dim, self.max_tokens = 384, 256
         # Calibrated on rtqa-2025 (rtqa questions against the seed library): 0.965 of them fall
         # below it against the four seed articles, 0.041 against their own 1,200 articles.
@@ -95,8 +95,8 @@ class SentenceTransformerEncoder(Encoder):
 
             self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
             self.max_tokens = self._model.max_seq_length
-            if onnx_spec(self._spec) is None:
-                export(self._model, self._spec, self.model_dir)
+            if exported(self.files) is None:
+                export(self._model, self.files)
         return self._model
 
     def prepare_bulk(self) -> None:
@@ -104,14 +104,14 @@ class SentenceTransformerEncoder(Encoder):
 
     def warm_up(self) -> None:
         if self._onnx is None and self._model is None:
-            self._onnx = OnnxEncoder.load(self._spec, self.model_dir, self.max_tokens)
+            self._onnx = OnnxEncoder.load(self.files, self.max_tokens)
 
     def _small_batch_engine(self) -> OnnxEncoder | None:
         if self._onnx is None and self._model is None:
             self.warm_up()
             if self._onnx is None:  # no export yet: loading torch once makes one for next time
                 self._load()
-                self._onnx = OnnxEncoder.load(self._spec, self.model_dir, self.max_tokens)
+                self._onnx = OnnxEncoder.load(self.files, self.max_tokens)
         return self._onnx
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
@@ -228,8 +228,3 @@ class EncodingQueue:
                 part.cancel()
             self._pool.shutdown(wait=True)
             self._pool = None
-
-
-def load_encoder() -> Encoder:
-    """The embedder listed in models.txt."""
-    return SentenceTransformerEncoder(embedder_spec())

@@ -2,7 +2,7 @@
 
 Exact search (``IndexFlatIP``) scans every vector: ~0.18 ms per 1,000 rows for one
 384-dimensional query on one core here, so ~9 ms at 50k rows but ~18 ms at 100k and
-~180 ms at 1M (``benchmarks/scale.py``). Up to :attr:`VectorIndex.exact_max_rows` rows
+~180 ms at 1M (``benchmarks/suite/scale.py``). Up to :attr:`VectorIndex.exact_max_rows` rows
 the index stays exact, so small libraries search exactly as before. Above it the
 vectors go into an inverted-file index (``IVF{nlist},Flat``): k-means cells, and a
 query scans only the ``nprobe`` cells nearest to it. The vectors are kept unquantised
@@ -41,7 +41,7 @@ def ivf_lists(rows: int) -> int:
 
 def ivf_probes(lists: int) -> int:
     """Cells a query scans: 1/32 of them, at least 16 (recall@10 >= 0.95 against exact search
-    at 100k and 1M rows of real MiniLM vectors, ``benchmarks/scale.py``)."""
+    at 100k and 1M rows of real MiniLM vectors, ``benchmarks/suite/scale.py``)."""
     return min(lists, max(16, lists // 32))
 
 

@@ -28,8 +28,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from qa.models import ModelError, ModelSpec, file_sha256, verify
-from qa.paths import cache_dir
+from embeddings.files import ModelFiles, file_sha256
 
 MIN_COSINE = 0.9999
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -42,9 +41,9 @@ PROBES = (
 )
 
 
-def onnx_path(spec: ModelSpec) -> Path:
-    """Where the export of ``spec`` lives: the cache dir, named by the source weights' sha256."""
-    return cache_dir() / "onnx" / f"{spec.name}-{spec.sha256[:16]}.onnx"
+def onnx_path(files: ModelFiles) -> Path:
+    """Where the export of ``files`` lives: their cache folder, named by the source weights' sha256."""
+    return files.cache / f"{files.name}-{files.sha256[:16]}.onnx"
 
 
 def _record_path(path: Path) -> Path:
@@ -56,32 +55,37 @@ def data_path(path: Path) -> Path:
     return path.with_name(path.name + ".data")
 
 
-def onnx_spec(spec: ModelSpec, part: str = "") -> ModelSpec | None:
-    """The export's own entry (size and sha256 recorded at export), or None if there is no export;
+def exported(files: ModelFiles, part: str = "") -> tuple[int, str] | None:
+    """The export's size and sha256 (recorded at export), or None if there is no export;
     ``part="data_"``: its weights file's, None for an export that holds them inside the graph."""
     try:
-        record = json.loads(_record_path(onnx_path(spec)).read_text())
-        if record["source_sha256"] != spec.sha256 or (part and f"{part}sha256" not in record):
+        record = json.loads(_record_path(onnx_path(files)).read_text())
+        if record["source_sha256"] != files.sha256 or (part and f"{part}sha256" not in record):
             return None
-        path = data_path(onnx_path(spec)) if part else onnx_path(spec)
-        return ModelSpec("embedder-onnx", f"{spec.name} (ONNX export)", spec.packages, path.name,
-                         int(record[f"{part}size"]), str(record[f"{part}sha256"]), spec.license)
+        return int(record[f"{part}size"]), str(record[f"{part}sha256"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _install(graph: Path, spec: ModelSpec, min_cosine: float) -> Path:
-    """Write the model at ``graph`` (one file, checked) as the export of ``spec``: the graph with
+def _check(files: ModelFiles, path: Path, part: str = "") -> None:
+    recorded = exported(files, part)
+    if recorded is None:
+        raise ValueError(f"{path}: no record of its size and sha256")
+    files.check(path, *recorded)
+
+
+def _install(graph: Path, files: ModelFiles, min_cosine: float) -> Path:
+    """Write the model at ``graph`` (one file, checked) as the export of ``files``: the graph with
     its weights beside it, then the record naming both sha256s. Each file goes in by rename;
     processes doing this at once write the same bytes."""
     import onnx
 
-    path = onnx_path(spec)
+    path = onnx_path(files)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         staged = Path(tmp) / path.name
         onnx.save_model(onnx.load(str(graph)), str(staged), save_as_external_data=True,
                         all_tensors_to_one_file=True, location=data_path(path).name, size_threshold=1024)
-        record = {"source_sha256": spec.sha256, "size": staged.stat().st_size, "sha256": file_sha256(staged),
+        record = {"source_sha256": files.sha256, "size": staged.stat().st_size, "sha256": file_sha256(staged),
                   "data_size": data_path(staged).stat().st_size, "data_sha256": file_sha256(data_path(staged)),
                   "min_cosine": min_cosine}
         os.replace(data_path(staged), data_path(path))
@@ -90,8 +94,8 @@ def _install(graph: Path, spec: ModelSpec, min_cosine: float) -> Path:
     return path
 
 
-def _remove(spec: ModelSpec) -> None:
-    path = onnx_path(spec)
+def _remove(files: ModelFiles) -> None:
+    path = onnx_path(files)
     for file in (path, data_path(path), _record_path(path)):
         file.unlink(missing_ok=True)
 
@@ -132,24 +136,23 @@ class OnnxEncoder:
         return self._session
 
     @classmethod
-    def load(cls, spec: ModelSpec, model_dir: Path, max_tokens: int) -> "OnnxEncoder | None":
-        """The verified export of ``spec``; None when there is none yet. A file that fails its
+    def load(cls, files: ModelFiles, max_tokens: int) -> "OnnxEncoder | None":
+        """The verified export of ``files``; None when there is none yet. A file that fails its
         checksum is removed (it is rebuilt at the next export) and None is returned."""
-        exported = onnx_spec(spec)
-        if exported is None:
+        if exported(files) is None:
             return None
-        path = onnx_path(spec)
+        path = onnx_path(files)
         try:
-            verify(path, exported)
-            if onnx_spec(spec, "data_") is None:  # weights inside the graph: split them out, once
+            _check(files, path)
+            if exported(files, "data_") is None:  # weights inside the graph: split them out, once
                 record = json.loads(_record_path(path).read_text())
-                _install(path, spec, float(record.get("min_cosine", MIN_COSINE)))
-                verify(path, onnx_spec(spec))
-            verify(data_path(path), onnx_spec(spec, "data_"))
-        except (ModelError, OSError, ValueError, TypeError):
-            _remove(spec)
+                _install(path, files, float(record.get("min_cosine", MIN_COSINE)))
+                _check(files, path)
+            _check(files, data_path(path), "data_")
+        except (RuntimeError, OSError, ValueError, TypeError):
+            _remove(files)
             return None
-        return cls(path, model_dir, max_tokens)
+        return cls(path, files.folder, max_tokens)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Normalised vectors, one row per text (batched by length, so padding stays small)."""
@@ -164,7 +167,7 @@ class OnnxEncoder:
         return out
 
 
-def export(st_model, spec: ModelSpec, model_dir: Path) -> Path | None:
+def export(st_model, files: ModelFiles) -> Path | None:
     """Export a loaded SentenceTransformer (BERT + mean pooling + normalise) to ONNX.
 
     Returns the path, or None when the export fails or does not match (the caller
@@ -183,7 +186,7 @@ def export(st_model, spec: ModelSpec, model_dir: Path) -> Path | None:
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2, dim=1)
 
-    path = onnx_path(spec)
+    path = onnx_path(files)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     try:
@@ -196,11 +199,11 @@ def export(st_model, spec: ModelSpec, model_dir: Path) -> Path | None:
                               dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in _INPUTS},
                                             "embedding": {0: "batch"}}, dynamo=False)
         reference = st_model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
-        got = OnnxEncoder(tmp, model_dir, st_model.max_seq_length).encode(list(PROBES))
+        got = OnnxEncoder(tmp, files.folder, st_model.max_seq_length).encode(list(PROBES))
         cosine = float((reference * got).sum(1).min())
         if cosine < MIN_COSINE:
             return None
-        return _install(tmp, spec, cosine)
+        return _install(tmp, files, cosine)
     except Exception:  # noqa: BLE001 - any exporter failure just means "no fast path"
         return None
     finally:

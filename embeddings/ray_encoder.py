@@ -1,6 +1,7 @@
 """Bulk encoding spread over a Ray cluster: Ray Data ``map_batches`` with a pool of encoder actors.
 
-Each actor loads the embedder once (models.txt, checked by sha256 on the node) and
+Each actor loads the embedder once (with ``load``: qa passes its loader, which finds models.txt's
+embedder on the node and checks its sha256) and
 encodes batches of chunk texts; the vectors stream back to the driver in order,
 and each finished batch of ``queue_batch`` texts goes on into the store (``Library.stage``:
 Milvus writes it under the pending generation), so the driver holds one or two batches'
@@ -15,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from embeddings.encoder import Encoder, Progress, TokenCounter
+from embeddings.encoder import Encoder, Progress, SentenceTransformerEncoder, TokenCounter
 
 
 def _ray():
@@ -35,10 +37,8 @@ def _ray():
 class _EmbedActor:
     """One model per actor, loaded when the pool starts."""
 
-    def __init__(self) -> None:
-        from embeddings.encoder import load_encoder
-
-        self.encoder = load_encoder()
+    def __init__(self, load: Callable[[], Encoder]) -> None:
+        self.encoder = load()
 
     def __call__(self, batch: dict) -> dict:
         return {"i": batch["i"], "vector": self.encoder.encode(list(batch["text"]), batch_size=64)}
@@ -50,10 +50,13 @@ class RayEncoder(Encoder):
     queue_batch = 16_384  # texts per encode() call: one actor pool each
 
     def __init__(self, local: Encoder, address: str = "auto", actors: int | None = None,
-                 batch_size: int = 256) -> None:
+                 batch_size: int = 256, load: Callable[[], Encoder] | None = None) -> None:
+        """``load``: how an actor makes its own encoder on its node (default: ``local``'s files,
+        where every node has them at the driver's paths)."""
         self.name, self.sha256, self.dim = local.name, local.sha256, local.dim
         self.max_tokens, self.abstain_below = local.max_tokens, local.abstain_below
         self._local = local
+        self._load = load or partial(SentenceTransformerEncoder, local.files)
         self.actors = actors or max(1, (os.cpu_count() or 1))
         self.batch_size = batch_size
         ray = _ray()
@@ -85,7 +88,7 @@ class RayEncoder(Encoder):
         data = ray.data.from_items([{"i": i, "text": t} for i, t in enumerate(texts)])
         pool = ray.data.ActorPoolStrategy(size=min(self.actors, -(-len(texts) // self.batch_size)))
         out = data.map_batches(_EmbedActor, batch_size=self.batch_size, batch_format="numpy", num_cpus=1,
-                               compute=pool)
+                               compute=pool, fn_constructor_kwargs={"load": self._load})
         for batch in out.iter_batches(batch_size=self.batch_size, batch_format="numpy"):
             vectors[batch["i"]] = batch["vector"]
             if progress:

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 
-from embeddings.encoder import Encoder, load_encoder
+from embeddings.encoder import Encoder
 from qa import outlets
 from qa.answering import Answer, Sources, answer_stream, close_enough
 from qa.answering.timeline import Period, is_timeline_question, period_passages, question_scope, subject, timeline_stream
+from qa.embedder import load_encoder
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
                         library_exists, open_library)
 from qa.library.filters import make_filters

@@ -45,7 +45,7 @@ def _start_encoder():
     """The question encoder, its ONNX session already loading in a thread (~0.1 s of CPU), or None
     where it cannot load (``_open_assistant`` says why). A command calls this first, so that the
     session builds while numpy, FAISS, bm25s and the library are imported and opened."""
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
     from qa.models import ModelError
 
     try:
@@ -61,7 +61,7 @@ def _open_assistant(library: Path | str | None, model: str | None = None, k: int
 
     try:
         if encoder is None:
-            from embeddings.encoder import load_encoder
+            from qa.embedder import load_encoder
 
             encoder = load_encoder()
             encoder.warm_up()
@@ -178,7 +178,7 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
     Into Milvus, embedding spread over Ray:
         qa ingest ~/archive --library milvus://HOST:19530/news --ray ray://HEAD:10001
     """
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
     from qa.library import LibraryError, create_library
     from qa.paths import default_library_dir
 
@@ -189,7 +189,7 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
         from embeddings.ray_encoder import RayEncoder
 
         try:
-            encoder = RayEncoder(encoder, ray_address, ray_actors)
+            encoder = RayEncoder(encoder, ray_address, ray_actors, load=load_encoder)
         except RuntimeError as e:
             raise click.ClickException(str(e)) from None
     from qa import web
@@ -477,7 +477,7 @@ def evaluate(dataset: Path, library: Path | str | None, questions: Path | None, 
     shared/eval/README.md). Without --library the corpus is ingested once
     into a library named after the dataset and reused on later runs.
     """
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
     from qa import evaluation
     from qa.api import Assistant
     from qa.library import create_library, library_exists

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from embeddings.files import file_sha256
 from qa.paths import cache_dir
 
 MANIFEST = Path(__file__).resolve().parent / "models.txt"
@@ -93,14 +94,6 @@ def _package_dir(package: str, spec: ModelSpec) -> Path:
     if found is None or not found.submodule_search_locations:
         raise ModelError(f"model {spec.name}: package {package} is not installed; {spec.install_hint}")
     return Path(next(iter(found.submodule_search_locations)))
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_CHUNK):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _stamp_path(path: Path) -> Path:

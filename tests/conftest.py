@@ -1,16 +1,14 @@
 """Shared fixtures: an isolated data dir per test, the real encoder once per session,
-and a queued fake LLM for fast logic tests (the real LLM is tested separately)."""
+and the fakes (tests/fakes.py) for fast logic tests (the real LLM is tested separately)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from embeddings.encoder import Encoder
-from qa.llm import LLM, Messages
+from fakes import FakeEncoder, FakeLLM
 
 # In CI (CI=true) Hypothesis draws the same examples every run and never times data generation,
 # so a landing cannot fail on a case drawn by chance or on a slow machine; developers' runs draw
@@ -25,22 +23,6 @@ WIRE = Path(__file__).parent / "fixtures" / "wire_copy.jsonl"  # the 2003 VOA ar
 EVAL = REPO.parent / "shared" / "eval"
 
 
-class FakeLLM(LLM):
-    """Replies with queued texts, word by word, and records the prompts it saw."""
-
-    name = "fake"
-
-    def __init__(self, *replies: str) -> None:
-        self.replies = list(replies)
-        self.prompts: list[Messages] = []
-
-    def stream(self, messages: Messages, max_tokens: int = 200) -> Iterator[str]:
-        self.prompts.append(messages)
-        reply = self.replies.pop(0) if self.replies else "NOT IN ARTICLES"
-        for i, word in enumerate(reply.split(" ")):
-            yield word if i == 0 else " " + word
-
-
 @pytest.fixture(autouse=True)
 def qa_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("qa_home")
@@ -50,7 +32,7 @@ def qa_home(tmp_path_factory, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def encoder():
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
 
     return load_encoder()
 
@@ -74,43 +56,11 @@ def seed_library(tmp_path_factory, encoder):
     return path
 
 
-class FakeEncoder(Encoder):
-    """Hashed bag-of-words vectors: instant, deterministic, and similar texts score high.
-    For logic tests only; the real encoder is tested in test_integration.py."""
-
-    name, sha256, dim, max_tokens, abstain_below = "fake-bow", "0" * 64, 384, 256, 0.30
-
-    def __init__(self) -> None:
-        from embeddings.encoder import TokenCounter
-        from qa.models import embedder_spec, model_path
-
-        self._counter = TokenCounter(model_path(embedder_spec()).parent)
-
-    def encode(self, texts, batch_size=32, progress=None):
-        import zlib
-
-        import numpy as np
-
-        from qa.answering import STOPWORDS, WORD
-
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in {w.lower() for w in WORD.findall(text)} - STOPWORDS:
-                out[i, zlib.crc32(word.encode()) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        if progress:
-            progress(len(texts))
-        return out / np.where(norms == 0, 1, norms)
-
-    def token_counter(self):
-        return self._counter
-
-
 @pytest.fixture
 def fakes(monkeypatch) -> FakeLLM:
     """The CLI and API load the fake encoder and this fake LLM (queue its replies)."""
     llm = FakeLLM()
-    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
     monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
     monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: llm)
     return llm

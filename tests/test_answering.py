@@ -22,7 +22,8 @@ from qa.answering import (
 from qa.api import Assistant
 from qa.library import FolderLibrary
 
-from conftest import SEEDS, FakeLLM
+from conftest import SEEDS
+from fakes import FakeLLM
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def test_seed_chunks_fit_and_quote_the_article(counter):
 
 
 def test_the_title_is_encoded_once_per_article_and_mixed_into_each_chunk(counter):
-    from conftest import FakeEncoder
+    from fakes import FakeEncoder
 
     encoder = FakeEncoder()
     pairs = [("Russia urges talks", "Lavrov met Hague in London."), ("Russia urges talks", "He spoke of Korea."),

@@ -9,7 +9,7 @@ from embeddings.encoder import EncodingQueue
 from qa.api import SEEDS
 from qa.library import FolderLibrary
 
-from conftest import FakeEncoder
+from fakes import FakeEncoder
 
 
 class RecordingEncoder(FakeEncoder):

@@ -62,7 +62,7 @@ def test_a_prediction_carries_the_answer_without_its_citation_marks():
 def test_run_writes_predictions_with_their_citations_and_timings(tmp_path, fake_encoder):
     from qa.api import SEEDS, Assistant
 
-    from conftest import FakeLLM
+    from fakes import FakeLLM
 
     assistant = Assistant.create(tmp_path / "lib", encoder=fake_encoder, llm=FakeLLM(
         "Russia proposed six-sided discussions [1].", "NOT IN ARTICLES"))

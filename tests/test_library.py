@@ -7,7 +7,8 @@ import pytest
 
 from qa.library import FolderLibrary, LibraryError
 
-from conftest import SEEDS, FakeEncoder
+from conftest import SEEDS
+from fakes import FakeEncoder
 
 
 def test_ingest_seeds_stores_articles_chunks_and_vectors(tmp_path, fake_encoder):

@@ -11,14 +11,14 @@ from conftest import REPO
 
 Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
 
-# The child process: `qa mcp` from this checkout; and with the fakes of conftest.py in place of the real models.
+# The child process: `qa mcp` from this checkout; and with the fakes of tests/fakes.py in place of the real models.
 LAUNCH = f"import sys; sys.path.insert(0, {str(REPO)!r}); from qa.cli import main; main(sys.argv[1:], prog_name='qa')"
 LAUNCH_WITH_FAKES = f"""
 import sys
 sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
-import embeddings.encoder, qa.api
-from conftest import FakeEncoder, FakeLLM
-embeddings.encoder.load_encoder = qa.api.load_encoder = FakeEncoder
+import qa.api, qa.embedder
+from fakes import FakeEncoder, FakeLLM
+qa.embedder.load_encoder = qa.api.load_encoder = FakeEncoder
 qa.api.load_llm = lambda model=None, progress=None: FakeLLM("Russia proposed six-sided discussions [1].")
 from qa.cli import main
 main(sys.argv[1:], prog_name="qa")

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from qa import cli
 from qa.library import LibraryError, open_library
 
-from conftest import REPO, SEEDS, FakeEncoder
+from conftest import REPO, SEEDS
+from fakes import FakeEncoder
 from test_cli import run
 
 pytest.importorskip("pymilvus", reason="pip install 'qa-news[milvus]'")
@@ -97,7 +98,8 @@ CLIENT = textwrap.dedent("""
     import json, sys
     sys.path.insert(0, sys.argv[1])
     sys.path.insert(0, sys.argv[1] + "/tests")
-    from conftest import SEEDS, FakeEncoder
+    from conftest import SEEDS
+    from fakes import FakeEncoder
     from qa.library import create_library, open_library
     from qa.retrieval import Retriever
     role, lib = sys.argv[2], sys.argv[3]
@@ -185,7 +187,7 @@ def test_a_lite_file_is_free_for_another_process_once_this_one_disconnects(tmp_p
     probe = textwrap.dedent("""
         import sys
         sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
-        from conftest import FakeEncoder
+        from fakes import FakeEncoder
         from qa.library import open_library
         print(open_library(sys.argv[2], FakeEncoder()).counts["articles"])
     """)
@@ -248,7 +250,7 @@ def test_a_library_made_before_the_month_field_still_filters_by_date(tmp_path, m
     from datetime import date
 
     from qa.library import Filters, create_library
-    from qa.library.milvus import MilvusLibrary, _date_expr
+    from qa.library.milvus import MilvusLibrary, date_expr
 
     from test_library_contract import articles_file
 
@@ -261,7 +263,7 @@ def test_a_library_made_before_the_month_field_still_filters_by_date(tmp_path, m
 
     enc, source = FakeEncoder(), articles_file(tmp_path / "harbour.jsonl")
     spring = Filters(since=date(2020, 3, 1), until=date(2020, 5, 15))
-    assert _date_expr(spring, months=True).startswith('month in ["2020-03", "2020-04", "2020-05"] and date >= ')
+    assert date_expr(spring, months=True).startswith('month in ["2020-03", "2020-04", "2020-05"] and date >= ')
     found = {}
     for name in ("now", "before"):
         if name == "before":

@@ -7,12 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from conftest import EVAL, REPO
-from embeddings.onnx import MIN_COSINE, PROBES, OnnxEncoder, data_path, export, onnx_path, onnx_spec
+from embeddings.onnx import MIN_COSINE, PROBES, OnnxEncoder, data_path, export, exported, onnx_path
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ def test_export_matches_sentence_transformers_on_the_dev_questions(encoder, st_m
     questions = [json.loads(line)["question"] for line in
                  (EVAL / "rtqa-2025" / "questions.jsonl").read_text().splitlines() if line.strip()]
     assert len(questions) >= 100
-    onnx = OnnxEncoder.load(encoder._spec, encoder.model_dir, encoder.max_tokens)
+    onnx = OnnxEncoder.load(encoder.files, encoder.max_tokens)
     assert onnx is not None, "loading sentence-transformers must leave a verified export behind"
     reference = st_model.encode(questions, normalize_embeddings=True, convert_to_numpy=True)
     got = onnx.encode(questions)
@@ -39,7 +40,7 @@ def test_small_batches_use_the_export_and_bulk_uses_torch(encoder, st_model, mon
     calls = []
     monkeypatch.setattr(type(st_model), "encode", lambda self, texts, **kw: calls.append(len(texts)) or
                         np.ones((len(texts), 384), np.float32) / np.sqrt(384))
-    fresh = type(encoder)(encoder._spec)
+    fresh = type(encoder)(encoder.files)
     vec = fresh.encode(["What did Russia propose in 2003?"])
     assert not calls and fresh._model is None and vec.shape == (1, 384)
     fresh._model = st_model
@@ -49,18 +50,20 @@ def test_small_batches_use_the_export_and_bulk_uses_torch(encoder, st_model, mon
 
 @pytest.mark.parametrize("part", ["graph", "weights"])
 def test_a_tampered_export_is_refused_and_removed(encoder, st_model, tmp_path, monkeypatch, part):
-    monkeypatch.setenv("QA_CACHE", str(tmp_path))
-    path = export(st_model, encoder._spec, encoder.model_dir)
-    assert path == onnx_path(encoder._spec) and path.is_file() and onnx_spec(encoder._spec) is not None
+    monkeypatch.setenv("QA_CACHE", str(tmp_path))  # the verified-file stamps too
+    files = replace(encoder.files, cache=tmp_path / "onnx")
+    path = export(st_model, files)
+    assert path == onnx_path(files) and path.parent == tmp_path / "onnx"
+    assert path.is_file() and exported(files) is not None
     assert data_path(path).stat().st_size > 50 * path.stat().st_size, "the weights are kept beside the graph"
-    assert onnx_spec(encoder._spec, "data_").size == data_path(path).stat().st_size
-    assert OnnxEncoder.load(encoder._spec, encoder.model_dir, 256) is not None
+    assert exported(files, "data_")[0] == data_path(path).stat().st_size
+    assert OnnxEncoder.load(files, 256) is not None
     target = path if part == "graph" else data_path(path)
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0xFF
     target.write_bytes(bytes(data))
-    assert OnnxEncoder.load(encoder._spec, encoder.model_dir, 256) is None
-    assert not path.exists() and not data_path(path).exists() and onnx_spec(encoder._spec) is None
+    assert OnnxEncoder.load(files, 256) is None
+    assert not path.exists() and not data_path(path).exists() and exported(files) is None
 
 
 def test_an_export_holding_its_weights_is_split_once_with_the_same_vectors(encoder, st_model, tmp_path, monkeypatch):
@@ -68,8 +71,9 @@ def test_an_export_holding_its_weights_is_split_once_with_the_same_vectors(encod
     import onnx
 
     monkeypatch.setenv("QA_CACHE", str(tmp_path))
-    path = export(st_model, encoder._spec, encoder.model_dir)
-    split = OnnxEncoder.load(encoder._spec, encoder.model_dir, 256).encode(list(PROBES))
+    files = replace(encoder.files, cache=tmp_path / "onnx")
+    path = export(st_model, files)
+    split = OnnxEncoder.load(files, 256).encode(list(PROBES))
     whole = onnx.load(str(path))  # back to one file, recorded as an older qa did
     data_path(path).unlink()
     onnx.save_model(whole, str(path))
@@ -77,9 +81,9 @@ def test_an_export_holding_its_weights_is_split_once_with_the_same_vectors(encod
     record = {k: v for k, v in record.items() if not k.startswith("data_")}
     record.update(size=path.stat().st_size, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
     path.with_suffix(".json").write_text(json.dumps(record))
-    assert onnx_spec(encoder._spec, "data_") is None
-    again = OnnxEncoder.load(encoder._spec, encoder.model_dir, 256)
-    assert again is not None and data_path(path).is_file() and onnx_spec(encoder._spec, "data_") is not None
+    assert exported(files, "data_") is None
+    again = OnnxEncoder.load(files, 256)
+    assert again is not None and data_path(path).is_file() and exported(files, "data_") is not None
     np.testing.assert_array_equal(again.encode(list(PROBES)), split)
 
 

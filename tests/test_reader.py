@@ -10,7 +10,8 @@ from qa.question_kind import asks_for_entity, names_around, question_names
 from qa.grammar import span_grammar, words
 from qa.library import FolderLibrary
 
-from conftest import SEEDS, FakeLLM
+from conftest import SEEDS
+from fakes import FakeLLM
 
 
 class ChoosingLLM(FakeLLM):

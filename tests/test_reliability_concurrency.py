@@ -17,7 +17,8 @@ from qa import cli
 from qa.library import FolderLibrary, LibraryError
 from qa.retrieval import Retriever
 
-from conftest import SEEDS, FakeEncoder
+from conftest import SEEDS
+from fakes import FakeEncoder
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
@@ -111,7 +112,7 @@ def test_a_second_writer_stops_with_a_clear_message(lib_with_two, fake_encoder, 
     with lib_with_two.lock():  # another `qa ingest` is writing
         with pytest.raises(LibraryError, match="another qa command .* is writing to"):
             FolderLibrary.open(path, fake_encoder).add(SEED_FILES[2:], fake_encoder)
-        monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+        monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
         result = CliRunner().invoke(cli.main, ["ingest", str(SEED_FILES[3]), "--library", str(path)])
         assert result.exit_code == 2 and "is writing to" in result.output
         result = CliRunner().invoke(cli.main, ["remove", SEED_FILES[0].stem, "--library", str(path)])

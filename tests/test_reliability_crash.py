@@ -21,7 +21,8 @@ import pytest
 from qa.library import FolderLibrary, doctor
 from qa.retrieval import Retriever
 
-from conftest import REPO, SEEDS, FakeEncoder
+from conftest import REPO, SEEDS
+from fakes import FakeEncoder
 
 STEPS = ["commit-start", "store-copied", "store-written", "index-saved", "bm25-saved", "synced",
          "manifest-written", "manifest-replaced", "old-removed"]
@@ -31,10 +32,10 @@ DRIVER = textwrap.dedent(r"""
     import json, os, signal, sys, time, traceback
     sys.path[:0] = [sys.argv[1], os.path.join(sys.argv[1], "tests")]
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    import embeddings.encoder
+    import qa.embedder
     import qa.library.generations as generations
     from qa import cli
-    from conftest import FakeEncoder
+    from fakes import FakeEncoder
 
     class SlowEncoder(FakeEncoder):
         def encode(self, texts, batch_size=32, progress=None):
@@ -49,7 +50,7 @@ DRIVER = textwrap.dedent(r"""
             generations.CHECKPOINT = die
         else:
             generations.CHECKPOINT = lambda step: time.sleep(0.05)  # a slow commit: kills land inside it
-        embeddings.encoder.load_encoder = SlowEncoder if scenario.get("slow") else FakeEncoder
+        qa.embedder.load_encoder = SlowEncoder if scenario.get("slow") else FakeEncoder
         try:
             cli.main(["ingest", scenario["src"], "--library", scenario["lib"]], standalone_mode=False)
         except SystemExit as e:

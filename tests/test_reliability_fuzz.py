@@ -22,7 +22,7 @@ from qa.library import FolderLibrary
 from qa.models import embedder_spec, model_path
 from qa.reading import Article, ReadError, read_file
 
-from conftest import FakeEncoder
+from fakes import FakeEncoder
 
 NAMES = ["a.htm", "a.HTML", "a.json.gz", "a.md.gz", "a.html.gz", "a.htm.gz", "a.JSONL", "a.jsonl.gz",
          "a.txt", "a.json"]

@@ -18,7 +18,7 @@ from qa import cli, reading
 from qa.library import FolderLibrary
 from qa.reading import MAX_ARTICLE_CHARS, MAX_FILE_BYTES, MAX_LINE_BYTES
 
-from conftest import FakeEncoder
+from fakes import FakeEncoder
 
 GOOD = "The harbour bridge reopened on Tuesday after eight months of repairs, city officials said."
 OTHER = "Parliament passed the budget on Thursday after a long debate about school funding."
@@ -31,7 +31,7 @@ def run(*args: str):
 
 @pytest.fixture
 def fakes(monkeypatch):
-    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
 
 
 def deny_reading(monkeypatch, path: Path) -> None:

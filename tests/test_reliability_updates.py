@@ -17,7 +17,8 @@ from qa.chunking import chunk_vectors
 from qa.library import FolderLibrary, LibraryError, doctor
 from qa.retrieval import Retriever
 
-from conftest import SEEDS, FakeEncoder
+from conftest import SEEDS
+from fakes import FakeEncoder
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 V1 = "The harbour bridge reopened on Tuesday after eight months of repairs to its cables."
@@ -30,7 +31,7 @@ def run(*args: str):
 
 @pytest.fixture
 def fakes(monkeypatch):
-    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
 
 
 def assert_consistent(lib: FolderLibrary, encoder) -> None:

@@ -21,7 +21,8 @@ from qa.library import FolderLibrary, LibraryError
 from qa.models import ModelError, ModelSpec
 from qa.retrieval import Retriever
 
-from conftest import SEEDS, FakeEncoder, FakeLLM
+from conftest import SEEDS
+from fakes import FakeEncoder, FakeLLM
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def test_damaged_files_give_a_clear_library_error(lib, kind, how, fake_encoder):
 
 @pytest.mark.parametrize("kind", ["manifest", "store", "index", "bm25/vocab.index.json"])
 def test_cli_reports_damage_without_a_trace(lib, kind, monkeypatch):
-    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
     monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: FakeLLM("x"))
     damage(library_files(lib)[kind], "half")
     result = CliRunner().invoke(cli.main, ["ask", "--library", str(lib), "What did Russia propose?"])

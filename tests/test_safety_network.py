@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from qa import cli
 
-from conftest import REPO, SEEDS, FakeEncoder, FakeLLM
+from conftest import REPO, SEEDS
+from fakes import FakeEncoder, FakeLLM
 
 BLOCK = textwrap.dedent("""
     import socket, sys
@@ -98,7 +99,7 @@ def test_ingest_ask_and_token_counting_without_network(no_network, monkeypatch, 
     from qa.models import embedder_spec, model_path
 
     llm = FakeLLM("Russia proposed six-sided discussions [1].")
-    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
     monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
     monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: llm)
     counter = TokenCounter(model_path(embedder_spec()).parent)  # the real tokenizer, from its package
@@ -119,7 +120,7 @@ def test_ingest_ask_and_token_counting_without_network(no_network, monkeypatch, 
 @pytest.mark.slow
 def test_the_real_encoder_loads_and_encodes_with_sockets_blocked(tmp_path):
     script = BLOCK + textwrap.dedent("""
-        from embeddings.encoder import load_encoder
+        from qa.embedder import load_encoder
         vectors = load_encoder().encode(["x"])
         assert vectors.shape == (1, 384), vectors.shape
         print("encoded offline; network attempts:", len(ATTEMPTS), ATTEMPTS)

@@ -5,7 +5,6 @@ behind an answer, the API key, the size cap; and once with the real models."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ from qa.llm import LLM, Messages
 from qa.serve import build_app, is_loopback, running
 from qa.serve_requests import BadRequest, ChatRequest, parse
 
-from conftest import FakeEncoder
+from fakes import FakeEncoder, GatedLLM
 
 Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
 QLAVROV = "What did Lavrov warn against, heating up the North Korea crisis with military maneuvers?"
@@ -40,27 +39,10 @@ class KeyedLLM(LLM):
             yield word if i == 0 else " " + word
 
 
-class GatedLLM(LLM):
-    """Writes a first sentence, then a dot every few milliseconds until ``release`` (at most
-    ~10 s): a generation that holds the LLM for as long as a test needs. ``closed`` is set when
-    the generator is closed before it finished (a cancelled answer)."""
-
-    name = "gated"
-
-    def __init__(self) -> None:
-        self.started, self.release, self.closed = threading.Event(), threading.Event(), threading.Event()
-
-    def stream(self, messages: Messages, max_tokens: int = 200) -> Iterator[str]:
-        self.started.set()
-        try:
-            yield "Russia proposed six-sided discussions [1]."
-            for _ in range(1000):
-                if self.release.wait(0.01):
-                    return
-                yield " ."
-        except GeneratorExit:
-            self.closed.set()
-            raise
+def gated() -> GatedLLM:
+    """Writes its answer, then a dot every 10 ms until its gate opens: it holds the LLM while
+    it writes, as a real model does, and a server notices a client that left."""
+    return GatedLLM(REPLIES[Q2003], REPLIES[Q2003], REPLIES[Q2003], gate_after=None, tick=0.01)
 
 
 @pytest.fixture
@@ -182,7 +164,7 @@ def test_concurrent_chats_each_get_their_own_answer(assistant_with):
 
 
 def test_a_full_queue_is_503_and_searches_do_not_wait_behind_answers(assistant_with):
-    llm = GatedLLM()
+    llm = gated()
     with running(build_app(assistant_with(llm), queue=1)) as url:
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(httpx.post, f"{url}/v1/ask", json={"question": Q2003}, timeout=30)
@@ -197,14 +179,14 @@ def test_a_full_queue_is_503_and_searches_do_not_wait_behind_answers(assistant_w
             searched = httpx.post(f"{url}/v1/search", json={"query": Q2003}, timeout=30)
             assert searched.status_code == 200 and not first.done()  # answered while the LLM was held
 
-            llm.release.set()
+            llm.gate.set()
             assert first.result().status_code == 200 and second.result().status_code == 200
         assert "six-sided" in first.result().json()["answer"], first.result().json()["answer"]
         assert httpx.get(f"{url}/health").json()["waiting"] == 0
 
 
 def test_a_client_that_disconnects_cancels_its_generation(assistant_with):
-    llm = GatedLLM()
+    llm = gated()
     with running(build_app(assistant_with(llm))) as url:
         body = {"messages": [{"role": "user", "content": Q2003}], "stream": True}
         with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=30) as response:
@@ -213,7 +195,7 @@ def test_a_client_that_disconnects_cancels_its_generation(assistant_with):
                     break  # the first words arrived: hang up
         assert llm.closed.wait(10), "the generation went on after the client left"
         wait_for(lambda: httpx.get(f"{url}/health").json()["generating"] == 0, "the LLM is free")
-        llm.release.set()
+        llm.gate.set()
         after = httpx.post(f"{url}/v1/ask", json={"question": Q2003}, timeout=30)
         assert after.status_code == 200
 

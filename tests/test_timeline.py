@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from conftest import FakeLLM
+from fakes import FakeLLM
 from qa import cli
 from qa.api import Assistant
 from qa.library import Filters, create_library

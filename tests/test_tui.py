@@ -22,7 +22,8 @@ from tui.store import ChatStore, Turn
 from tui.widgets import (QUOTE_STYLE, AnswerMessage, ArticleScreen, ChoiceScreen, PromptInput, PromptScreen,
                          QuestionMessage, SourceItem, SourcesPanel, answer_markdown)
 
-from conftest import SEEDS, FakeEncoder, FakeLLM
+from conftest import SEEDS
+from fakes import GATE_S, FakeEncoder, FakeLLM, GatedLLM
 
 Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
 REPLY = "Russia proposed six-sided discussions with China and Japan [1]."
@@ -30,27 +31,6 @@ QUOTE = "He said Russia was now advancing a plan that calls for six-sided discus
 ABSTAIN_Q = "Who won the 2022 football World Cup final?"
 ARTICLE_2003 = "003_c13b77ec0b5e076f"
 WAIT_S = 60.0    # how long a test waits for a state before failing; it goes on as soon as the state holds
-GATE_S = 120.0   # a gated model or loader opens by itself after this, only so that a failed test cannot hang
-
-
-class GatedLLM(FakeLLM):
-    """Streams its reply word by word, stopping after ``gate_after`` pieces until ``gate`` is set."""
-
-    def __init__(self, *replies: str, gate_after: int = 2) -> None:
-        super().__init__(*replies)
-        self.gate = threading.Event()
-        self.waiting = threading.Event()
-        self.gate_after = gate_after
-        self.finished = 0
-
-    def stream(self, messages, max_tokens=200):
-        for i, piece in enumerate(super().stream(messages, max_tokens)):
-            if i == self.gate_after:
-                self.waiting.set()
-                self.gate.wait(GATE_S)
-            time.sleep(0.002)
-            yield piece
-        self.finished += 1
 
 
 def build_fake_library(tmp_path_factory) -> Path:

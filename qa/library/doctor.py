@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 
 
 def _default_encoder() -> Encoder:
-    import embeddings.encoder
+    import qa.embedder
 
-    return embeddings.encoder.load_encoder()
+    return qa.embedder.load_encoder()
 
 
 def doctor(path: Path, repair: bool, get_encoder: Callable[[], Encoder] | None, lock_timeout: float,

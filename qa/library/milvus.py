@@ -61,7 +61,7 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _date_expr(where: Filters, months: bool) -> str:
+def date_expr(where: Filters, months: bool) -> str:
     """``where``'s date bounds as a Milvus expression over the ``date`` field ("" when undated);
     with ``months`` (the collection has a ``month`` field), led by the months the dates fall in,
     which a partition key or the month index turns into a small candidate set before the date
@@ -402,7 +402,7 @@ class MilvusLibrary(Library):
         chunks' ``source_key``; a domain, the articles whose url is on it (looked up once)."""
         if not where:
             return ""
-        terms = [_date_expr(where, self._months)] if where.dated else []
+        terms = [date_expr(where, self._months)] if where.dated else []
         if where.sources:
             ors = [f"source_key in {json.dumps([s.lower() for s in where.sources], ensure_ascii=False)}"]
             hosts = [p for s in where.sources for p in host_patterns(s)]

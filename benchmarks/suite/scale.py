@@ -1,6 +1,6 @@
 """Vector and keyword search at library scale: build time, memory, query latency, recall@10.
 
-    python benchmarks/scale.py --sizes 100000,1000000 [--library LIB] [--quick]
+    python benchmarks/suite/scale.py --sizes 100000,1000000 [--library LIB] [--quick]
 
 Why: qa's retrieval must stay interactive as a library grows from thousands of chunks to a
 million. This measures, for each size, (1) the exact baseline ``IndexFlatIP``; (2) the index
@@ -34,8 +34,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import describe, dev_library  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import describe, dev_library  # noqa: E402
 
 DEFAULT_LIBRARY = dev_library()
 HELD_OUT = 1000
@@ -61,7 +61,7 @@ def _real_vectors(library: Path) -> np.ndarray:
     return index.reconstruct_n(0, index.ntotal)
 
 
-def _data(library: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+def scale_vectors(library: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(base vectors of ``size`` rows, query vectors), the same for every process."""
     rng = np.random.default_rng(0)
     real = _real_vectors(library)
@@ -79,7 +79,7 @@ def _data(library: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
     return x, queries
 
 
-def _latency_ms(search: Callable[[Any], object], queries: Sequence) -> tuple[float, float]:
+def latency_ms(search: Callable[[Any], object], queries: Sequence) -> tuple[float, float]:
     """p50 and p99 of ``search(q)``, one query at a time."""
     times = []
     for q in queries:
@@ -90,13 +90,13 @@ def _latency_ms(search: Callable[[Any], object], queries: Sequence) -> tuple[flo
 
 
 def _exact(library: Path, size: int) -> dict:
-    x, queries = _data(library, size)
+    x, queries = scale_vectors(library, size)
     before = _rss_mib()
     start = time.perf_counter()
     index = faiss.IndexFlatIP(x.shape[1])
     index.add(x)
     build = time.perf_counter() - start
-    p50, p99 = _latency_ms(lambda q: index.search(q[None], 10), queries[:TIMED_QUERIES])
+    p50, p99 = latency_ms(lambda q: index.search(q[None], 10), queries[:TIMED_QUERIES])
     truth = index.search(queries, 10)[1]
     return dict(kind="IndexFlatIP (exact baseline)", build_s=build, bytes=index.ntotal * index.d * 4,
                 rss_added=_peak_rss_mib() - before, p50=p50, p99=p99, recall=1.0, truth=truth)
@@ -106,7 +106,7 @@ def _chosen(library: Path, size: int, truth: np.ndarray) -> dict:
     from embeddings.index import VectorIndex
     from qa.library.checks import check_index_file, read_index
 
-    x, queries = _data(library, size)
+    x, queries = scale_vectors(library, size)
     before = _rss_mib()
     start = time.perf_counter()
     built = VectorIndex(x.shape[1])
@@ -125,7 +125,7 @@ def _chosen(library: Path, size: int, truth: np.ndarray) -> dict:
             start = time.perf_counter()
             index = read_index(stream, queries.shape[1], mapped=True)
             load = time.perf_counter() - start
-            p50, p99 = _latency_ms(lambda q: index.search(q[None], 10), queries[:TIMED_QUERIES])
+            p50, p99 = latency_ms(lambda q: index.search(q[None], 10), queries[:TIMED_QUERIES])
             found = index.search(queries, 10)[1]
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
         return dict(kind=f"VectorIndex: {kind}" + (f", nprobe {nprobe}" if nprobe else ""), build_s=build,
@@ -149,7 +149,7 @@ def _bm25(library: Path, size: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         index.save(Path(tmp) / "bm25")
         size_on_disk = sum(p.stat().st_size for p in (Path(tmp) / "bm25").iterdir())
-    p50, p99 = _latency_ms(lambda q: index.search(q, 10), queries)
+    p50, p99 = latency_ms(lambda q: index.search(q, 10), queries)
     return dict(kind="BM25 (bm25s)", build_s=build, bytes=size_on_disk, rss_added=rss, p50=p50, p99=p99)
 
 
@@ -182,7 +182,7 @@ def run(sizes: tuple[int, ...] = (100_000, 1_000_000), library: Path = DEFAULT_L
     lines = [
         "## Scale: vector and keyword search", "",
         f"Machine: {machine()}.", "",
-        f"`python benchmarks/scale.py --sizes {','.join(map(str, sizes))}`. Exact search up to "
+        f"`python benchmarks/suite/scale.py --sizes {','.join(map(str, sizes))}`. Exact search up to "
         f"{VectorIndex.exact_max_rows:,} rows, IVF above. Vectors: real MiniLM chunk vectors repeated "
         f"with noise (sigma {NOISE}); {HELD_OUT} held-out real vectors as queries; latency over "
         f"{TIMED_QUERIES} single queries (BM25: {BM25_QUERIES}), k=10. Memory: file size and peak RSS "

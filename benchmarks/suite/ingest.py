@@ -1,7 +1,7 @@
 """Ingest throughput against bare ``SentenceTransformer.encode``: on the same chunk texts, and
 on the encoder's floor (every word of the articles read once).
 
-    python benchmarks/ingest.py [--dataset ../shared/eval/rtqa-2025] [--articles 150]
+    python benchmarks/suite/ingest.py [--dataset ../shared/eval/rtqa-2025] [--articles 150]
 
 Takes the first N articles of the dataset's corpus and, in one run: ingests them
 into a new library (reading, cleaning, dates, chunking, embedding, SQLite, FAISS
@@ -26,15 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATASET, describe  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import DATASET, REPO, describe  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 FLOOR_WORDS = 150
 
 
 def _ingest(corpus: Path, library: Path) -> dict:
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
     from qa.library import create_library
 
     encoder = load_encoder()
@@ -76,7 +75,7 @@ def _floor(library: Path) -> dict:
 
 
 def _encode(texts: list[str]) -> dict:
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
 
     encoder = load_encoder()
     model = encoder._load()
@@ -88,8 +87,8 @@ def _encode(texts: list[str]) -> dict:
 
 def _child(kind: str, *args: str) -> dict:
     """Run one side in a fresh process; returns its figures plus its peak RSS."""
-    code = (f"import json, resource, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            f"import ingest; r = ingest._{kind}(*map(ingest.Path, sys.argv[1:])); "
+    code = (f"import json, resource, sys; sys.path.insert(0, {str(REPO)!r}); "
+            f"from benchmarks.suite import ingest; r = ingest._{kind}(*map(ingest.Path, sys.argv[1:])); "
             "r['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; print(json.dumps(r))")
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO,
                           env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
@@ -127,7 +126,7 @@ def run(dataset: Path = DATASET, articles: int = 150) -> str:
     return "\n".join([
         "## Ingest throughput",
         "",
-        f"`python benchmarks/ingest.py --articles {articles}`: the first {articles} articles of "
+        f"`python benchmarks/suite/ingest.py --articles {articles}`: the first {articles} articles of "
         f"{dataset.name}'s corpus; {describe()}.",
         "",
         "| what | seconds | articles/s | chunks/s | tokens/article | peak RSS MB | vs bare | vs floor |",

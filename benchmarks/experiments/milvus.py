@@ -1,7 +1,7 @@
 """A library in Milvus Lite beside the same library in a folder: recall, cold ask, query latency at scale.
 
-    python benchmarks/milvus.py ../shared/eval/rtqa-2025 --library LIB [--sizes 100000,1000000] [--asks 5]
-    python benchmarks/milvus.py ../shared/eval/rtqa-2025 --library LIB --scale-only --filtered --sizes 200000
+    python benchmarks/experiments/milvus.py ../shared/eval/rtqa-2025 --library LIB [--sizes 100000,1000000] [--asks 5]
+    python benchmarks/experiments/milvus.py ../shared/eval/rtqa-2025 --library LIB --scale-only --filtered --sizes 200000
 
 Why: the Milvus backend must keep the folder's answers (recall@1/5/10 within 0.01) and
 stay interactive as libraries grow. In one run:
@@ -9,7 +9,7 @@ stay interactive as libraries grow. In one run:
     through the storage seam (the same articles, chunks and vectors: no re-embedding),
     and the shipped retrieval is scored on both, score.py's way;
 (2) ``qa ask --no-llm`` is timed cold (a new process each time) on both;
-(3) for each size, the scale benchmark's vectors (``benchmarks/scale.py``: the real
+(3) for each size, the scale benchmark's vectors (``benchmarks/suite/scale.py``: the real
     vectors repeated with noise) go into a Milvus Lite collection with the backend's FLAT
     index and its generation filter, and single queries (k=10) are timed beside FAISS's
     exact IndexFlatIP over the same vectors;
@@ -28,16 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import describe  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import REPO, describe  # noqa: E402
 
-from embeddings.encoder import load_encoder  # noqa: E402
+from qa.embedder import load_encoder  # noqa: E402
 from qa import evaluation  # noqa: E402
 from qa.chunking import Chunk  # noqa: E402
 from qa.library import Change, Library, create_library, open_library  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 QUESTION = "What did Russia propose in 2003?"
 INSERT_BATCH = 1000  # rows per insert: 5,000-row batches went in at 142 rows/s, 1,000-row ones far faster
 
@@ -82,9 +81,9 @@ def scale(library: Path, size: int, tmp: Path) -> str:
     import faiss
     from pymilvus import DataType, MilvusClient
 
-    from scale import TIMED_QUERIES, _data, _latency_ms as latency_ms
+    from benchmarks.suite.scale import TIMED_QUERIES, latency_ms, scale_vectors
 
-    x, queries = _data(library, size)
+    x, queries = scale_vectors(library, size)
     queries = queries[:TIMED_QUERIES]
     flat = faiss.IndexFlatIP(x.shape[1])
     flat.add(x)
@@ -125,16 +124,16 @@ def filtered(library: Path, size: int, tmp: Path) -> str:
     between 2000 and 2025 (5% undated), in two Milvus Lite collections: one as libraries made
     before the month field and as Lite libraries now (filters on ``date`` alone), and one with
     an INVERTED index on ``month`` filtered on both, the expression a partition-keyed server
-    library gets (``_expr``): whether month terms pay on an engine without partition keys."""
+    library gets (``date_expr``): whether month terms pay on an engine without partition keys."""
     from datetime import date
 
     from pymilvus import DataType, MilvusClient
 
     from qa.library import Filters
-    from qa.library.milvus import _expr, month
-    from scale import TIMED_QUERIES, _data, _latency_ms as latency_ms
+    from qa.library.milvus import date_expr, month
+    from benchmarks.suite.scale import TIMED_QUERIES, latency_ms, scale_vectors
 
-    x, queries = _data(library, size)
+    x, queries = scale_vectors(library, size)
     queries = queries[:TIMED_QUERIES]
     rng = np.random.default_rng(1)
     first = date(2000, 1, 1).toordinal()
@@ -166,7 +165,7 @@ def filtered(library: Path, size: int, tmp: Path) -> str:
                                      for j in range(i, min(size, i + INSERT_BATCH))])
         cells = []
         for where in wheres.values():
-            expr = " and ".join(e for e in (live, _expr(where, months)) if e)
+            expr = " and ".join(e for e in (live, where and date_expr(where, months)) if e)
 
             def search(q):
                 return client.search("chunks", data=[q.tolist()], anns_field="vector", limit=10, filter=expr,

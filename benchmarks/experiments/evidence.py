@@ -1,6 +1,6 @@
 """How often the prompt's evidence holds the answer, for several prompt sizes.
 
-    python benchmarks/evidence.py [DATASET] [--library LIB] [--sizes 4,5,6,8,12]
+    python benchmarks/experiments/evidence.py [DATASET] [--library LIB] [--sizes 4,5,6,8,12]
 
 The model can only phrase what its prompt holds, and every 100 prompt tokens cost
 the default 1.5B model ~2.7 s on 2 cores, so the number of evidence sentences
@@ -21,14 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from qa.answering import MAX_PASSAGES_IN_PROMPT, ReaderSettings, select_evidence
-from embeddings.encoder import load_encoder
+from qa.embedder import load_encoder
 from qa import evaluation
 from qa.library import open_library
 from qa.retrieval import Retriever
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATASET, describe, dev_library  # noqa: E402
-from retrieval_steps import split  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import DATASET, describe, dev_library, split  # noqa: E402
 
 
 class _Memo:

@@ -1,7 +1,7 @@
 """Where recall and accuracy are lost: answers the corpus states beside the story, and
 answers it only mentions in passing.
 
-    python benchmarks/answer_support.py [DATASET] [--library LIB] [--predictions PRED.jsonl]
+    python benchmarks/experiments/answer_support.py [DATASET] [--library LIB] [--predictions PRED.jsonl]
 
 score.py counts a question as answerable when its correct choice occurs anywhere in the
 corpus. For a short answer ("India", "Paris", "AI", "300") that occurrence is often in an
@@ -25,8 +25,8 @@ from qa import evaluation
 from qa.answering import content_words
 from qa.api import Assistant
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATASET, describe, dev_library  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import DATASET, describe, dev_library  # noqa: E402
 
 REACH = 1000  # characters each side of the answer
 THRESHOLDS = (0.4, 0.5, 0.6)

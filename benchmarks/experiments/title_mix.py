@@ -1,6 +1,6 @@
 """A proxy for chunking designs that encode fewer tokens (#17 item 4), before the full check.
 
-    python benchmarks/title_mix.py [--dataset ../shared/eval/rtqa-2025] [--articles 50]
+    python benchmarks/experiments/title_mix.py [--dataset ../shared/eval/rtqa-2025] [--articles 50]
         [--designs legacy,prefix,160:50,200:50] [--cosine 0.3,0.5,0.7,1.0]
 
 On a sample of the dataset (the articles that hold the answers of its first questions, in
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATASET, describe  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import DATASET, describe  # noqa: E402
 
 
 class Cached:
@@ -115,7 +115,7 @@ def params_of(design: str):
 
 
 def run(dataset: Path, n_articles: int, designs: list[str], alphas: list[float]) -> str:
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
     from qa import evaluation
     from qa.api import Assistant
     from qa.chunking import LEGACY, chunk_text, embed_text
@@ -161,7 +161,7 @@ def run(dataset: Path, n_articles: int, designs: list[str], alphas: list[float])
             c = np.sum(v * whole, axis=1)
             cos_rows.append(f"| {a} | {c.mean():.3f} | {np.percentile(c, 10):.3f} | {c.min():.3f} |")
             print(cos_rows[-1], flush=True)
-    return "\n".join([f"`python benchmarks/title_mix.py --articles {n_articles} --designs {','.join(designs)}` on "
+    return "\n".join([f"`python benchmarks/experiments/title_mix.py --articles {n_articles} --designs {','.join(designs)}` on "
                       f"{dataset.name} ({len(questions)} questions); {describe()}.", "", *rows, "", *cos_rows]) + "\n"
 
 

@@ -1,6 +1,6 @@
 """Ways to rank evidence sentences, against the shipped score, at the same prompt length.
 
-    python benchmarks/evidence_rankers.py [DATASET] [--library LIB] [--words 125]
+    python benchmarks/experiments/evidence_rankers.py [DATASET] [--library LIB] [--words 125]
 
 The reader can only pick an answer its prompt holds, and the prompt is what an answer's time
 goes on (~31 prompt tokens a sentence), so a ranker is judged by the share of answerable
@@ -23,16 +23,15 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from embeddings.encoder import load_encoder
+from qa.embedder import load_encoder
 from qa import answering, evaluation
 from qa.chunking import sentence_spans
 from qa.library import open_library
 from qa.question_kind import asks_for_entity, question_names
 from qa.retrieval import Retriever
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATASET, describe, dev_library  # noqa: E402
-from retrieval_steps import split  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import DATASET, describe, dev_library, split  # noqa: E402
 
 _NUM_Q = re.compile(r"\b(how\s+(many|much|old|long|far)|percent|percentage|share|number|amount|price|fee|cost|"
                     r"rate|age|total|score)\b", re.I)

@@ -1,7 +1,7 @@
 """Does a ``--ray`` ingest into Milvus Lite write its vectors while it runs? Rows under the pending
 generation over time, and the driver's peak RSS.
 
-    python benchmarks/stream_ingest.py ../shared/eval/rtqa-2025 --articles 100 [--queue-batch 512]
+    python benchmarks/experiments/stream_ingest.py ../shared/eval/rtqa-2025 --articles 100 [--queue-batch 512]
 
 Why: before streaming, the driver held every vector until one commit at the end; with
 ``Library.stage`` each encoded batch goes into the store (invisible until the switch). The
@@ -23,10 +23,10 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import describe  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import describe  # noqa: E402
 
-from embeddings.encoder import load_encoder  # noqa: E402
+from qa.embedder import load_encoder  # noqa: E402
 from embeddings.ray_encoder import RayEncoder  # noqa: E402
 from qa.library import create_library  # noqa: E402
 
@@ -39,12 +39,12 @@ def main() -> None:
     ap.add_argument("--actors", type=int, default=2)
     a = ap.parse_args()
     print(describe())
-    RayEncoder.queue_batch = a.queue_batch
     with tempfile.TemporaryDirectory() as tmp_dir, gzip.open(a.dataset / "corpus.jsonl.gz", "rt") as corpus:
         tmp = Path(tmp_dir)
         source = tmp / "articles.jsonl"
         source.write_text("".join(line for _, line in zip(range(a.articles), corpus)), encoding="utf-8")
-        encoder = RayEncoder(load_encoder(), "auto", a.actors)
+        encoder = RayEncoder(load_encoder(), "auto", a.actors, load=load_encoder)
+        encoder.queue_batch = a.queue_batch
         library = create_library(f"milvus://{tmp}/news.db/news", encoder)
         generation = library.manifest["generation"]
         samples: list[tuple[float, int]] = []

@@ -1,6 +1,6 @@
 """Compare the listed LLMs on the seed questions and an eval dataset, same retrieval for all.
 
-    python benchmarks/compare_llms.py --dataset ../shared/eval/rtqa-2025-week --library WEEKLIB
+    python benchmarks/experiments/compare_llms.py --dataset ../shared/eval/rtqa-2025-week --library WEEKLIB
 
 Prints, per model: the seed answers (must mention six-sided/six-party talks and cite
 the 2003 article; must abstain on the World Cup), the dataset's accuracy and
@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import gc
 import re
+import sys
 import tempfile
 from pathlib import Path
 
-from embeddings.encoder import load_encoder
-from qa import evaluation
-from qa.api import SEEDS, Assistant
-from qa.library import create_library
-from qa.llm import load_llm
-from qa.models import load_manifest
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from qa.embedder import load_encoder  # noqa: E402
+from qa import evaluation  # noqa: E402
+from qa.api import SEEDS, Assistant  # noqa: E402
+from qa.library import create_library  # noqa: E402
+from qa.llm import load_llm  # noqa: E402
+from qa.models import load_manifest  # noqa: E402
 
 SEED_QUESTIONS = [
     ("What did Russia propose in 2003?", lambda a: bool(re.search(r"six[- ](sided|party|nation|way)", a.text, re.I))

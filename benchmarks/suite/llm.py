@@ -1,6 +1,6 @@
 """LLM speed: the product's answer path against bare llama-cpp-python, and KV-cache reuse in chat.
 
-    python benchmarks/llm.py [--library LIB] [--model NAME] [--reps 3]
+    python benchmarks/suite/llm.py [--library LIB] [--model NAME] [--reps 3]
 
 LIB: a library of rtqa-2025's corpus (default: the one ``qa eval`` builds).
 
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import llama_cpp
 
-from embeddings.encoder import load_encoder
+from qa.embedder import load_encoder
 from qa import evaluation
 from qa.answering import Answer, answer_stream, build_messages, close_enough, select_evidence
 from qa.library import open_library
@@ -43,9 +43,8 @@ from qa.llm import LLM, LlamaCppLLM, Messages, cpu_cores
 from qa.models import resolve_llm
 from qa.retrieval import Passage, Retriever
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATASET, describe, dev_library  # noqa: E402
-from retrieval_steps import split  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import DATASET, describe, dev_library, split  # noqa: E402
 
 MAX_TOKENS = 200  # LLM.stream's default: what an answer may use
 
@@ -56,7 +55,7 @@ def machine() -> str:
 
 
 def dev_questions(dataset: Path = DATASET) -> list[dict]:
-    """The dev half of the dataset, split by id hash as benchmarks/retrieval_steps.py does."""
+    """The dev half of the dataset, split by id hash as every benchmark does (``common.split``)."""
     return split(evaluation.read_jsonl(dataset / "questions.jsonl"), "dev")
 
 

@@ -1,6 +1,6 @@
 """Recall@1/5/10 of each retrieval step on an eval dataset, scored like score.py.
 
-    python benchmarks/retrieval_steps.py ../shared/eval/rtqa-2025 --library LIB [--split dev|holdout|all]
+    python benchmarks/experiments/retrieval_steps.py ../shared/eval/rtqa-2025 --library LIB [--split dev|holdout|all]
 
 Steps: dense only; BM25 only; both fused (RRF); + question dates; + near-duplicate
 collapsing; + one passage per article, the run of 1, 3 or 5 chunks closest to the
@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
-import zlib
 from pathlib import Path
 
-from embeddings.encoder import load_encoder
-from qa import evaluation
-from qa.library import open_library
-from qa.retrieval import Retriever
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import split  # noqa: E402
+from qa.embedder import load_encoder  # noqa: E402
+from qa import evaluation  # noqa: E402
+from qa.library import open_library  # noqa: E402
+from qa.retrieval import Retriever  # noqa: E402
 
 STEPS = {
     "dense": dict(keywords=False, dates=False, dedup=False, window=None),
@@ -30,12 +32,6 @@ STEPS = {
     "+ one passage per article, its closest run of 3 chunks": dict(window=1),
     "+ one passage per article, its closest run of 5 chunks (shipped)": dict(),
 }
-
-
-def split(questions: list[dict], part: str) -> list[dict]:
-    if part == "all":
-        return questions
-    return [q for q in questions if (zlib.crc32(q["id"].encode()) % 2 == 0) == (part == "dev")]
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Filtered retrieval beside unfiltered: what ``--since``/``--until``/``--source`` cost a question.
 
-    python benchmarks/filters.py [--library LIB] [--repeats 3]
+    python benchmarks/experiments/filters.py [--library LIB] [--repeats 3]
 
 Runs every rtqa-2025 question through one warm Retriever (k=10) four ways, interleaved so
 that the machine's load falls on all of them alike:
@@ -21,12 +21,12 @@ from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
 
 from benchmarks.common import DATASET, describe, dev_library  # noqa: E402
-from embeddings.encoder import load_encoder  # noqa: E402
+from qa.embedder import load_encoder  # noqa: E402
 from qa import evaluation  # noqa: E402
 from qa.library import Filters, open_library  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402

@@ -1,9 +1,9 @@
 """Answer latency, step by step: `qa ask --json` in fresh processes against one warm Assistant.
 
-    python benchmarks/latency.py [--n 20] [--model NAME] [--library LIB] [--quick]
+    python benchmarks/suite/latency.py [--n 20] [--model NAME] [--library LIB] [--quick]
 
 Runs the first N dev questions of rtqa-2025 (split by id hash as in
-benchmarks/retrieval_steps.py) against LIB (default: the rtqa-2025 library ``qa eval``
+``common.split``) against LIB (default: the rtqa-2025 library ``qa eval``
 builds), each with ``--today`` = its date, three times, alternating:
   * cold: ``qa ask QUESTION --json`` in a new process (the installed ``qa`` next to this
     Python), which loads the encoder, the library and the LLM every time; its wall time
@@ -37,9 +37,9 @@ from qa.api import Assistant
 from qa.evaluation import p90
 from qa.paths import cache_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import dev_library  # noqa: E402
-from llm import dev_questions, machine  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import dev_library  # noqa: E402
+from benchmarks.suite.llm import dev_questions, machine  # noqa: E402
 
 QA = Path(sys.executable).parent / "qa"
 KEYS = ["retrieve_s", "first_token_s", "generate_s", "verify_s", "total_s", "wall_s"]

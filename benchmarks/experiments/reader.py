@@ -1,6 +1,6 @@
 """The reader: from the passages retrieval found to the answer, variant against variant.
 
-    python benchmarks/reader.py [DATASET] --library LIB [--half tuning|held-out|all]
+    python benchmarks/experiments/reader.py [DATASET] --library LIB [--half tuning|held-out|all]
         [--variants today,reader] [--limit N] [--out DIR]
 
 Retrieval runs once per question (as ``qa eval`` does: the question's date as ``today``, top
@@ -23,15 +23,14 @@ import sys
 import time
 from pathlib import Path
 
-from embeddings.encoder import load_encoder
+from qa.embedder import load_encoder
 from qa import answering, evaluation
 from qa.library import open_library
 from qa.llm import load_llm
 from qa.retrieval import Retriever
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATASET, describe, dev_library  # noqa: E402
-from retrieval_steps import split  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import DATASET, describe, dev_library, split  # noqa: E402
 
 HALVES = {"tuning": "dev", "held-out": "holdout", "all": "all"}
 

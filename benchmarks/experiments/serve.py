@@ -1,7 +1,7 @@
 """`qa serve` under load: /v1/search requests/s with concurrent clients, and the chat
 completions' time to first streamed token beside `qa ask`'s.
 
-    python benchmarks/serve.py [--clients 8] [--requests 40] [--library LIB] [--model NAME]
+    python benchmarks/experiments/serve.py [--clients 8] [--requests 40] [--library LIB] [--model NAME]
 
 LIB defaults to the four bundled sample articles, ingested with the real embedder into a
 temporary folder. The server runs in this process on 127.0.0.1 (an ephemeral port) with the
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from common import describe  # noqa: E402
+from benchmarks.common import describe  # noqa: E402
 
 QUESTIONS = ["What did Russia propose in 2003?", "What did Lavrov warn against in London?",
              "Who accused the United States of preparing for war with North Korea?",
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--skip-llm", action="store_true", help="Only the search figures.")
     args = parser.parse_args()
 
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
     from qa.api import SEEDS, Assistant
     from qa.library import create_library
     from qa.serve import build_app, running

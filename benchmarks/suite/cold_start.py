@@ -1,7 +1,7 @@
 """Cold start of ``qa ask`` in a new process: the passages against the import floor, the first
 source line and the full answer on a terminal, and the very first ask after an install.
 
-    python benchmarks/cold_start.py [--library LIB] [--dataset ../shared/eval/rtqa-2025] [--n 5]
+    python benchmarks/suite/cold_start.py [--library LIB] [--dataset ../shared/eval/rtqa-2025] [--n 5]
         [--seed-asks 10] [--baseline-tree DIR] [--first-run]
 
 LIB is a library of the dataset's corpus (default: the one ``qa eval DATASET`` builds).
@@ -31,10 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATASET, describe, dev_library, on_a_terminal  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import DATASET, REPO, describe, dev_library, on_a_terminal  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 QA = [sys.executable, "-c", "import sys; from qa.cli import main; sys.exit(main())"]
 FLOOR = "import onnxruntime, tokenizers, faiss, numpy, sqlite3, bm25s"
 # The same imports with the collector as a question runs (qa/cli.py: off, frozen at exit), to
@@ -106,7 +105,7 @@ def passages(library: Path, dataset: Path = DATASET, n: int = 5, baseline: Path 
         print(f"round {i + 1}: floor {floor[-1]:.2f}s, " + ", ".join(f"{name} {w[-1]:.2f}s" for name, w in wall.items()),
               flush=True)
     med = statistics.median
-    rows = [f"`python benchmarks/cold_start.py --library {library.name} --n {n}"
+    rows = [f"`python benchmarks/suite/cold_start.py --library {library.name} --n {n}"
             f"{' --baseline-tree ' + baseline.name if baseline else ''}` on {library.name} "
             f"({_chunks(library)} chunks), alternating:", "",
             "| what | median s | max s | vs floor |", "|---|---|---|---|",
