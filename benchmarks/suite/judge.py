@@ -1,6 +1,6 @@
 """Retrieval and evidence with and without the judge, side by side in one run, on both halves.
 
-    python benchmarks/judge.py ../shared/eval/rtqa-2025 --library LIB
+    python benchmarks/suite/judge.py ../shared/eval/rtqa-2025 --library LIB
 
 Per variant, on the tuning half (ids with an even crc32), the held-out half and all answerable
 questions: recall@1/5/10 (score.py's rule: the correct choice in the first k passages), the
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.common import describe  # noqa: E402
 from embeddings.encoder import load_encoder  # noqa: E402

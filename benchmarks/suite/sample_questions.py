@@ -1,6 +1,6 @@
 """The questions a new user asks first, with and without the judge, side by side in one run.
 
-    python benchmarks/sample_questions.py --library SEED_LIB [--week-library WEEK_LIB] [--no-llm]
+    python benchmarks/suite/sample_questions.py --library SEED_LIB [--week-library WEEK_LIB] [--no-llm]
 
 The 13 sample questions against the four sample articles (9 answered with the expected fact and
 a citation, 4 off-topic ones declined), and, with ``--week-library`` (``qa ingest
@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.common import describe  # noqa: E402
 
