@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.common import describe  # noqa: E402
-from embeddings.encoder import load_encoder  # noqa: E402
+from qa.embedder import load_encoder  # noqa: E402
 from qa import evaluation  # noqa: E402
 from qa.answering import close_enough, select_evidence  # noqa: E402
 from qa.judge import load_judge  # noqa: E402

@@ -72,7 +72,7 @@ def main() -> None:
     ap.add_argument("--week-library", type=Path, help="a library of ../shared/eval/rtqa-2025-week")
     ap.add_argument("--variants", default="judge,none", help="judge (shipped), none (before the judge)")
     a = ap.parse_args()
-    from embeddings.encoder import load_encoder
+    from qa.embedder import load_encoder
     from qa.api import Assistant
     from qa.llm import load_llm
 
