@@ -112,7 +112,7 @@ class FolderLibrary(Library):
             raise LibraryError(f"cannot create library folder {path}: {e.strerror or e}") from None
         manifest = new_manifest(encoder, params)
         try:
-            with cls(path, manifest).lock(CREATE_WAIT_S):
+            with generations.failed_writes_undone(path, ()), cls(path, manifest).lock(CREATE_WAIT_S):
                 if not cls.exists(path):
                     generations.write_manifest(path, manifest)
         except Exception as e:
@@ -427,9 +427,10 @@ class FolderLibrary(Library):
 
     def commit(self, change: Change, encoder: Encoder | None = None) -> None:
         """Write generation N+1 with ``change`` applied, sync it, switch the manifest, delete N."""
-        manifest = generations.build_next(self.path, self.manifest, change, encoder)
-        self.close()
-        generations.write_manifest(self.path, manifest)
+        with generations.failed_writes_undone(self.path, self.manifest["files"].values()):
+            manifest = generations.build_next(self.path, self.manifest, change, encoder)
+            self.close()
+            generations.write_manifest(self.path, manifest)
         self.manifest = manifest
         self._pin()
         remove_leftovers(self.path, manifest["files"].values())

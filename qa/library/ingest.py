@@ -12,6 +12,8 @@ encoded (``twins.py``).
 """
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,7 +76,10 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
             if isinstance(item, ReadError):
                 fail(item)
                 continue
-            key = str(item.resolve())
+            key = file_key(item)
+            if isinstance(key, ReadError):
+                fail(key)
+                continue
             if library.owns(item):  # the library's own files, inside a folder being ingested
                 continue
             try:
@@ -138,6 +143,25 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
             change.vectors = np.vstack(kept)
         library.commit(change, encoder)
         return report
+
+
+def file_key(path: Path) -> str | ReadError:
+    """The name a file is known by (its resolved path), or why it cannot be ingested: a name that
+    is not UTF-8 cannot be stored (SQLite, JSON and the terminal take text), and a symlink loop
+    leads to no file."""
+    shown = printable_path(path)
+    if shown != str(path):
+        return ReadError(shown, None, "file name is not valid UTF-8; rename the file to ingest it")
+    try:
+        return str(path.resolve())
+    except (RuntimeError, OSError) as e:  # 3.11 says RuntimeError("Symlink loop ..."), later ones ELOOP
+        why = "symlink loop" if isinstance(e, RuntimeError) or e.errno == errno.ELOOP else e.strerror or str(e)
+        return ReadError(str(path), None, f"cannot read file: {why}")
+
+
+def printable_path(path: Path | str) -> str:
+    """``path`` as text that prints: bytes that are not UTF-8 shown as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _linked_articles(links: dict[str, set[str]], change: Change) -> set[str]:

@@ -1,0 +1,192 @@
+"""Ingest keeps what is good: bad names are skipped, a failing disk leaves the library as it was,
+a typo makes no library, the bar and the summary count alike, and a long ingest commits in steps."""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa import cli
+from qa.library import FolderLibrary, LibraryError
+
+from conftest import REPO, FakeEncoder
+
+STORIES = [
+    "The harbour bridge reopened on Tuesday after eight months of repairs, city officials said.",
+    "Parliament passed the budget on Thursday after a long debate about school funding.",
+    "The central bank held interest rates steady, citing slower growth in the second quarter.",
+    "Flooding closed the coastal road for two days before crews cleared the debris on Sunday.",
+    "The national orchestra announced a winter tour of twelve cities, starting in December.",
+]
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+
+
+def folder_of(tmp_path: Path, n: int = len(STORIES)) -> Path:
+    src = tmp_path / "news"
+    src.mkdir()
+    for i, text in enumerate(STORIES[:n]):
+        (src / f"story{i}.txt").write_text(f"Story {i}\n\n{text}\n")
+    return src
+
+
+def files_in(path: Path) -> set[str]:
+    return {p.name for p in path.iterdir()}
+
+
+def test_a_symlink_loop_and_a_name_that_is_not_utf8_are_named_and_skipped(tmp_path, fakes):
+    src = folder_of(tmp_path, 2)
+    (src / "x.txt").symlink_to(src / "b.txt")
+    (src / "b.txt").symlink_to(src / "x.txt")
+    with open(os.fsencode(src) + b"/caf\xe9.txt", "wb") as f:
+        f.write(STORIES[3].encode())
+    lib = tmp_path / "lib"
+    result = run("ingest", str(src), "--library", str(lib))
+    assert result.exit_code == 2, result.output
+    flat = "".join(result.output.split())
+    assert f"{src}/x.txt:cannotreadfile:symlinkloop" in flat
+    assert f"{src}/b.txt:cannotreadfile:symlinkloop" in flat
+    assert f"{src}/caf\\xe9.txt:filenameisnotvalidUTF-8" in flat
+    assert "2 articles added" in " ".join(result.output.split())
+    assert FolderLibrary.open(lib).counts["articles"] == 2
+    assert not any(name.startswith("store-") and name != "store-1.db" for name in files_in(lib))
+    assert run("doctor", "--check", "--library", str(lib)).exit_code == 0
+
+
+def test_a_failed_commit_leaves_no_files_of_its_generation(tmp_path, fake_encoder, monkeypatch):
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
+    lib.add([folder_of(tmp_path, 2)], fake_encoder)
+    before = files_in(lib.path)
+
+    def broken(db, change):
+        raise UnicodeEncodeError("utf-8", "\udce9", 0, 1, "surrogates not allowed")
+
+    monkeypatch.setattr("qa.library.generations.write_change", broken)
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "c.txt").write_text(STORIES[4])
+    with pytest.raises(UnicodeEncodeError):
+        lib.add([more], fake_encoder)
+    assert files_in(lib.path) == before
+    assert FolderLibrary.open(lib.path).counts["articles"] == 2
+
+
+def full_disk(monkeypatch) -> None:
+    """The vectors' file gets half written, then the disk is full (what numpy meets on a real one)."""
+    from embeddings.index import VectorIndex
+
+    def save(self, path):
+        Path(path).write_bytes(b"\0" * 4096)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(VectorIndex, "save", save)
+
+
+def test_a_full_disk_is_one_line_exit_2_and_nothing_left_behind(tmp_path, fakes, monkeypatch):
+    lib = tmp_path / "lib"
+    assert run("ingest", str(folder_of(tmp_path, 2)), "--library", str(lib)).exit_code == 0
+    before = files_in(lib)
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "c.txt").write_text(STORIES[4])
+    full_disk(monkeypatch)
+    result = run("ingest", str(more), "--library", str(lib))
+    assert result.exit_code == 2
+    error = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert error == [f"Error: cannot write to library {lib}: No space left on device; "
+                     "the library is as it was before this write"], result.output
+    assert "Traceback" not in result.output
+    assert files_in(lib) == before
+    assert FolderLibrary.open(lib).counts["articles"] == 2
+
+
+def test_a_read_only_library_folder_is_one_line_and_exit_2(tmp_path, fakes, monkeypatch):
+    lib = tmp_path / "lib"
+    assert run("ingest", str(folder_of(tmp_path, 2)), "--library", str(lib)).exit_code == 0
+    before = files_in(lib)
+    real_copy = shutil.copyfile
+
+    def read_only(src, dst, *args, **kwargs):
+        if Path(dst).parent == lib:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(dst))
+        return real_copy(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr("qa.library.generations.shutil.copyfile", read_only)
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "c.txt").write_text(STORIES[4])
+    result = run("ingest", str(more), "--library", str(lib))
+    assert result.exit_code == 2
+    assert f"Error: cannot write to library {lib}: Read-only file system;" in result.output
+    assert "Traceback" not in result.output
+    assert files_in(lib) == before
+
+
+def test_a_lock_that_cannot_be_made_is_one_line(tmp_path, fakes, monkeypatch):
+    """A new library in a folder qa may not write: the lock file is the first thing it makes."""
+    import filelock
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), self.lock_file)
+
+    monkeypatch.setattr(filelock.FileLock, "acquire", denied)
+    result = run("ingest", str(folder_of(tmp_path, 1)), "--library", str(tmp_path / "lib"))
+    assert result.exit_code == 2
+    assert f"Error: cannot write to library {tmp_path / 'lib'}: Permission denied" in result.output
+
+
+def test_a_library_that_cannot_be_created_is_a_library_error(tmp_path, fake_encoder, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("qa.library.generations.json.dump", full)
+    with pytest.raises(LibraryError, match="No space left on device"):
+        FolderLibrary.create(tmp_path / "lib", fake_encoder)
+    assert not any(p.name.endswith(".tmp") for p in (tmp_path / "lib").iterdir())
+
+
+DRIVER = """
+import sys
+sys.path[:0] = sys.argv[1:3]
+from conftest import FakeEncoder
+import embeddings.encoder
+embeddings.encoder.load_encoder = FakeEncoder
+from qa.cli import main
+main(sys.argv[3:])
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_a_really_read_only_folder(tmp_path, fakes):
+    """The same as a user meets it: qa run without the capability that lets root write anywhere."""
+    lib = tmp_path / "lib"
+    assert run("ingest", str(folder_of(tmp_path, 2)), "--library", str(lib)).exit_code == 0
+    before = files_in(lib)
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "c.txt").write_text(STORIES[4])
+    lib.chmod(0o555)
+    try:
+        done = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all",
+                               sys.executable, "-c", DRIVER, str(REPO), str(REPO / "tests"),
+                               "ingest", str(more), "--library", str(lib)],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        lib.chmod(0o755)
+    assert done.returncode == 2, done.stderr
+    assert f"Error: cannot write to library {lib}: Permission denied;" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert files_in(lib) == before
