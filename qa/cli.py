@@ -179,11 +179,14 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
         qa ingest ~/archive --library milvus://HOST:19530/news --ray ray://HEAD:10001
     """
     from embeddings.encoder import load_encoder
-    from qa.library import LibraryError, create_library
+    from qa import web
+    from qa.cli_ingest import run_ingest
     from qa.paths import default_library_dir
 
-    target = library or default_library_dir()
-    console = _stderr_console()
+    try:
+        every_s = web.parse_every(every)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--every") from None
     encoder = load_encoder()
     if ray_address:
         from embeddings.ray_encoder import RayEncoder
@@ -192,37 +195,7 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
             encoder = RayEncoder(encoder, ray_address, ray_actors)
         except RuntimeError as e:
             raise click.ClickException(str(e)) from None
-    from qa import web
-
-    try:
-        every_s = web.parse_every(every)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--every") from None
-
-    def one_pass():
-        def skipped(err) -> None:
-            console.print(f"[yellow]skipped[/] {err}", markup=True, highlight=False)
-        fetch_errors = []
-        files = web.fetch(paths, lambda err: (fetch_errors.append(err), skipped(err)),
-                          say=lambda line: console.print(line, highlight=False))
-        bar, update = _progress_bar()
-        try:
-            lib = create_library(target, encoder)
-            with bar:
-                report = lib.add(files, encoder, update,
-                                 on_error=lambda err: bar.console.print(f"[yellow]skipped[/] {err}", markup=True,
-                                                                        highlight=False))
-        except LibraryError as e:
-            raise BadInput(str(e)) from None
-        report.errors[:0] = fetch_errors
-        console.print(f"{report.summary()}; library {target} holds {lib.counts['articles']} articles.")
-        return report
-
-    if watch:
-        web.watch(one_pass, every_s)
-        return
-    if one_pass().errors:
-        sys.exit(EXIT_BAD_INPUT)
+    run_ingest(paths, library or default_library_dir(), encoder, watch, every_s)
 
 
 @main.command()

@@ -148,6 +148,27 @@ def test_a_lock_that_cannot_be_made_is_one_line(tmp_path, fakes, monkeypatch):
     assert f"Error: cannot write to library {tmp_path / 'lib'}: Permission denied" in result.output
 
 
+def test_a_typo_makes_no_library(tmp_path, fakes, monkeypatch):
+    monkeypatch.setenv("QA_HOME", str(tmp_path / "home"))
+    result = run("ingest", str(tmp_path / "no-such.jsonl"), "--library", "brandnew")
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "no such file or folder" in said and "no library was made" in said
+    listed = run("libraries", "--json")
+    assert "brandnew" not in listed.output
+    assert not (tmp_path / "home" / "libraries" / "brandnew").exists()
+    # a folder that already was there stays, empty; a library that held articles is kept as it was
+    kept = tmp_path / "mine"
+    kept.mkdir()
+    assert run("ingest", str(tmp_path / "nope.txt"), "--library", str(kept)).exit_code == 2
+    assert kept.is_dir() and files_in(kept) == set()
+    lib = tmp_path / "lib"
+    run("ingest", str(folder_of(tmp_path, 1)), "--library", str(lib))
+    assert run("ingest", str(tmp_path / "nope.txt"), "--library", str(lib)).exit_code == 2
+    assert FolderLibrary.open(lib).counts["articles"] == 1
+
+
+
 def test_a_library_that_cannot_be_created_is_a_library_error(tmp_path, fake_encoder, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

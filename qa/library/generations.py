@@ -161,6 +161,21 @@ def remove_leftovers(path: Path, keep: Iterable[str]) -> list[str]:
     return removed
 
 
+def remove_new_library(path: Path, folder_too: bool) -> None:
+    """Delete a library that was created empty by this command and given nothing (generation 0:
+    a manifest and a lock, no data), and its folder if the command made that too."""
+    with holding_write_lock(path, 0):  # another command may be writing its first articles
+        if read_manifest(path)["generation"]:
+            return
+        (path / MANIFEST).unlink()
+    (path / LOCK).unlink(missing_ok=True)
+    if folder_too:
+        try:
+            path.rmdir()
+        except OSError:
+            pass  # something else was put there meanwhile: leave it
+
+
 def build_next(path: Path, manifest: dict, change: Change, encoder: Encoder | None = None) -> dict:
     """Write generation N+1 with ``change`` applied beside N and sync it; returns the manifest
     that names it (not yet written: :func:`write_manifest` switches to it)."""
