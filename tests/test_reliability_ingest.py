@@ -169,6 +169,20 @@ def test_a_typo_makes_no_library(tmp_path, fakes, monkeypatch):
 
 
 
+def test_the_progress_bar_counts_the_chunks_the_summary_gives(tmp_path, fake_encoder, monkeypatch):
+    encoded = []
+    real_encode = fake_encoder.encode
+    monkeypatch.setattr(fake_encoder, "encode", lambda texts, **kw: (encoded.extend(texts), real_encode(texts, **kw))[1])
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
+    calls = []
+    report = lib.add([folder_of(tmp_path)], fake_encoder, lambda stage, done, total: calls.append((stage, done, total)))
+    embed = [(done, total) for stage, done, total in calls if stage == "embed"]
+    assert len(encoded) > report.chunks  # the titles were embedded too: rows are not chunks
+    assert embed[-1] == (report.chunks, report.chunks) == (5, 5)
+    assert all(done <= total for done, total in embed)
+
+
+
 def test_a_library_that_cannot_be_created_is_a_library_error(tmp_path, fake_encoder, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,7 +65,9 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
         else:
             kept.append(vectors)
 
-    with EncodingQueue(encoder, lambda done, total: progress("embed", done, total), take) as queue:
+    rows = RowsToChunks()
+    with EncodingQueue(encoder, lambda done, _: progress("embed", rows.chunks(done), rows.total_chunks),
+                       take) as queue:
         now: dict[str, set[str]] = {}  # files read whole: path -> the articles they hold now
 
         def fail(error: ReadError) -> None:
@@ -117,7 +120,9 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
                 change.chunks += pieces
                 texts = [c.text for c in pieces]
                 mixer.expect(art.title, texts)
-                queue.add(encoder_texts(art.title, texts, params))
+                queued = encoder_texts(art.title, texts, params)
+                rows.add(len(queued), len(texts))
+                queue.add(queued)
                 progress("read", len(report.added), 0)
             change.links |= {(key, aid) for aid in holds}
             if whole:
@@ -143,6 +148,28 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
             change.vectors = np.vstack(kept)
         library.commit(change, encoder)
         return report
+
+
+class RowsToChunks:
+    """Counts the encoder's rows (a title row, then the chunks, per article) as chunks, so that
+    the progress bar ends at the number of chunks the summary gives, not at chunks + titles."""
+
+    def __init__(self) -> None:
+        self._starts: list[tuple[int, int, int, int]] = []  # per article: first row, first chunk, titles, chunks
+        self.total_rows = self.total_chunks = 0
+
+    def add(self, n_rows: int, n_chunks: int) -> None:
+        self._starts.append((self.total_rows, self.total_chunks, n_rows - n_chunks, n_chunks))
+        self.total_rows += n_rows
+        self.total_chunks += n_chunks
+
+    def chunks(self, rows_done: int) -> int:
+        """How many chunks the first ``rows_done`` rows hold (called from the encoder's thread)."""
+        i = bisect_right(self._starts, rows_done, key=lambda s: s[0]) - 1
+        if i < 0:
+            return 0
+        row, chunk, titles, n = self._starts[i]
+        return chunk + max(0, min(n, rows_done - row - titles))
 
 
 def file_key(path: Path) -> str | ReadError:
