@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from qa import cli
 from qa.library import FolderLibrary, LibraryError
+from qa.library import ingest as ingest_module
 
 from conftest import REPO, FakeEncoder
 
@@ -168,7 +169,6 @@ def test_a_typo_makes_no_library(tmp_path, fakes, monkeypatch):
     assert FolderLibrary.open(lib).counts["articles"] == 1
 
 
-
 def test_the_progress_bar_counts_the_chunks_the_summary_gives(tmp_path, fake_encoder, monkeypatch):
     encoded = []
     real_encode = fake_encoder.encode
@@ -181,6 +181,52 @@ def test_the_progress_bar_counts_the_chunks_the_summary_gives(tmp_path, fake_enc
     assert embed[-1] == (report.chunks, report.chunks) == (5, 5)
     assert all(done <= total for done, total in embed)
 
+
+def test_a_long_ingest_commits_in_steps_and_a_killed_one_goes_on_where_it_stopped(tmp_path, fake_encoder, monkeypatch):
+    monkeypatch.setattr(ingest_module, "STEP_S", 0.0)  # a step after every article
+    src = folder_of(tmp_path)
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
+    seen_by_readers = []
+    real_commit = FolderLibrary.commit
+
+    def commit(self, change, encoder=None):
+        real_commit(self, change, encoder)
+        seen_by_readers.append(FolderLibrary.open(self.path).counts["articles"])
+
+    monkeypatch.setattr(FolderLibrary, "commit", commit)
+    real_read = ingest_module.read_file
+
+    def killed_at_the_fourth(path):
+        if path.name == "story3.txt":
+            raise KeyboardInterrupt
+        return real_read(path)
+
+    monkeypatch.setattr(ingest_module, "read_file", killed_at_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        lib.add([src], fake_encoder)
+    assert FolderLibrary.open(lib.path).counts["articles"] == 3  # the steps before the kill are kept
+    assert seen_by_readers[-1] == 3 and sorted(set(seen_by_readers)) == [1, 2, 3]
+
+    monkeypatch.setattr(ingest_module, "read_file", real_read)
+    encoded = []
+    real_encode = fake_encoder.encode
+    monkeypatch.setattr(fake_encoder, "encode", lambda texts, **kw: (encoded.extend(texts), real_encode(texts, **kw))[1])
+    report = lib.add([src], fake_encoder)
+    assert len(report.added) == 2 and len(report.unchanged) == 3  # the rest, nothing read twice
+    assert not any(STORIES[i] in " ".join(encoded) for i in range(3))
+    again = FolderLibrary.open(lib.path)
+    assert again.counts["articles"] == 5
+    assert sorted(len(again.sources(a.id)) for a in again.articles()) == [1] * 5
+
+
+def test_one_commit_when_the_ingest_is_short(tmp_path, fake_encoder, monkeypatch):
+    commits = []
+    real_commit = FolderLibrary.commit
+    monkeypatch.setattr(FolderLibrary, "commit", lambda self, change, encoder=None: (
+        commits.append(len(change.articles)), real_commit(self, change, encoder)))
+    lib = FolderLibrary.create(tmp_path / "lib", fake_encoder)
+    lib.add([folder_of(tmp_path)], fake_encoder)
+    assert commits == [5]
 
 
 def test_a_library_that_cannot_be_created_is_a_library_error(tmp_path, fake_encoder, monkeypatch):

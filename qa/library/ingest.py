@@ -1,12 +1,13 @@
-"""Ingest: read → clean → chunk → encode (a queue, in a worker) → one commit, for every backend.
+"""Ingest: read → clean → chunk → encode (a queue, in a worker) → commit, in steps, for every backend.
 
 The files are walked and read (``qa.reading`` cleans them), each new article is
 chunked, and its chunks go to the encoder's queue as they come, so reading and
 chunking hide behind the encoder. Each encoded batch is offered to the library
 (``Library.stage``): a backend that can write rows unseen until its switch (Milvus)
 takes them then, so the driver does not hold every vector of a big archive; the
-folder keeps them for the commit. The whole batch is one :class:`Change`: the
-library holds all of it after the commit, or none of it.
+folder keeps them for the commit. Each step (``STEP_S`` seconds of work, and
+the rest at the end) is one :class:`Change`: the library holds all of it after
+its commit, or none of it; a killed ingest keeps the steps committed before.
 Undated articles that are copies of dated ones take their date as their batch is
 encoded (``twins.py``).
 """
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,41 +34,50 @@ from qa.reading import Article, ReadError, file_digest, is_supported, read_file,
 if TYPE_CHECKING:
     from qa.library.base import Library
 
+# A long ingest commits what it has every STEP_S seconds (each step the same atomic switch as one
+# commit), so that a kill loses at most this much work and the next run goes on from there:
+# files already read are skipped by their hash, articles already stored by their content's.
+STEP_S = 300.0
+
 
 def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
            progress: Callable[[str, int, int], None],
            on_error: Callable[[ReadError], None] | None) -> IngestReport:
-    """Add what ``paths`` hold to ``library``, inside its :meth:`~Library.writing` block."""
+    """Add what ``paths`` hold to ``library``, inside its :meth:`~Library.writing` block, committing
+    every :data:`STEP_S` seconds and at the end."""
     report = IngestReport()
     known = library.known_hashes()
     links = library.file_links()
     seen_files = library.file_hashes()
     params = ChunkParams.from_dict(library.chunking)
     mixer = TitleMixer(params)  # the queue's rows (titles and chunks) -> one vector per chunk
-    change = Change(articles=report.added)
     counter = encoder.token_counter()
-    kept: list[np.ndarray] = []  # vectors the library did not stage, for the commit
-    encoded = 0
     articles: dict[str, Article] = {}
-
     twins = TwinDater(library)
     position: dict[str, int] = {}  # article id -> its place in report.added
+    rows = RowsToChunks()
+    step = _Step(0)
 
     def take(vectors: np.ndarray) -> None:
-        nonlocal encoded
         vectors = mixer(vectors)
         if not len(vectors):  # a batch that ended on an article's title: its chunks come next
             return
-        chunks = change.chunks[encoded:encoded + len(vectors)]
-        encoded += len(vectors)
+        chunks = step.change.chunks[step.encoded:step.encoded + len(vectors)]
+        step.encoded += len(vectors)
         for article in twins.date(chunks, vectors, articles):
             articles[article.id] = report.added[position[article.id]] = article
         if library.stage(chunks, vectors, articles):
-            change.staged = encoded
+            step.change.staged = step.encoded
         else:
-            kept.append(vectors)
+            step.kept.append(vectors)
 
-    rows = RowsToChunks()
+    def commit(change: Change) -> None:
+        queue.flush()  # every chunk of the step has its vector (take) before the switch
+        change.articles = report.added[step.first:]
+        if step.kept:
+            change.vectors = np.vstack(step.kept)
+        library.commit(change, encoder)
+
     with EncodingQueue(encoder, lambda done, _: progress("embed", rows.chunks(done), rows.total_chunks),
                        take) as queue:
         now: dict[str, set[str]] = {}  # files read whole: path -> the articles they hold now
@@ -117,23 +129,31 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
                 position[art.id] = len(report.added)
                 report.added.append(art)
                 articles[art.id] = art
-                change.chunks += pieces
+                step.change.chunks += pieces
+                report.chunks += len(pieces)
                 texts = [c.text for c in pieces]
                 mixer.expect(art.title, texts)
                 queued = encoder_texts(art.title, texts, params)
                 rows.add(len(queued), len(texts))
                 queue.add(queued)
                 progress("read", len(report.added), 0)
-            change.links |= {(key, aid) for aid in holds}
+                if step.due():  # a step in a long file: what it gave so far, linked to it
+                    step.change.links |= {(key, aid) for aid in holds}
+                    commit(step.change)
+                    step = _Step(len(report.added))
+            step.change.links |= {(key, aid) for aid in holds}
             if whole:
                 now[key] = now.get(key, set()) | holds
                 if clean and digest is not None:
-                    change.files[key] = digest
+                    step.change.files[key] = digest
                     seen_files[key] = digest[0]
-        report.chunks = len(change.chunks)
+            if step.due():
+                commit(step.change)
+                step = _Step(len(report.added))
 
         # A file that now holds other articles than before: drop the old links, and the old
         # articles that no file holds any more (replaced by the file's new content).
+        change = step.change
         for key, holds in now.items():
             change.unlinks |= {(key, aid) for aid in links.get(key, set()) - holds}
         change.links -= {(p, a) for p, a in change.links if a in links.get(p, set())}
@@ -141,13 +161,23 @@ def ingest(library: "Library", paths: Iterable[str | Path], encoder: Encoder,
             still = _linked_articles(links, change)
             change.remove = {aid for _, aid in change.unlinks if aid not in still}
             report.removed = sorted(change.remove)
-        if change.empty:
-            return report
-        queue.finish()
-        if kept:
-            change.vectors = np.vstack(kept)
-        library.commit(change, encoder)
+        if not change.empty:
+            commit(change)
         return report
+
+
+@dataclass
+class _Step:
+    """The part of an ingest not committed yet: one :class:`Change`, switched to whole."""
+
+    first: int  # the place of its first article in the report's list
+    change: Change = field(default_factory=Change)
+    kept: list[np.ndarray] = field(default_factory=list)  # vectors the library did not stage
+    encoded: int = 0  # its chunks with vectors so far
+    started: float = field(default_factory=lambda: time.monotonic())
+
+    def due(self) -> bool:
+        return not self.change.empty and time.monotonic() - self.started >= STEP_S
 
 
 class RowsToChunks:
