@@ -15,7 +15,7 @@ import click
 
 from qa import __version__
 from qa.cli_common import PathOrURL, filter_options, filters_from, library_option
-from qa.errors import EXIT_BAD_INPUT, BadInput
+from qa.errors import BadInput, LibraryError
 
 
 
@@ -118,6 +118,12 @@ class _Commands(click.Group):
     lazy = {"remove": ("qa.maintenance", "remove"), "doctor": ("qa.maintenance", "doctor"),
             "info": ("qa.info", "info"), "serve": ("qa.serve", "serve"), "mcp": ("qa.mcp_server", "mcp_command"),
             "libraries": ("qa.libraries", "libraries")}
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LibraryError as e:  # damage met after the library opened (a text that no longer reads): exit 2
+            raise BadInput(str(e)) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})

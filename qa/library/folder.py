@@ -42,8 +42,8 @@ from qa.library.filters import Filters
 from qa.library.generations import LOCK, checkpoint, holding_write_lock, remove_leftovers
 from qa.library.manifest import MANIFEST, check_embedder, doctor_hint, new_manifest, read_manifest
 from qa.library.reports import DoctorReport
-from qa.library.store import (ChunkOwners, article_columns, article_from_row, chunk_texts, file_hashes, has_table,
-                              links_by_path, open_store, store_shape)
+from qa.library.store import (ChunkOwners, article_columns, article_from_row, chunk_texts, describe_error,
+                              file_hashes, has_table, links_by_path, open_store, store_shape)
 from qa.reading import Article
 
 if TYPE_CHECKING:
@@ -151,7 +151,8 @@ class FolderLibrary(Library):
             self._keywords = load_keywords(where, n_chunks)
         except (Damaged, sqlite3.Error, OSError) as e:
             self.close()
-            raise LibraryError(f"library file {where} is damaged ({e}); {doctor_hint(self.path)}") from None
+            why = describe_error(e) if isinstance(e, sqlite3.Error) else e
+            raise LibraryError(f"library file {where} is damaged ({why}); {doctor_hint(self.path)}") from None
         except BaseException:
             self.close()
             raise
@@ -221,7 +222,7 @@ class FolderLibrary(Library):
             yield
         except sqlite3.Error as e:
             raise LibraryError(f"library store {self.path / self.manifest['files'].get('store', '?')} "
-                               f"is damaged ({e}); {doctor_hint(self.path)}") from None
+                               f"is damaged ({describe_error(e)}); {doctor_hint(self.path)}") from None
 
     @property
     def index(self) -> VectorIndex:
