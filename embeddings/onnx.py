@@ -101,7 +101,9 @@ class OnnxEncoder:
 
     The session (~0.3 s of reading and preparing weights, with the GIL released) is
     built in a background thread, so that opening the library and loading its
-    indexes overlap with it; the first :meth:`encode` waits for it."""
+    indexes overlap with it; the first :meth:`encode` waits for it, and so does the
+    interpreter's exit (not a daemon: a process that ends while ONNX Runtime starts its
+    threads aborts, "terminate called without an active exception")."""
 
     def __init__(self, path: Path, model_dir: Path, max_tokens: int) -> None:
         self._tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -109,7 +111,7 @@ class OnnxEncoder:
         self._tok.enable_padding()
         self._session: ort.InferenceSession | None = None
         self._error: BaseException | None = None
-        self._loading = threading.Thread(target=self._open, args=(path,), name="onnx-session", daemon=True)
+        self._loading = threading.Thread(target=self._open, args=(path,), name="onnx-session")
         self._loading.start()
 
     def _open(self, path: Path) -> None:

@@ -234,8 +234,8 @@ def ask(question: str, library: Path | str | None, k: int, model: str | None, to
         qa ask "What did Lavrov say?" --since 2010 --until 2014
         qa ask "Who reported the talks?" --source voanews.com --source "Press Association"
     """
-    encoder = _start_encoder()
     where = filters_from(since, until, sources, include_undated)
+    encoder = _start_encoder()
     _answer(question, library, model, k, today.date() if today else None, where, timeline, as_json, no_llm,
             compare_sources, encoder)
 
@@ -261,8 +261,8 @@ def timeline_command(topic: str, library: Path | str | None, model: str | None, 
         qa timeline "Russia's stance on North Korea"
         qa timeline "six-party talks" --since 2003 --until 2013 --json
     """
-    encoder = _start_encoder()
     where = filters_from(since, until, sources, include_undated)
+    encoder = _start_encoder()
     _answer(topic, library, model, 5, None, where, True, as_json, no_llm, encoder=encoder)
 
 
