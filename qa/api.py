@@ -18,7 +18,7 @@ from pathlib import Path
 
 from embeddings.encoder import Encoder, load_encoder
 from qa import outlets
-from qa.answering import Answer, Sources, answer_stream, close_enough
+from qa.answering import ABSTAIN_TEXT, Answer, Sources, answer_stream, close_enough
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
                         library_exists, open_library)
 from qa.library.filters import make_filters
@@ -129,7 +129,12 @@ class Assistant:
         if not passages and where and self.library.counts["chunks"]:
             yield _no_match(question, where, self.llm_name, retrieve_s, sources_s)
             return
-        for item in answer_stream(question, passages, self.llm, self.encoder):
+        if close_enough(passages, self.encoder):
+            items = answer_stream(question, passages, self.llm, self.encoder)
+        else:  # nothing close enough to try: the model is not loaded to say so
+            items = iter([ABSTAIN_TEXT, Answer(question, ABSTAIN_TEXT, True, [], passages, self.llm_name,
+                                               {"first_token_s": 0.0, "generate_s": 0.0, "verify_s": 0.0})])
+        for item in items:
             if isinstance(item, Answer):
                 item.filters = where or None
                 if compare_sources:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import atexit
 import gc
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -269,14 +268,14 @@ def timeline_command(topic: str, library: Path | str | None, model: str | None, 
 def _answer(question: str, library, model, k: int, today, where, timeline: bool | None, as_json: bool,
             no_llm: bool, compare_sources: bool = False, encoder=None) -> None:
     from qa.answering import Answer, Sources
-    from qa.cli_stream import Waiting, print_sources
+    from qa.cli_stream import StreamedText, Waiting, is_terminal, print_sources
     from qa.models import ModelError
 
     assistant = _open_assistant(library, model, k, encoder)
     if no_llm:
         _print_passages(assistant, question, today, where, timeline, as_json)
         return
-    waiting = Waiting()
+    waiting, streamed = Waiting(), StreamedText()
     assistant.progress = waiting.progress
     try:
         answer = None
@@ -290,8 +289,8 @@ def _answer(question: str, library, model, k: int, today, where, timeline: bool 
                     waiting.say("the model is reading the passages…")
             else:
                 waiting.stop()
-                if not as_json and sys.stdout.isatty():
-                    click.echo(item, nl=False)
+                if not as_json and is_terminal():
+                    streamed.add(item)
     except ModelError as e:
         raise click.ClickException(str(e)) from None
     except ValueError as e:
@@ -301,9 +300,7 @@ def _answer(question: str, library, model, k: int, today, where, timeline: bool 
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
-    if sys.stdout.isatty():
-        click.echo("\n")
-    _print_answer(answer)
+    _print_answer(answer, text_shown=streamed.settle(answer.text))
 
 
 def _print_passages(assistant, question: str, today, where, timeline: bool | None, as_json: bool) -> None:
@@ -353,6 +350,8 @@ def _print_passages(assistant, question: str, today, where, timeline: bool | Non
 def _print_passage_list(console, passages, heading: str, first: int = 1) -> None:
     from rich.markup import escape
 
+    if not passages:
+        return
     console.print(f"[bold]{escape(heading)}[/]")
     for i, p in enumerate(passages, first):
         a = p.article
@@ -362,22 +361,24 @@ def _print_passage_list(console, passages, heading: str, first: int = 1) -> None
         console.print(f"    {escape(snippet[:300])}{'…' if len(snippet) > 300 else ''}", highlight=False)
 
 
-def _print_answer(answer) -> None:
+def _print_answer(answer, text_shown: bool = False) -> None:
+    """The answer (unless ``text_shown``: it streamed as it is), its sources, its timings."""
     from rich.console import Console
     from rich.markup import escape
 
     from qa.cli_outlets import print_also_reported, print_side_by_side
 
     console = Console()
-    if answer.abstained:
-        console.print(f"[bold yellow]{escape(answer.text)}[/]")
-    elif answer.timeline:
-        for entry in answer.timeline:
-            day = f" [dim]({entry.date})[/]" if entry.date and entry.date[:len(entry.period)] == entry.period \
-                and entry.date != entry.period else ""
-            console.print(f"[bold]{escape(entry.period)}[/]{day}  {escape(entry.text)}", highlight=False)
-    else:
-        console.print(escape(answer.text), highlight=False)
+    if not text_shown:
+        if answer.abstained:
+            console.print(f"[bold yellow]{escape(answer.text)}[/]")
+        elif answer.timeline:
+            for entry in answer.timeline:
+                day = f" [dim]({entry.date})[/]" if entry.date and entry.date[:len(entry.period)] == entry.period \
+                    and entry.date != entry.period else ""
+                console.print(f"[bold]{escape(entry.period)}[/]{day}  {escape(entry.text)}", highlight=False)
+        else:
+            console.print(escape(answer.text), highlight=False)
     console.print()
     shown = answer.citations if answer.citations else None
     if shown:

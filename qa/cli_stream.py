@@ -6,6 +6,7 @@ they are found, to stdout, and a line on stderr says what the wait is for until 
 """
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 
@@ -14,6 +15,11 @@ import click
 from qa.answering import Sources
 
 SNIPPET = 300  # characters of a passage's best sentence shown
+
+
+def is_terminal() -> bool:
+    """Whether stdout is a terminal: the answer streams there (a pipe gets the final answer only)."""
+    return sys.stdout.isatty()
 
 
 def print_sources(sources: Sources) -> None:
@@ -101,3 +107,35 @@ class Waiting:
 
             self._console = Console(stderr=True)
         return self._console
+
+
+class StreamedText:
+    """The answer's text on the terminal as the model writes it. The checked answer may differ
+    (citations added, a timeline's entries, a span the check rejected): ``settle`` then erases
+    what was streamed, so that each answer is printed once, in its final form."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def add(self, piece: str) -> None:
+        click.echo(piece, nl=False)
+        self.text += piece
+
+    def settle(self, final: str) -> bool:
+        """True when the streamed text is the final answer's, and stays; False when there is
+        nothing on screen or it was erased (print the final answer)."""
+        if not self.text:
+            return False
+        if " ".join(self.text.split()) == " ".join(final.split()):
+            click.echo()
+            return True
+        from rich.cells import cell_len
+
+        width, height = shutil.get_terminal_size()
+        lines = sum(max(1, -(-cell_len(line) // width)) for line in self.text.split("\n"))
+        if lines >= height:  # its top has scrolled out of reach: the final answer follows below it
+            click.echo("\n")
+            return False
+        sys.stdout.write("\r" + (f"\x1b[{lines - 1}A" if lines > 1 else "") + "\x1b[J")
+        sys.stdout.flush()
+        return False

@@ -26,3 +26,73 @@ def test_bad_input_to_ask_exits_2_without_an_abort(tmp_path, args):
         assert done.returncode == 2, done.stderr
         assert "terminate called" not in done.stderr and "Aborted" not in done.stderr
         assert done.stderr.startswith("Error: ") and done.stderr.count("\n") == 1, done.stderr
+
+
+Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
+
+
+def screen(output: str) -> list[str]:
+    """What a terminal shows after ``output``: lines, with carriage returns, cursor-up and
+    erase-below applied (the sequences StreamedText uses), colours dropped."""
+    import re
+
+    lines, row, col = [""], 0, 0
+    for token in re.findall(r"\x1b\[([\d;]*)([A-Za-z])|(\r)|(\n)|([^\x1b\r\n]+)", output):
+        number, command, cr, nl, text = token
+        if command == "A":
+            row = max(0, row - int(number or 1))
+        elif command == "J":
+            lines = lines[:row] + [lines[row][:col]]
+        elif cr:
+            col = 0
+        elif nl:
+            row, col = row + 1, 0
+            if row == len(lines):
+                lines.append("")
+        elif text:
+            line = lines[row]
+            lines[row] = line[:col] + text + line[col + len(text):]
+            col += len(text)
+    return lines
+
+
+def ask_on_a_terminal(monkeypatch, *args: str) -> list[str]:
+    from click.testing import CliRunner, _NamedTextIOWrapper
+
+    from qa import cli
+
+    monkeypatch.setattr(_NamedTextIOWrapper, "isatty", lambda self: True)  # the runner's stdout
+    result = CliRunner().invoke(cli.main, ["ask", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return screen(result.output)
+
+
+@pytest.mark.parametrize("reply", ["Russia proposed six-sided discussions [1].",
+                                   "Russia proposed six-sided discussions."], ids=["as-streamed", "changed"])
+def test_the_answer_is_on_screen_once_in_its_final_form(fakes, monkeypatch, reply):
+    from qa.api import Assistant
+
+    finals = []
+    real_stream = Assistant.stream
+    monkeypatch.setattr(Assistant, "stream", lambda self, *a, **kw: (
+        item for item in real_stream(self, *a, **kw) if not (hasattr(item, "citations") and finals.append(item))))
+    fakes.replies.append(reply)
+    shown = ask_on_a_terminal(monkeypatch, Q2003)
+    final = finals[0].text
+    assert sum(final in line for line in shown) == 1, shown
+    if final != reply:
+        assert not any(reply in line for line in shown), shown
+
+
+def test_an_abstention_is_said_once_without_loading_the_model(fakes, monkeypatch):
+    loads = []
+    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: loads.append(model) or fakes)
+    shown = ask_on_a_terminal(monkeypatch, "Which recipe uses saffron and cardamom in a winter stew?")
+    assert sum("don't answer that" in line for line in shown) == 1, shown
+    assert loads == []
+
+
+def test_no_heading_without_passages_under_it(fakes, monkeypatch):
+    shown = ask_on_a_terminal(monkeypatch, "--since", "2030", Q2003)
+    assert not any("Closest passages" in line for line in shown), shown
+    assert any("2030" in line for line in shown)
