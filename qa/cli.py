@@ -285,7 +285,7 @@ def _answer(question: str, library, model, k: int, today, where, timeline: bool 
                 answer = item
             elif isinstance(item, Sources):
                 if not as_json:
-                    print_sources(item)
+                    print_sources(item, getattr(assistant.encoder, "abstain_below", 0.0))
                     waiting.say("the model is reading the passages…")
             else:
                 waiting.stop()

@@ -22,18 +22,23 @@ def is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def print_sources(sources: Sources) -> None:
+def print_sources(sources: Sources, weak_below: float = 0.0) -> None:
     """The passages, numbered as the answer's [n] markers will cite them, each with its date,
-    outlet and the sentence that shares most words with the question; flushed at once."""
+    outlet and the sentence that shares most words with the question; flushed at once. A
+    passage scoring under ``weak_below`` (the encoder's abstention threshold: too far from the
+    question to answer from on its own) is marked "weak match" and dimmed, so that the close
+    ones stand out when few are."""
     if not sources.passages:
         return
     click.echo(click.style("Passages", bold=True))
     for n, (passage, sentence) in enumerate(zip(sources.passages, sources.sentences, strict=True), 1):
         a = passage.article
-        meta = " · ".join(x for x in (a.date, a.source) if x) or "undated"
-        click.echo(f"{click.style(f'[{n}]', bold=True)} {a.title} {click.style(f'({meta})', dim=True)}")
+        weak = passage.score < weak_below
+        meta = " · ".join(x for x in (a.date, a.source, "weak match" if weak else "") if x) or "undated"
+        click.echo(f"{click.style(f'[{n}]', bold=True)} {click.style(a.title, dim=weak or None)} "
+                   f"{click.style(f'({meta})', dim=True)}")
         cut = sentence[:SNIPPET] + ("…" if len(sentence) > SNIPPET else "")
-        click.echo(f"    “{cut}”")
+        click.echo(click.style(f"    “{cut}”", dim=weak or None))
     click.echo(click.style(f"found in {sources.retrieve_s:.1f}s", dim=True))
     click.echo()
     sys.stdout.flush()

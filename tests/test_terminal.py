@@ -96,3 +96,11 @@ def test_no_heading_without_passages_under_it(fakes, monkeypatch):
     shown = ask_on_a_terminal(monkeypatch, "--since", "2030", Q2003)
     assert not any("Closest passages" in line for line in shown), shown
     assert any("2030" in line for line in shown)
+
+
+def test_weak_passages_are_marked(fakes, monkeypatch):
+    fakes.replies.append("Russia proposed six-sided discussions [1].")
+    shown = ask_on_a_terminal(monkeypatch, Q2003)
+    listed = [line for line in shown if line.startswith("[")]
+    assert len(listed) >= 2
+    assert "weak match" not in listed[0] and any("weak match" in line for line in listed[1:]), listed
