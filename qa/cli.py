@@ -406,6 +406,10 @@ def chat(library: Path | str | None, model: str | None) -> None:
     Enter sends, Esc cancels a running answer, F1 lists the keys; Ctrl+P opens
     the command palette (new chat, open chat, export, switch library or model).
     """
+    from qa.library import library_exists
+
+    if library is not None and not library_exists(library):  # as qa ask: no window over no library
+        raise BadInput(f"no library at {library}; create one with: qa ingest PATH --library {library}")
     from tui.app import run_app
 
     run_app(library=library, model=model)

@@ -104,3 +104,16 @@ def test_weak_passages_are_marked(fakes, monkeypatch):
     listed = [line for line in shown if line.startswith("[")]
     assert len(listed) >= 2
     assert "weak match" not in listed[0] and any("weak match" in line for line in listed[1:]), listed
+
+
+def test_chat_refuses_a_library_that_is_not_there_as_ask_does(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from qa import cli
+
+    opened = []
+    monkeypatch.setattr("tui.app.run_app", lambda **kw: opened.append(kw))
+    for args in (["--library", "nosuch"], ["--library", str(tmp_path / "absent")]):
+        result = CliRunner().invoke(cli.main, ["chat", *args])
+        assert result.exit_code == 2 and "no library at" in result.output, result.output
+    assert opened == []
