@@ -403,8 +403,8 @@ def _print_answer(answer, text_shown: bool = False) -> None:
 def chat(library: Path | str | None, model: str | None) -> None:
     """Open the full-screen chat: streaming answers, a sources panel, saved conversations.
 
-    Enter sends, Esc cancels a running answer, F1 lists the keys; Ctrl+P opens
-    the command palette (new chat, open chat, export, switch library or model).
+    Enter sends, Esc cancels a running answer, F2 moves to the sources, F1 lists the
+    keys; Ctrl+P opens the command palette (new chat, open chat, export, switch library or model).
     """
     from qa.library import library_exists
 
