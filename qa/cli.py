@@ -173,7 +173,8 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
     .json and .jsonl records ({"text", "title", "url", "date", "source"}), each
     optionally gzipped, or http(s) URLs of article pages or RSS/Atom feeds (each
     entry's page, dated by the feed). Duplicates (same text) go in once; a bad
-    file or URL is named and skipped, and the good ones still go in.
+    file or URL is named and skipped, and the good ones still go in. A long
+    ingest is saved every 5 minutes: run it again after a stop and it goes on.
 
     \b
     A feed, kept current:
