@@ -25,8 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
-from tokenizers import Tokenizer
+
+# ONNX Runtime 1.29+ sends telemetry from Linux too: a thread resolves and posts to
+# mobile.events.data.microsoft.com, and a device id is written under ~/.cache/Microsoft.
+# Its documented opt-out must be set before the runtime starts (onnxruntime.disable_telemetry_events()
+# comes too late): with it nothing is created or sent (verified with strace, tests/test_safety_network.py).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
 
 from qa.models import ModelError, ModelSpec, file_sha256, verify
 from qa.paths import cache_dir
