@@ -1,6 +1,6 @@
 """Run the benchmarks and regenerate docs/benchmarks.md, each against its bare baseline.
 
-    python benchmarks/run.py [--library LIB] [--only cold_start,ingest,scale,llm,latency] [--quick]
+    python benchmarks/run.py [--library LIB] [--only cold_start,ingest,scale,llm,latency,step_commits] [--quick]
 
 LIB is a library of ../shared/eval/rtqa-2025's corpus (default: the one
 ``qa eval ../shared/eval/rtqa-2025`` builds and reuses; building it takes ~20 min
@@ -11,7 +11,8 @@ with small sizes (its figures are not the targets' figures).
 Sections: cold start of ``qa ask`` (vs importing what retrieval needs; first source line; first run), ingest
 throughput (vs bare ``SentenceTransformer.encode``), FAISS/BM25 at 100k and 1M
 chunks (vs exact search), LLM tokens/s (vs bare llama-cpp-python) and answer
-latency split into retrieve / generate / verify. Run it on a quiet machine:
+latency split into retrieve / generate / verify, and what committing a long ingest in steps costs
+(vs one commit). Run it on a quiet machine:
 the figures are wall-clock times.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ doing the same work without qa around it.
 
 
 def sections(library: Path, quick: bool) -> dict[str, Callable[[], str]]:
-    from benchmarks.suite import cold_start, ingest, latency, llm, scale
+    from benchmarks.suite import cold_start, ingest, latency, llm, scale, step_commits
 
     return {
         "cold_start": lambda: cold_start.run(library, n=2 if quick else 5, seed_n=1 if quick else 10, fresh=not quick),
@@ -44,6 +45,7 @@ def sections(library: Path, quick: bool) -> dict[str, Callable[[], str]]:
         "scale": lambda: scale.run(sizes=(30_000, 60_000) if quick else (100_000, 1_000_000), library=library),
         "llm": lambda: llm.run(library=library, reps=1 if quick else 3),
         "latency": lambda: latency.run(library=library, quick=quick),
+        "step_commits": lambda: step_commits.run(articles=200 if quick else None),
     }
 
 

@@ -195,18 +195,24 @@ class EncodingQueue:
         texts, self._pending = self._pending, []
         self._parts.append(self._pool.submit(self._encoder.encode, texts, progress=self._step))
 
-    def finish(self) -> None:
-        """Encode what is left, and hand every batch not yet handed over to ``on_vectors``, in order."""
-        try:
-            if self._pool is None:
-                if self._pending:
-                    self._step(0)
-                    self._hand_over(self._encoder.encode(self._pending, progress=self._step))
-                return
+    def flush(self) -> None:
+        """Encode what was added so far and hand every batch not yet handed over to ``on_vectors``,
+        in order; more may be added afterwards (a long ingest commits in steps)."""
+        if self._pool is None:
             if self._pending:
-                self._submit()
-            while self._parts:
-                self._hand_over(self._parts.pop(0).result())
+                self._step(0)
+                texts, self._pending = self._pending, []
+                self._hand_over(self._encoder.encode(texts, progress=self._step))
+            return
+        if self._pending:
+            self._submit()
+        while self._parts:
+            self._hand_over(self._parts.pop(0).result())
+
+    def finish(self) -> None:
+        """Encode what is left, hand every batch over, and stop the worker."""
+        try:
+            self.flush()
         finally:
             self.close()
 

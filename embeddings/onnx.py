@@ -25,8 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
-from tokenizers import Tokenizer
+
+# ONNX Runtime 1.29+ sends telemetry from Linux too: a thread resolves and posts to
+# mobile.events.data.microsoft.com, and a device id is written under ~/.cache/Microsoft.
+# Its documented opt-out must be set before the runtime starts (onnxruntime.disable_telemetry_events()
+# comes too late): with it nothing is created or sent (verified with strace, tests/test_safety_network.py).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
 
 from embeddings.files import ModelFiles, file_sha256
 
@@ -105,7 +111,9 @@ class OnnxEncoder:
 
     The session (~0.3 s of reading and preparing weights, with the GIL released) is
     built in a background thread, so that opening the library and loading its
-    indexes overlap with it; the first :meth:`encode` waits for it."""
+    indexes overlap with it; the first :meth:`encode` waits for it, and so does the
+    interpreter's exit (not a daemon: a process that ends while ONNX Runtime starts its
+    threads aborts, "terminate called without an active exception")."""
 
     def __init__(self, path: Path, model_dir: Path, max_tokens: int) -> None:
         self._tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -113,7 +121,7 @@ class OnnxEncoder:
         self._tok.enable_padding()
         self._session: ort.InferenceSession | None = None
         self._error: BaseException | None = None
-        self._loading = threading.Thread(target=self._open, args=(path,), name="onnx-session", daemon=True)
+        self._loading = threading.Thread(target=self._open, args=(path,), name="onnx-session")
         self._loading.start()
 
     def _open(self, path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from embeddings.encoder import Encoder
 from qa import outlets
-from qa.answering import Answer, Sources, answer_stream, close_enough
+from qa.answering import ABSTAIN_TEXT, Answer, Sources, answer_stream, close_enough
 from qa.answering.timeline import Period, is_timeline_question, period_passages, question_scope, subject, timeline_stream
 from qa.embedder import load_encoder
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
@@ -134,7 +134,12 @@ class Assistant:
         if not passages and where and self.library.counts["chunks"]:
             yield _no_match(question, where, self.llm_name, retrieve_s, sources_s)
             return
-        for item in answer_stream(question, passages, self.llm, self.encoder, judge=self.judge):
+        if close_enough(passages, self.encoder):
+            items = answer_stream(question, passages, self.llm, self.encoder, judge=self.judge)
+        else:  # nothing close enough to try: the model is not loaded to say so
+            items = iter([ABSTAIN_TEXT, Answer(question, ABSTAIN_TEXT, True, [], passages, self.llm_name,
+                                               {"first_token_s": 0.0, "generate_s": 0.0, "verify_s": 0.0})])
+        for item in items:
             if isinstance(item, Answer):
                 item.filters = where or None
                 if compare_sources:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import atexit
 import gc
 import json
-import sys
 from pathlib import Path
 
 import click
 
 from qa import __version__
 from qa.cli_common import PathOrURL, filter_options, filters_from, library_option, model_option
-from qa.errors import EXIT_BAD_INPUT, BadInput
+from qa.errors import EXIT_BAD_INPUT, BadInput, LibraryError
 
 
 
@@ -119,6 +118,12 @@ class _Commands(click.Group):
             "info": ("qa.info", "info"), "serve": ("qa.serve", "serve"), "mcp": ("qa.mcp_server", "mcp_command"),
             "libraries": ("qa.libraries", "libraries")}
 
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LibraryError as e:  # damage met after the library opened (a text that no longer reads): exit 2
+            raise BadInput(str(e)) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
@@ -168,7 +173,8 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
     .json and .jsonl records ({"text", "title", "url", "date", "source"}), each
     optionally gzipped, or http(s) URLs of article pages or RSS/Atom feeds (each
     entry's page, dated by the feed). Duplicates (same text) go in once; a bad
-    file or URL is named and skipped, and the good ones still go in.
+    file or URL is named and skipped, and the good ones still go in. A long
+    ingest is saved every 5 minutes: run it again after a stop and it goes on.
 
     \b
     A feed, kept current:
@@ -178,12 +184,15 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
     Into Milvus, embedding spread over Ray:
         qa ingest ~/archive --library milvus://HOST:19530/news --ray ray://HEAD:10001
     """
+    from qa import web
+    from qa.cli_ingest import run_ingest
     from qa.embedder import load_encoder
-    from qa.library import LibraryError, create_library
     from qa.paths import default_library_dir
 
-    target = library or default_library_dir()
-    console = _stderr_console()
+    try:
+        every_s = web.parse_every(every)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--every") from None
     encoder = load_encoder()
     if ray_address:
         from embeddings.ray_encoder import RayEncoder
@@ -192,37 +201,7 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
             encoder = RayEncoder(encoder, ray_address, ray_actors, load=load_encoder)
         except RuntimeError as e:
             raise click.ClickException(str(e)) from None
-    from qa import web
-
-    try:
-        every_s = web.parse_every(every)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--every") from None
-
-    def one_pass():
-        def skipped(err) -> None:
-            console.print(f"[yellow]skipped[/] {err}", markup=True, highlight=False)
-        fetch_errors = []
-        files = web.fetch(paths, lambda err: (fetch_errors.append(err), skipped(err)),
-                          say=lambda line: console.print(line, highlight=False))
-        bar, update = _progress_bar()
-        try:
-            lib = create_library(target, encoder)
-            with bar:
-                report = lib.add(files, encoder, update,
-                                 on_error=lambda err: bar.console.print(f"[yellow]skipped[/] {err}", markup=True,
-                                                                        highlight=False))
-        except LibraryError as e:
-            raise BadInput(str(e)) from None
-        report.errors[:0] = fetch_errors
-        console.print(f"{report.summary()}; library {target} holds {lib.counts['articles']} articles.")
-        return report
-
-    if watch:
-        web.watch(one_pass, every_s)
-        return
-    if one_pass().errors:
-        sys.exit(EXIT_BAD_INPUT)
+    run_ingest(paths, library or default_library_dir(), encoder, watch, every_s)
 
 
 @main.command()
@@ -255,8 +234,8 @@ def ask(question: str, library: Path | str | None, k: int, model: str | None, to
         qa ask "What did Lavrov say?" --since 2010 --until 2014
         qa ask "Who reported the talks?" --source voanews.com --source "Press Association"
     """
-    encoder = _start_encoder()
     where = filters_from(since, until, sources, include_undated)
+    encoder = _start_encoder()
     _answer(question, library, model, k, today.date() if today else None, where, timeline, as_json, no_llm,
             compare_sources, encoder)
 
@@ -282,22 +261,22 @@ def timeline_command(topic: str, library: Path | str | None, model: str | None, 
         qa timeline "Russia's stance on North Korea"
         qa timeline "six-party talks" --since 2003 --until 2013 --json
     """
-    encoder = _start_encoder()
     where = filters_from(since, until, sources, include_undated)
+    encoder = _start_encoder()
     _answer(topic, library, model, 5, None, where, True, as_json, no_llm, encoder=encoder)
 
 
 def _answer(question: str, library, model, k: int, today, where, timeline: bool | None, as_json: bool,
             no_llm: bool, compare_sources: bool = False, encoder=None) -> None:
     from qa.answering import Answer, Sources
-    from qa.cli_stream import Waiting, print_sources
+    from qa.cli_stream import StreamedText, Waiting, is_terminal, print_sources
     from qa.models import ModelError
 
     assistant = _open_assistant(library, model, k, encoder)
     if no_llm:
         _print_passages(assistant, question, today, where, timeline, as_json)
         return
-    waiting = Waiting()
+    waiting, streamed = Waiting(), StreamedText()
     assistant.progress = waiting.progress
     try:
         answer = None
@@ -307,12 +286,12 @@ def _answer(question: str, library, model, k: int, today, where, timeline: bool 
                 answer = item
             elif isinstance(item, Sources):
                 if not as_json:
-                    print_sources(item)
+                    print_sources(item, getattr(assistant.encoder, "abstain_below", 0.0))
                     waiting.say("the model is reading the passages…")
             else:
                 waiting.stop()
-                if not as_json and sys.stdout.isatty():
-                    click.echo(item, nl=False)
+                if not as_json and is_terminal():
+                    streamed.add(item)
     except ModelError as e:
         raise click.ClickException(str(e)) from None
     except ValueError as e:
@@ -322,9 +301,7 @@ def _answer(question: str, library, model, k: int, today, where, timeline: bool 
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
-    if sys.stdout.isatty():
-        click.echo("\n")
-    _print_answer(answer)
+    _print_answer(answer, text_shown=streamed.settle(answer.text))
 
 
 def _print_passages(assistant, question: str, today, where, timeline: bool | None, as_json: bool) -> None:
@@ -374,6 +351,8 @@ def _print_passages(assistant, question: str, today, where, timeline: bool | Non
 def _print_passage_list(console, passages, heading: str, first: int = 1) -> None:
     from rich.markup import escape
 
+    if not passages:
+        return
     console.print(f"[bold]{escape(heading)}[/]")
     for i, p in enumerate(passages, first):
         a = p.article
@@ -383,22 +362,24 @@ def _print_passage_list(console, passages, heading: str, first: int = 1) -> None
         console.print(f"    {escape(snippet[:300])}{'…' if len(snippet) > 300 else ''}", highlight=False)
 
 
-def _print_answer(answer) -> None:
+def _print_answer(answer, text_shown: bool = False) -> None:
+    """The answer (unless ``text_shown``: it streamed as it is), its sources, its timings."""
     from rich.console import Console
     from rich.markup import escape
 
     from qa.cli_outlets import print_also_reported, print_side_by_side
 
     console = Console()
-    if answer.abstained:
-        console.print(f"[bold yellow]{escape(answer.text)}[/]")
-    elif answer.timeline:
-        for entry in answer.timeline:
-            day = f" [dim]({entry.date})[/]" if entry.date and entry.date[:len(entry.period)] == entry.period \
-                and entry.date != entry.period else ""
-            console.print(f"[bold]{escape(entry.period)}[/]{day}  {escape(entry.text)}", highlight=False)
-    else:
-        console.print(escape(answer.text), highlight=False)
+    if not text_shown:
+        if answer.abstained:
+            console.print(f"[bold yellow]{escape(answer.text)}[/]")
+        elif answer.timeline:
+            for entry in answer.timeline:
+                day = f" [dim]({entry.date})[/]" if entry.date and entry.date[:len(entry.period)] == entry.period \
+                    and entry.date != entry.period else ""
+                console.print(f"[bold]{escape(entry.period)}[/]{day}  {escape(entry.text)}", highlight=False)
+        else:
+            console.print(escape(answer.text), highlight=False)
     console.print()
     shown = answer.citations if answer.citations else None
     if shown:
@@ -423,9 +404,13 @@ def _print_answer(answer) -> None:
 def chat(library: Path | str | None, model: str | None) -> None:
     """Open the full-screen chat: streaming answers, a sources panel, saved conversations.
 
-    Enter sends, Esc cancels a running answer, F1 lists the keys; Ctrl+P opens
-    the command palette (new chat, open chat, export, switch library or model).
+    Enter sends, Esc cancels a running answer, F2 moves to the sources, F1 lists the
+    keys; Ctrl+P opens the command palette (new chat, open chat, export, switch library or model).
     """
+    from qa.library import library_exists
+
+    if library is not None and not library_exists(library):  # as qa ask: no window over no library
+        raise BadInput(f"no library at {library}; create one with: qa ingest PATH --library {library}")
     from tui.app import run_app
 
     run_app(library=library, model=model)

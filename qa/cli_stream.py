@@ -6,6 +6,7 @@ they are found, to stdout, and a line on stderr says what the wait is for until 
 """
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 
@@ -16,18 +17,28 @@ from qa.answering import Sources
 SNIPPET = 300  # characters of a passage's best sentence shown
 
 
-def print_sources(sources: Sources) -> None:
+def is_terminal() -> bool:
+    """Whether stdout is a terminal: the answer streams there (a pipe gets the final answer only)."""
+    return sys.stdout.isatty()
+
+
+def print_sources(sources: Sources, weak_below: float = 0.0) -> None:
     """The passages, numbered as the answer's [n] markers will cite them, each with its date,
-    outlet and the sentence that shares most words with the question; flushed at once."""
+    outlet and the sentence that shares most words with the question; flushed at once. A
+    passage scoring under ``weak_below`` (the encoder's abstention threshold: too far from the
+    question to answer from on its own) is marked "weak match" and dimmed, so that the close
+    ones stand out when few are."""
     if not sources.passages:
         return
     click.echo(click.style("Passages", bold=True))
     for n, (passage, sentence) in enumerate(zip(sources.passages, sources.sentences, strict=True), 1):
         a = passage.article
-        meta = " · ".join(x for x in (a.date, a.source) if x) or "undated"
-        click.echo(f"{click.style(f'[{n}]', bold=True)} {a.title} {click.style(f'({meta})', dim=True)}")
+        weak = passage.score < weak_below
+        meta = " · ".join(x for x in (a.date, a.source, "weak match" if weak else "") if x) or "undated"
+        click.echo(f"{click.style(f'[{n}]', bold=True)} {click.style(a.title, dim=weak or None)} "
+                   f"{click.style(f'({meta})', dim=True)}")
         cut = sentence[:SNIPPET] + ("…" if len(sentence) > SNIPPET else "")
-        click.echo(f"    “{cut}”")
+        click.echo(click.style(f"    “{cut}”", dim=weak or None))
     click.echo(click.style(f"found in {sources.retrieve_s:.1f}s", dim=True))
     click.echo()
     sys.stdout.flush()
@@ -101,3 +112,35 @@ class Waiting:
 
             self._console = Console(stderr=True)
         return self._console
+
+
+class StreamedText:
+    """The answer's text on the terminal as the model writes it. The checked answer may differ
+    (citations added, a timeline's entries, a span the check rejected): ``settle`` then erases
+    what was streamed, so that each answer is printed once, in its final form."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def add(self, piece: str) -> None:
+        click.echo(piece, nl=False)
+        self.text += piece
+
+    def settle(self, final: str) -> bool:
+        """True when the streamed text is the final answer's, and stays; False when there is
+        nothing on screen or it was erased (print the final answer)."""
+        if not self.text:
+            return False
+        if " ".join(self.text.split()) == " ".join(final.split()):
+            click.echo()
+            return True
+        from rich.cells import cell_len
+
+        width, height = shutil.get_terminal_size()
+        lines = sum(max(1, -(-cell_len(line) // width)) for line in self.text.split("\n"))
+        if lines >= height:  # its top has scrolled out of reach: the final answer follows below it
+            click.echo("\n")
+            return False
+        sys.stdout.write("\r" + (f"\x1b[{lines - 1}A" if lines > 1 else "") + "\x1b[J")
+        sys.stdout.flush()
+        return False

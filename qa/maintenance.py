@@ -73,5 +73,5 @@ def doctor(library: Path | str | None, check_only: bool) -> None:
         raise click.ClickException(f"library {path} has problems that were not repaired")
     if report.healthy:
         click.echo(f"library {path} is healthy")
-    else:
+    elif report.repaired:
         click.echo(f"library {path} was repaired")

@@ -164,6 +164,30 @@ def test_ingesting_the_same_files_again_changes_nothing(address, fake_encoder, t
     assert (lib.counts, lib.chunk_texts(), [a.id for a in lib.articles()]) == before
 
 
+def test_a_long_ingest_in_steps_keeps_each_step_and_ends_as_one_commit_would(address, fake_encoder, tmp_path,
+                                                                              monkeypatch):
+    from qa.library import ingest
+
+    feed = articles_file(tmp_path / "feed.jsonl")
+    whole = create_library(tmp_path / "one-commit", fake_encoder)
+    whole.add([feed], fake_encoder)
+    monkeypatch.setattr(ingest, "STEP_S", 0.0)  # a step after every article
+    stepped = create_library(address, fake_encoder)
+    generation = stepped.manifest["generation"]
+    report = stepped.add([feed], fake_encoder)
+    assert stepped.manifest["generation"] - generation == 13  # 12 articles, then the file's hash
+    assert len(report.added) == 12 and report.chunks == stepped.counts["chunks"] == whole.counts["chunks"]
+    def vectors_by_chunk(library):
+        chunks = [c for a in library.articles() for c in library.article_chunks(a.id)]
+        vectors = library.vectors([c.row for c in chunks])
+        return {(c.article.title, c.start, c.end): v.tobytes() for c, v in zip(chunks, vectors)}
+
+    assert sorted(stepped.chunk_texts()) == sorted(whole.chunk_texts())
+    assert vectors_by_chunk(stepped) == vectors_by_chunk(whole) and len(vectors_by_chunk(whole)) == 12
+    assert [len(stepped.sources(a.id)) for a in stepped.articles()] == [1] * 12
+    assert stepped.add([feed], fake_encoder).unchanged == [str(feed)]
+
+
 def test_a_reader_during_a_write_sees_the_library_before_or_after_it(address, fake_encoder, tmp_path):
     lib = create_library(address, fake_encoder)
     lib.add([articles_file(tmp_path / "first.jsonl", 4)], fake_encoder)

@@ -592,12 +592,12 @@ def test_bindings_have_ids_and_can_be_remapped(fake_library, qa_home):
             await ready(pilot)
             await pilot.press("f5")
             await wait_for(pilot, lambda: app.screen.has_class("-hide-sources"), what="f5 to hide the sources")
-            await pilot.press("f2", "f1")                            # f2: remapped away
-            # Keys are handled in order: once F1's help is up, F2 has been handled too.
-            await wait_for(pilot, lambda: app.screen.query("HelpPanel"), what="the keys panel")
+            await pilot.press("f3", "f1")                            # f3: remapped away
+            # Keys are handled in order: once F1's help is up, F3 has been handled too.
+            await wait_for(pilot, lambda: app.screen.query("KeysPanel"), what="the keys panel")
             assert app.screen.has_class("-hide-sources")
             await pilot.press("f1")
-            await wait_for(pilot, lambda: not app.screen.query("HelpPanel"), what="the keys panel to close")
+            await wait_for(pilot, lambda: not app.screen.query("KeysPanel"), what="the keys panel to close")
 
     (qa_home / "keymap.json").write_text('{"toggle_sources": "f5"}')
     assert load_keymap() == {"toggle_sources": "f5"}
@@ -622,8 +622,8 @@ def test_sources_beside_on_wide_and_below_on_narrow_terminals(fake_library, size
                     where = panel.y >= conversation.bottom and panel.width == conversation.width
                 return where and panel.height >= 6 and conversation.height >= 6
             await wait_for(pilot, placed, what=f"the sources {'beside' if beside else 'below'} the conversation")
-            await pilot.press("f2")
-            await wait_for(pilot, lambda: app.query_one(SourcesPanel).region.area == 0, what="f2 to hide the sources")
+            await pilot.press("f3")
+            await wait_for(pilot, lambda: app.query_one(SourcesPanel).region.area == 0, what="f3 to hide the sources")
     run(main())
 
 

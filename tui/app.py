@@ -29,6 +29,7 @@ from qa.api import Assistant, Conversation
 from qa.library import Filters, library_address
 from qa.paths import data_dir
 from tui.commands import WELCOME, ChatCommands
+from tui.keys import KeysPanel
 from tui.store import ChatStore, Turn
 from tui.widgets import AnswerMessage, ArticleScreen, PromptInput, QuestionMessage, SourcesPanel
 
@@ -59,8 +60,9 @@ class QAApp(ChatCommands, App[None]):
         Binding("ctrl+n", "new_chat", "New", id="new_chat"),
         Binding("ctrl+o", "open_chat", "Open", id="open_chat"),
         Binding("ctrl+s", "export", "Export", id="export"),
-        Binding("f2", "toggle_sources", "Sources", id="toggle_sources"),
+        Binding("f2", "focus_sources", "Sources", id="focus_sources"),
         Binding("f1", "toggle_keys", "Keys", id="keys"),
+        Binding("f3", "toggle_sources", "Hide or show sources", id="toggle_sources", show=False),
         Binding("ctrl+up", "previous_answer", "Previous answer", id="previous_answer", show=False),
         Binding("ctrl+down", "next_answer", "Next answer", id="next_answer", show=False),
         Binding("ctrl+l", "clear", "Clear chat", id="clear", show=False),
@@ -472,11 +474,23 @@ class QAApp(ChatCommands, App[None]):
     def action_toggle_sources(self) -> None:
         self.screen.toggle_class("-hide-sources")
 
-    def action_toggle_keys(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
+    def action_focus_sources(self) -> None:
+        """Into the sources list (shown if hidden), where Enter opens an article; from there,
+        back to the prompt."""
+        listing = self.sources.query_one("#sources-list")
+        if listing.has_focus:
+            self.query_one(PromptInput).focus()
+        elif not self.sources.entries:
+            self.notify("No sources yet: they come with an answer.")
         else:
-            self.action_show_help_panel()
+            self.screen.remove_class("-hide-sources")
+            listing.focus()
+
+    def action_toggle_keys(self) -> None:
+        if self.screen.query(KeysPanel):
+            self.screen.query_one(KeysPanel).remove()
+        else:
+            self.screen.mount(KeysPanel())
 
     @on(SourcesPanel.Open)
     def _open_source(self, event: SourcesPanel.Open) -> None:

@@ -18,7 +18,7 @@ from tui.widgets import AnswerMessage, ChoiceScreen, PromptScreen, QuestionMessa
 WELCOME = ("Ask a question about the articles in this library. Answers cite the passages they "
            "come from as [1], [2]…; the sources panel shows them, and Enter on a source opens "
            "the whole article.\n\nEnter sends · Ctrl+J new line · Esc cancels an answer · "
-           "Ctrl+P commands · F1 keys")
+           "F2 sources · Ctrl+P commands · F1 keys")
 
 
 class ChatCommands:

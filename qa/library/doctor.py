@@ -25,8 +25,8 @@ from qa.library.checks import Damaged, Vanished, load_index_file, load_keywords
 from qa.library.generations import OWN_NAME, holding_write_lock, remove_leftovers
 from qa.library.manifest import GENERATION_NAME, MANIFEST, check_embedder, new_manifest, read_manifest
 from qa.library.reports import DoctorReport
-from qa.library.store import (article_columns, article_from_row, chunks_overlap, has_table, open_store,
-                              store_shape)
+from qa.library.store import (article_columns, article_from_row, chunks_overlap, damaged_articles, describe_error,
+                              has_table, open_store, store_shape)
 from qa.reading import Article
 
 if TYPE_CHECKING:
@@ -87,11 +87,13 @@ def _doctor_locked(path: Path, report: DoctorReport, repair: bool, encoder: Call
         if leftovers and repair:
             remove_leftovers(path, ())
             report.repaired.append(f"deleted {len(leftovers)} leftover files")
+        elif leftovers:
+            report.unrepaired.append("nothing was changed (checked only)")
         return
     checked = _check_store(path, manifest, report, change)
     if checked is None:
         return
-    n_chunks, chunkless = checked
+    n_chunks, chunkless, damaged_files = checked
     _check_index(path, manifest, n_chunks, report, change)
     _check_keywords(path, manifest, n_chunks, report, change)
 
@@ -130,7 +132,7 @@ def _doctor_locked(path: Path, report: DoctorReport, repair: bool, encoder: Call
         return
     finally:
         lib.close()
-    report.repaired += _what_was_repaired(lib.manifest, files, change, recovered, len(chunkless))
+    report.repaired += _what_was_repaired(lib.manifest, files, change, recovered, len(chunkless), damaged_files)
     try:
         library.open(path).close()
     except LibraryError as e:
@@ -138,9 +140,11 @@ def _doctor_locked(path: Path, report: DoctorReport, repair: bool, encoder: Call
 
 
 def _check_store(path: Path, manifest: dict, report: DoctorReport,
-                 change: Change) -> tuple[int, list[Article]] | None:
-    """Check the store, which everything else is rebuilt from; returns its chunk count and the
-    articles without chunks, or None when it cannot be read (nothing can be repaired then)."""
+                 change: Change) -> tuple[int, list[Article], list[str]] | None:
+    """Check the store, which everything else is rebuilt from; returns its chunk count, the
+    articles without chunks and the files of damaged articles (whose text no longer matches its
+    hash: removed by the repair, so that ingesting their files brings them back), or None when it
+    cannot be read (nothing can be repaired then)."""
     counts = manifest["counts"]
     store = path / manifest["files"]["store"]
     try:
@@ -150,6 +154,10 @@ def _check_store(path: Path, manifest: dict, report: DoctorReport,
             if integrity != ["ok"]:
                 raise sqlite3.DatabaseError("; ".join(integrity[:3]))
             n_articles, n_chunks, low, high = store_shape(db)
+            damaged = damaged_articles(db)
+            damaged_files = [p for (p,) in db.execute(
+                f"SELECT DISTINCT path FROM sources WHERE article_id IN ({','.join('?' * len(damaged))}) ORDER BY path",
+                damaged)] if damaged and has_table(db, "sources") else []
             orphans = [r for (r,) in db.execute(
                 "SELECT row FROM chunks WHERE article_id NOT IN (SELECT id FROM articles)")]
             bad_spans = [r for (r,) in db.execute(
@@ -163,12 +171,18 @@ def _check_store(path: Path, manifest: dict, report: DoctorReport,
         finally:
             db.close()
     except (Vanished, sqlite3.Error, OSError) as e:
-        why = "is missing" if isinstance(e, Vanished) else f"cannot be read ({e})"
+        why = "is missing" if isinstance(e, Vanished) else \
+            f"cannot be read ({describe_error(e) if isinstance(e, sqlite3.Error) else e})"
         report.problems.append(f"store {store.name} {why}")
         report.unrepaired.append("the article store is the library's only copy of the articles; "
                                  "re-ingest them into a new library")
         return None
-    report.checked.append(f"{store.name}: {n_articles} articles, {n_chunks} chunks, integrity ok")
+    report.checked.append(f"{store.name}: {n_articles} articles, {n_chunks} chunks, integrity ok"
+                          + ("" if damaged else ", every article's text matches its content hash"))
+    if damaged:
+        report.problems.append(f"{len(damaged)} articles' stored text does not match its content hash (damaged): "
+                               f"{', '.join(damaged[:5])}{' …' if len(damaged) > 5 else ''}")
+        change.remove |= set(damaged)
     if (n_articles, n_chunks) != (counts["articles"], counts["chunks"]):
         report.problems.append(f"{MANIFEST} counts {counts['articles']} articles and {counts['chunks']} chunks; "
                                f"the store holds {n_articles} and {n_chunks}")
@@ -187,7 +201,7 @@ def _check_store(path: Path, manifest: dict, report: DoctorReport,
         change.unlinks |= dangling
     if chunkless:
         report.problems.append(f"{len(chunkless)} articles have no chunks: {', '.join(a.id for a in chunkless[:5])}")
-    return n_chunks, chunkless
+    return n_chunks, chunkless, damaged_files
 
 
 def _check_index(path: Path, manifest: dict, n_chunks: int, report: DoctorReport, change: Change) -> None:
@@ -223,10 +237,14 @@ def _check_keywords(path: Path, manifest: dict, n_chunks: int, report: DoctorRep
         change.rebuild_keywords = True
 
 
-def _what_was_repaired(new: dict, files: dict, change: Change, recovered: bool, rechunked: int) -> list[str]:
+def _what_was_repaired(new: dict, files: dict, change: Change, recovered: bool, rechunked: int,
+                       damaged_files: list[str]) -> list[str]:
     done = []
     if recovered:
         done.append(f"rebuilt {MANIFEST} from {files['store']} (embedder {new['embedder']['name']})")
+    if change.remove:
+        done.append(f"removed {len(change.remove)} damaged articles; ingest their files again to bring them back: "
+                    + (", ".join(damaged_files) or "(no file recorded)"))
     if change.drop_rows:
         done.append(f"dropped {len(change.drop_rows)} broken chunks")
     if change.unlinks:

@@ -42,8 +42,8 @@ from qa.library.filters import Filters
 from qa.library.generations import LOCK, checkpoint, holding_write_lock, remove_leftovers
 from qa.library.manifest import MANIFEST, check_embedder, doctor_hint, new_manifest, read_manifest
 from qa.library.reports import DoctorReport
-from qa.library.store import (ChunkOwners, article_columns, article_from_row, chunk_texts, file_hashes, has_table,
-                              links_by_path, open_store, store_shape)
+from qa.library.store import (ChunkOwners, article_columns, article_from_row, chunk_texts, describe_error,
+                              file_hashes, has_table, links_by_path, open_store, store_shape)
 from qa.reading import Article
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class FolderLibrary(Library):
             raise LibraryError(f"cannot create library folder {path}: {e.strerror or e}") from None
         manifest = new_manifest(encoder, params)
         try:
-            with cls(path, manifest).lock(CREATE_WAIT_S):
+            with generations.failed_writes_undone(path, ()), cls(path, manifest).lock(CREATE_WAIT_S):
                 if not cls.exists(path):
                     generations.write_manifest(path, manifest)
         except Exception as e:
@@ -151,7 +151,8 @@ class FolderLibrary(Library):
             self._keywords = load_keywords(where, n_chunks)
         except (Damaged, sqlite3.Error, OSError) as e:
             self.close()
-            raise LibraryError(f"library file {where} is damaged ({e}); {doctor_hint(self.path)}") from None
+            why = describe_error(e) if isinstance(e, sqlite3.Error) else e
+            raise LibraryError(f"library file {where} is damaged ({why}); {doctor_hint(self.path)}") from None
         except BaseException:
             self.close()
             raise
@@ -221,7 +222,7 @@ class FolderLibrary(Library):
             yield
         except sqlite3.Error as e:
             raise LibraryError(f"library store {self.path / self.manifest['files'].get('store', '?')} "
-                               f"is damaged ({e}); {doctor_hint(self.path)}") from None
+                               f"is damaged ({describe_error(e)}); {doctor_hint(self.path)}") from None
 
     @property
     def index(self) -> VectorIndex:
@@ -427,9 +428,10 @@ class FolderLibrary(Library):
 
     def commit(self, change: Change, encoder: Encoder | None = None) -> None:
         """Write generation N+1 with ``change`` applied, sync it, switch the manifest, delete N."""
-        manifest = generations.build_next(self.path, self.manifest, change, encoder)
-        self.close()
-        generations.write_manifest(self.path, manifest)
+        with generations.failed_writes_undone(self.path, self.manifest["files"].values()):
+            manifest = generations.build_next(self.path, self.manifest, change, encoder)
+            self.close()
+            generations.write_manifest(self.path, manifest)
         self.manifest = manifest
         self._pin()
         remove_leftovers(self.path, manifest["files"].values())

@@ -32,13 +32,14 @@ from qa.chunking import ChunkParams, chunk_vectors
 from qa.errors import LibraryError
 from qa.library.change import Change
 from qa.library.checks import load_index_file
-from qa.library.manifest import MANIFEST, doctor_hint
+from qa.library.manifest import MANIFEST, doctor_hint, read_manifest
 from qa.library.store import chunk_pairs, chunk_texts, write_change
 
 if TYPE_CHECKING:
     from filelock import FileLock
 
 LOCK = ".ingest.lock"
+FULL_BYTES = 1 << 20  # a write that failed with less free space than this failed because the disk is full
 
 # Names qa writes inside a library folder; only these are ever deleted there.
 OWN_NAME = re.compile(r"(store-\d+\.db(-journal|-wal|-shm)?|index-\d+\.faiss|bm25-\d+|manifest\.json(\.\d+)?\.tmp)")
@@ -89,6 +90,8 @@ def holding_write_lock(path: Path, timeout: float) -> Iterator[None]:
     except Timeout:
         raise LibraryError(f"another qa command (ingest, remove or doctor) is writing to {path}; "
                            "wait for it to finish and try again") from None
+    except OSError as e:  # the lock file cannot be made: a read-only or full disk
+        raise LibraryError(f"cannot write to library {path}: {disk_error(path, e)}") from None
     try:
         yield
     finally:
@@ -108,6 +111,41 @@ def write_manifest(path: Path, manifest: dict) -> None:
     fsync(path)
 
 
+@contextmanager
+def failed_writes_undone(path: Path, keep: Iterable[str]) -> Iterator[None]:
+    """Around a write: if it fails, delete what it wrote (the files ``keep`` does not name) and
+    turn a failure of the disk (read-only, full, gone) into one LibraryError naming the folder."""
+    try:
+        yield
+    except BaseException as e:
+        try:
+            try:  # the switch may have happened (a failed fsync after it): keep what the manifest names
+                keep = read_manifest(path)["files"].values()
+            except LibraryError:
+                pass
+            remove_leftovers(path, keep)
+        except OSError:
+            pass  # a read-only folder: nothing could be written there either
+        if (isinstance(e, OSError) and not is_lock_timeout(e)) or (
+                isinstance(e, sqlite3.OperationalError) and "disk" in str(e)):
+            raise LibraryError(f"cannot write to library {path}: {disk_error(path, e)}; "
+                               "the library is as it was before this write") from None
+        raise
+
+
+def disk_error(path: Path, error: BaseException) -> str:
+    """What stopped a write, in words: the errno's text, or for errors without one (numpy's
+    "N requested and M written", SQLite's "database or disk is full") what the disk says."""
+    if isinstance(error, OSError) and error.errno is not None:
+        return error.strerror or str(error)
+    try:
+        if shutil.disk_usage(path).free < FULL_BYTES:
+            return "no space left on device"
+    except OSError:
+        pass
+    return str(error)
+
+
 def remove_leftovers(path: Path, keep: Iterable[str]) -> list[str]:
     """Delete files qa wrote that the manifest does not name (old generations, crashed writes)."""
     keep = set(keep) | {MANIFEST}
@@ -121,6 +159,21 @@ def remove_leftovers(path: Path, keep: Iterable[str]) -> list[str]:
             entry.unlink(missing_ok=True)
         removed.append(entry.name)
     return removed
+
+
+def remove_new_library(path: Path, folder_too: bool) -> None:
+    """Delete a library that was created empty by this command and given nothing (generation 0:
+    a manifest and a lock, no data), and its folder if the command made that too."""
+    with holding_write_lock(path, 0):  # another command may be writing its first articles
+        if read_manifest(path)["generation"]:
+            return
+        (path / MANIFEST).unlink()
+    (path / LOCK).unlink(missing_ok=True)
+    if folder_too:
+        try:
+            path.rmdir()
+        except OSError:
+            pass  # something else was put there meanwhile: leave it
 
 
 def build_next(path: Path, manifest: dict, change: Change, encoder: Encoder | None = None) -> dict:

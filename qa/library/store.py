@@ -8,6 +8,7 @@ immutable; only a writer's private copy of the next generation is written.
 """
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -59,9 +60,25 @@ def store_shape(db: sqlite3.Connection) -> tuple[int, int, int | None, int | Non
     """(articles, chunks, lowest row, highest row); raises sqlite3.Error on a damaged store."""
     n_articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
     n_chunks, low, high = db.execute("SELECT count(*), min(row), max(row) FROM chunks").fetchone()
-    db.execute(f"SELECT {article_columns(db)} FROM articles LIMIT 1").fetchall()
-    db.execute("SELECT row, article_id, start, end FROM chunks LIMIT 1").fetchall()
+    db.execute(f"SELECT {article_columns(db)} FROM articles LIMIT 0").fetchall()  # the columns are there
+    db.execute("SELECT row, article_id, start, end FROM chunks LIMIT 0").fetchall()
     return n_articles, n_chunks, low, high
+
+
+def describe_error(error: sqlite3.Error) -> str:
+    """A SQLite error in one line: a text that does not decode is named by its column, not quoted
+    (SQLite's message holds the text itself, newlines and all)."""
+    text = str(error)
+    if text.startswith("Could not decode to UTF-8 column"):
+        return f"a text in column {text.split(chr(39))[1]!r} is not valid UTF-8"
+    return " ".join(text.split())[:200]
+
+
+def damaged_articles(db: sqlite3.Connection) -> list[str]:
+    """The articles whose stored text no longer has the content hash it was stored with (a byte
+    changed on disk): read as bytes, so a text that is no longer UTF-8 is found too."""
+    return [aid for aid, content_hash, text in db.execute("SELECT id, content_hash, CAST(text AS BLOB) FROM articles")
+            if hashlib.sha256(text or b"").hexdigest() != content_hash]
 
 
 def article_columns(db: sqlite3.Connection) -> str:
