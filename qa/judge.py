@@ -49,7 +49,7 @@ class Judge:
 
     def _open(self, graph: Path) -> None:
         try:
-            import onnxruntime as ort
+            from embeddings.onnx import ort  # imported there with ONNX Runtime's telemetry off
 
             options = ort.SessionOptions()
             options.intra_op_num_threads = os.cpu_count() or 1
