@@ -69,14 +69,21 @@ def test_shipped_judge_is_pinned_and_tells_answer_from_topic():
     assert spec is not None, "models.txt pins no judge"
     assert model_path(spec).stat().st_size == spec.size
     judge = load_judge()
-    question = "Who did Russian Foreign Minister Sergei Lavrov meet in London?"
-    topic, answer = judge.scores(question, [
-        "Russian Foreign Minister Sergei Lavrov arrived in London on Monday for talks.",
-        "Lavrov met U.S. Secretary of State John Kerry in London, where the two discussed Syria.",
-    ])
-    assert answer > topic
-    off = judge.scores(question, ["The Venice day-tripper fee will be 5 euros in 2024."])[0]
-    assert off < 0.5 and off < answer
+    cases = {
+        "Which comedian made history as the Golden Globes' first solo female host?": [
+            "Nikki Glaser made history on Sunday as the first woman to host the Golden Globes solo.",
+            "The Golden Globes ceremony was held at the Beverly Hilton in Beverly Hills.",
+            "Venice charged day-trippers 5 euros during its 2024 pilot."],
+        "Which Russian deputy foreign minister called the standoff extremely dangerous?": [
+            "Russia's deputy foreign minister, Alexander Losyukov, says the standoff between Washington and "
+            "Pyongyang over North Korea's nuclear program is \"extremely dangerous.\"",
+            "Russia has again called on the United States and North Korea to take urgent steps to defuse tensions.",
+            "The weather was mild for the season."],
+    }
+    for question, (answer, topic, off) in cases.items():
+        p_answer, p_topic, p_off = judge.scores(question, [answer, topic, off])
+        assert p_answer > p_topic > p_off, question
+        assert p_answer > 0.3 and p_off < 0.05, question
 
 
 def test_the_abstain_mark_never_reaches_the_stream():
