@@ -56,6 +56,14 @@ def seed_library(tmp_path_factory, encoder):
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_judge_in_logic_tests(request, monkeypatch) -> None:
+    """Fast logic tests run on fakes, so the Assistant gets no judge there; the shipped judge, a
+    real model, answers in the slow tests (and in tests/test_judge.py)."""
+    if request.node.get_closest_marker("slow") is None:
+        monkeypatch.setattr("qa.api.load_judge", lambda: None)
+
+
 @pytest.fixture
 def fakes(monkeypatch) -> FakeLLM:
     """The CLI and API load the fake encoder and this fake LLM (queue its replies)."""
