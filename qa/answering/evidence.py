@@ -13,6 +13,7 @@ MIN_SCORE = 0.30            # no passage this close (cosine): abstain without as
                             # unless the encoder brings its own calibrated ``abstain_below``
 MAX_PASSAGES_IN_PROMPT = 4
 JUDGE_CANDIDATES = 12       # per passage, offered to the judge (it reads ~40 pairs in 0.1 s)
+JUDGE_WEIGHT = 1.0          # times the judge's probability, added to a sentence's score
 ANSWERS_BELOW = 0.05        # no evidence sentence the judge gives this: the articles don't answer
                             # (calibrated on the dev set's tuning half: docs/quality.md)
 
@@ -37,8 +38,8 @@ def select_evidence(question: str, passages: list[Passage], encoder=None, limit:
     question are left out (``words.ASKING``). A sentence's score is its cosine to the question
     plus half its share of the question's words, less ``settings.rank_prior`` per place its
     passage ranks below the first: retrieval judged the whole article, the sentence score sees
-    one sentence. With a ``judge`` (``qa.judge``), a sentence's score is instead the judge's
-    probability that it answers, among JUDGE_CANDIDATES per passage."""
+    one sentence. With a ``judge`` (``qa.judge``), JUDGE_WEIGHT times its probability that the
+    sentence answers is added, among JUDGE_CANDIDATES per passage."""
     split = [_most_lexical(question, [s for s in (split_sentences(p.text) or [p.text])
                                       if not ADDRESSED.search(s) and not ASKING.search(s)] or [""],
                            JUDGE_CANDIDATES if judge is not None else settings.candidate_sentences)
@@ -52,10 +53,9 @@ def select_evidence(question: str, passages: list[Passage], encoder=None, limit:
         sims, vectors = (vecs[1:] @ vecs[0]).tolist(), vecs[1:]
     else:
         sims, vectors = [0.0] * len(flat), None
-    if answers:
-        scores = [p + 0.05 * shared - settings.rank_prior * n for p, shared, n in zip(answers, lexical, owner)]
-    else:
-        scores = [sim + 0.5 * shared - settings.rank_prior * n for sim, shared, n in zip(sims, lexical, owner)]
+    judged = answers or [0.0] * len(flat)
+    scores = [sim + 0.5 * shared + JUDGE_WEIGHT * p - settings.rank_prior * n
+              for sim, shared, p, n in zip(sims, lexical, judged, owner)]
     chosen: list[int] = []
     per_passage = [0] * len(split)
     for i in sorted(range(len(flat)), key=lambda i: -scores[i]):
