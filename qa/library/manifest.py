@@ -2,7 +2,7 @@
 
 The manifest names the current generation's files and says which embedder and
 chunking made them. It is the one file a writer replaces to switch generations
-(see ``generations.py``), so every field is checked before anything trusts it.
+(see ``folder/generations.py``), so every field is checked before anything trusts it.
 """
 from __future__ import annotations
 

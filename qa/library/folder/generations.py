@@ -31,9 +31,9 @@ from qa.bm25 import KeywordIndex
 from qa.chunking import ChunkParams, chunk_vectors
 from qa.errors import LibraryError
 from qa.library.change import Change
-from qa.library.checks import load_index_file
+from qa.library.folder.checks import load_index_file
+from qa.library.folder.store import chunk_pairs, chunk_texts, write_change
 from qa.library.manifest import MANIFEST, doctor_hint
-from qa.library.store import chunk_pairs, chunk_texts, write_change
 
 if TYPE_CHECKING:
     from filelock import FileLock
