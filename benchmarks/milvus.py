@@ -125,13 +125,14 @@ def filtered(library: Path, size: int, tmp: Path) -> str:
     between 2000 and 2025 (5% undated), in two Milvus Lite collections: one as libraries made
     before the month field and as Lite libraries now (filters on ``date`` alone), and one with
     an INVERTED index on ``month`` filtered on both, the expression a partition-keyed server
-    library gets (``_expr``): whether month terms pay on an engine without partition keys."""
+    library gets (``date_expr`` in qa/library/milvus/expressions.py): whether month terms pay
+    on an engine without partition keys."""
     from datetime import date
 
     from pymilvus import DataType, MilvusClient
 
     from qa.library import Filters
-    from qa.library.milvus import _expr, month
+    from qa.library.milvus.expressions import date_expr, month
     from scale import TIMED_QUERIES, _data, _latency_ms as latency_ms
 
     x, queries = _data(library, size)
@@ -166,7 +167,7 @@ def filtered(library: Path, size: int, tmp: Path) -> str:
                                      for j in range(i, min(size, i + INSERT_BATCH))])
         cells = []
         for where in wheres.values():
-            expr = " and ".join(e for e in (live, _expr(where, months)) if e)
+            expr = " and ".join(e for e in (live, date_expr(where, months) if where else "") if e)
 
             def search(q):
                 return client.search("chunks", data=[q.tolist()], anns_field="vector", limit=10, filter=expr,
@@ -221,7 +222,7 @@ def main() -> None:
         for name, lib in (("folder (FAISS + bm25s)", folder), ("Milvus Lite (FLAT + Milvus BM25)", milvus)):
             s, per_q = recall(lib, encoder, a.dataset)
             print(f"| {name} | {s['recall@1']:.3f} | {s['recall@5']:.3f} | {s['recall@10']:.3f} | {per_q * 1e3:.0f} |")
-        from qa.library.milvus_client import disconnect_all
+        from qa.library.milvus import disconnect_all
 
         disconnect_all()  # Milvus Lite: one process per file, and the cold asks are other processes
         if a.asks:

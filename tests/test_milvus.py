@@ -24,7 +24,7 @@ Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
 
 @pytest.fixture(autouse=True)
 def _engines():
-    from qa.library.milvus_client import disconnect_all
+    from qa.library.milvus import disconnect_all
 
     yield
     disconnect_all()
@@ -143,7 +143,7 @@ def test_two_processes_ask_while_a_third_ingests_one_milvus_lite_library(tmp_pat
         rows = [c.row for a in library.articles() for c in library.article_chunks(a.id)]
         assert len(rows) == len(set(rows)) == library.counts["chunks"]  # nothing lost, no duplicates
     finally:
-        from qa.library.milvus_client import disconnect_all
+        from qa.library.milvus import disconnect_all
 
         disconnect_all()
         server.stdin.close()
@@ -177,7 +177,7 @@ def test_ray_ingest_into_milvus_lite_answers_the_2003_question(tmp_path, encoder
 
 def test_a_lite_file_is_free_for_another_process_once_this_one_disconnects(tmp_path):
     from qa.library import create_library
-    from qa.library.milvus_client import disconnect_all
+    from qa.library.milvus import disconnect_all
 
     lib = f"milvus://{tmp_path}/news.db/seeds"
     create_library(lib, FakeEncoder()).add([SEEDS / "000_8e1adf5baa08f22c.txt"], FakeEncoder())
@@ -221,7 +221,7 @@ def test_an_ingest_killed_between_staged_batches_and_its_switch_leaves_nothing_v
     monkeypatch.setattr(MilvusLibrary, "stage", stage_then_die)
     with pytest.raises(Killed):
         open_library(lib, enc).add([SEEDS], enc)
-    pending = before._count(before._chunks_c, f"added > {generation}")
+    pending = before.db.count(before.db.chunks, f"added > {generation}")
     assert pending == sum(staged) > 0  # the rows went in before the ingest's end
 
     after = open_library(lib, enc)
@@ -238,7 +238,7 @@ def test_an_ingest_killed_between_staged_batches_and_its_switch_leaves_nothing_v
     assert done.counts["articles"] == 4 and done.manifest["generation"] == generation + 1
     rows = [c.row for a in done.articles() for c in done.article_chunks(a.id)]
     assert len(rows) == len(set(rows)) == done.counts["chunks"]
-    assert done._count(done._chunks_c, "id >= 0") == done.counts["chunks"]  # no leftovers, no copies
+    assert done.db.count(done.db.chunks, "id >= 0") == done.counts["chunks"]  # no leftovers, no copies
 
 
 def test_a_library_made_before_the_month_field_still_filters_by_date(tmp_path, monkeypatch):
@@ -248,11 +248,12 @@ def test_a_library_made_before_the_month_field_still_filters_by_date(tmp_path, m
     from datetime import date
 
     from qa.library import Filters, create_library
-    from qa.library.milvus import MilvusLibrary, _date_expr
+    from qa.library.milvus.client import Collections
+    from qa.library.milvus.expressions import date_expr
 
     from test_library_contract import articles_file
 
-    real_call = MilvusLibrary._call
+    real_call = Collections.call
 
     def as_before(self, method, *args, **kwargs):
         if method == "create_collection" and args[0].endswith("_chunks"):
@@ -261,11 +262,11 @@ def test_a_library_made_before_the_month_field_still_filters_by_date(tmp_path, m
 
     enc, source = FakeEncoder(), articles_file(tmp_path / "harbour.jsonl")
     spring = Filters(since=date(2020, 3, 1), until=date(2020, 5, 15))
-    assert _date_expr(spring, months=True).startswith('month in ["2020-03", "2020-04", "2020-05"] and date >= ')
+    assert date_expr(spring, months=True).startswith('month in ["2020-03", "2020-04", "2020-05"] and date >= ')
     found = {}
     for name in ("now", "before"):
         if name == "before":
-            monkeypatch.setattr(MilvusLibrary, "_call", as_before)
+            monkeypatch.setattr(Collections, "call", as_before)
         lib = f"milvus://{tmp_path}/{name}.db/news"
         create_library(lib, enc).add([source], enc)
         monkeypatch.undo()

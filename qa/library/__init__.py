@@ -8,7 +8,7 @@ Open or create one through the factory, which picks the backend from the address
 Where things are: ``base.py`` the seam; ``factory.py`` address -> backend;
 ``ingest.py`` read → chunk → encode → commit; ``manifest.py`` the manifest
 format; ``folder/`` the folder backend (SQLite store, byte checks of the FAISS
-and BM25 files, atomic generations, doctor); ``milvus.py`` the Milvus backend.
+and BM25 files, atomic generations, doctor); ``milvus/`` the Milvus backend.
 See docs/architecture.md.
 """
 from qa.errors import LibraryError
