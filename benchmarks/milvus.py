@@ -33,7 +33,7 @@ from common import describe  # noqa: E402
 
 from embeddings.encoder import load_encoder  # noqa: E402
 from qa import evaluation  # noqa: E402
-from qa.chunking import Chunk  # noqa: E402
+from qa.reading.chunking import Chunk  # noqa: E402
 from qa.library import Change, Library, create_library, open_library  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402
 

@@ -192,7 +192,7 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
             encoder = RayEncoder(encoder, ray_address, ray_actors)
         except RuntimeError as e:
             raise click.ClickException(str(e)) from None
-    from qa import web
+    from qa.reading import web
 
     try:
         every_s = web.parse_every(every)
@@ -442,7 +442,7 @@ def list_articles(library: Path | str | None, as_json: bool) -> None:
     --json says how in "date_source" ("field", "url", "title", "dateline", "twin"; null:
     undated, or stored before qa recorded it).
     """
-    from qa.dates import is_inferred
+    from qa.reading.dates import is_inferred
 
     lib = _open_assistant(library).library
     for a in lib.articles():

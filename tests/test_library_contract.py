@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SEEDS
-from qa.chunking import ChunkParams, chunk_vectors
 from qa.library import Filters, Library, create_library, library_exists, open_library
+from qa.reading.chunking import ChunkParams, chunk_vectors
 from qa.retrieval import Retriever
 
 BACKENDS = {"folder": lambda tmp: tmp / "lib",

@@ -166,7 +166,7 @@ def test_ray_ingest_into_milvus_lite_answers_the_2003_question(tmp_path, encoder
     library = open_library(lib, encoder)
     assert library.counts["articles"] == 4
     rows = sorted(c.row for a in library.articles() for c in library.article_chunks(a.id))
-    from qa.chunking import ChunkParams, chunk_vectors
+    from qa.reading.chunking import ChunkParams, chunk_vectors
 
     made_here = chunk_vectors(encoder, [(c.article.title, c.text) for c in library.chunks(rows[:3])],
                               ChunkParams.from_dict(library.chunking))  # as a one-machine ingest makes them

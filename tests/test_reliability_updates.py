@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from qa import cli, reading
-from qa.chunking import chunk_vectors
+from qa import cli
 from qa.library import FolderLibrary, LibraryError, doctor
+from qa.reading import files as reading
+from qa.reading.chunking import chunk_vectors
 from qa.retrieval import Retriever
 
 from conftest import SEEDS, FakeEncoder

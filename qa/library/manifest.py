@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 from embeddings.encoder import Encoder
-from qa.chunking import ChunkParams
 from qa.errors import FormatError, LibraryError
+from qa.reading.chunking import ChunkParams
 
 FORMAT = 1
 MANIFEST = "manifest.json"

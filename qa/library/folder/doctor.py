@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embeddings.encoder import Encoder
-from qa.chunking import LEGACY, ChunkParams, chunk_text, chunk_vectors
+from qa.reading.chunking import LEGACY, ChunkParams, chunk_text, chunk_vectors
 from qa.errors import FormatError, LibraryError
 from qa.library.change import Change
 from qa.library.folder.checks import Damaged, Vanished, load_index_file, load_keywords

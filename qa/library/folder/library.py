@@ -31,7 +31,7 @@ import numpy as np
 from embeddings.encoder import Encoder
 from embeddings.index import VectorIndex
 from qa.bm25 import KeywordIndex
-from qa.chunking import ChunkParams
+from qa.reading.chunking import ChunkParams
 from qa.errors import LibraryError
 from qa.library.base import Hits, Library, StoredChunk
 from qa.library.change import Change

@@ -135,7 +135,7 @@ def schemas(dim: int, keyed: bool):
     for field in ("content_hash", "title", "source", "url", "date"):
         articles.add_field(field, DataType.VARCHAR, max_length=8192)
     articles.add_field("text", DataType.VARCHAR, max_length=65_535)
-    # How the date was found (qa.dates.DATE_SOURCES). Collections made before it have no such
+    # How the date was found (qa.reading.dates.DATE_SOURCES). Collections made before it have no such
     # field: the backend checks the collection's fields and reads their date_source as None.
     articles.add_field("date_source", DataType.VARCHAR, max_length=32)
     articles.add_field("added", DataType.INT64)

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.encoder import Encoder
-from qa.chunking import Chunk, ChunkParams
 from qa.errors import LibraryError
 from qa.library.base import Hits, Library, StoredChunk
 from qa.library.change import Change
@@ -26,6 +25,7 @@ from qa.library.manifest import check_embedder, new_manifest
 from qa.library.milvus.client import Collections, client_for, parse_address
 from qa.library.milvus.expressions import date_expr, live, quote, source_expr, url_expr
 from qa.library.milvus.lease import write_lease
+from qa.reading.chunking import Chunk, ChunkParams
 from qa.library.milvus.versions import (ARTICLE_FIELDS, apply_to_files, article_rows, articles_from, chunk_rows,
                                         file_key, manifest_key)
 from qa.library.reports import DoctorReport

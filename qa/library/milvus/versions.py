@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from qa.chunking import Chunk, embed_text
 from qa.library.change import Change
 from qa.library.milvus.expressions import month
 from qa.reading import Article
+from qa.reading.chunking import Chunk, embed_text
 
 TEXT_PART = 16_000   # characters per article-text row (UTF-8 at most 4 bytes each: under 64 KiB)
 ARTICLE_FIELDS = ["article_id", "part", "content_hash", "title", "source", "url", "date", "text"]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
 
-from qa.dates import dated_by, is_dateline
+from qa.reading.dates import dated_by, is_dateline
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 GZIP_SUFFIX = ".gz"
@@ -39,7 +39,7 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_ARTICLE_CHARS = 500_000
 _READ_BLOCK = 1 << 20
 
-# qa.cleaning (its ~25 patterns compiled at import) is loaded by the first article read, not
+# qa.reading.cleaning (its ~25 patterns compiled at import) is loaded by the first article read, not
 # by every module that names an Article; one thread at a time (CPython 3.11, see qa/bm25.py).
 _IMPORT = threading.Lock()
 
@@ -70,7 +70,7 @@ class Article:
     source: str
     url: str
     date: str | None
-    # How ``date`` was found: one of qa.dates.DATE_SOURCES, or None (undated, or stored before
+    # How ``date`` was found: one of qa.reading.dates.DATE_SOURCES, or None (undated, or stored before
     # qa recorded it). A default, so code that builds Articles without it keeps working.
     date_source: str | None = None
 
@@ -432,7 +432,7 @@ def _make_article(
         return ReadError(str(path), line, f"article text too long ({len(raw_text):,} characters; the limit is "
                                           f"{MAX_ARTICLE_CHARS:,}); split it into several articles")
     with _IMPORT:
-        from qa.cleaning import clean_text
+        from qa.reading.cleaning import clean_text
     text = clean_text(raw_text)
     if not any(char.isalnum() for char in text):
         return ReadError(str(path), line, "no article text left after removing page furniture")
