@@ -88,8 +88,8 @@ class ReadError:
         return f"{where}: {self.message}"
 
 
-class _NotText(ValueError):
-    """Raised internally when bytes are binary rather than (mostly) UTF-8 text."""
+class NotText(ValueError):
+    """Bytes that are binary rather than (mostly) UTF-8 text (a file here, a fetched page in web.py)."""
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -198,21 +198,21 @@ def _open_binary(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.name.lower().endswith(GZIP_SUFFIX) else open(path, "rb")
 
 
-def _decode(data: bytes) -> str:
+def decode_text(data: bytes) -> str:
     """Decode UTF-8, tolerating a few bad bytes in otherwise textual data (e.g. stray Latin-1)."""
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
-        raise _NotText("binary file (contains NUL bytes)")
+        raise NotText("binary file (contains NUL bytes)")
     try:
         text = data.decode("utf-8-sig")
         sample = text[:BINARY_SNIFF_BYTES]  # valid UTF-8 can still be control bytes
         if sum(char in _CONTROL_CHARS for char in sample) > MAX_UNDECODABLE_SHARE * len(sample):
-            raise _NotText("binary file (control characters)")
+            raise NotText("binary file (control characters)")
         return text
     except UnicodeDecodeError:
         text = data.decode("utf-8-sig", errors="replace")
     bad = text.count("\ufffd") + sum(char in _CONTROL_CHARS for char in text)
     if bad > MAX_UNDECODABLE_SHARE * len(text):
-        raise _NotText("binary file (not UTF-8 text)")
+        raise NotText("binary file (not UTF-8 text)")
     return text
 
 
@@ -236,12 +236,12 @@ def _read_whole(path: Path, suffix: str) -> Iterator[Article | ReadError]:
                     yield ReadError(str(path), None, _too_large(size, MAX_FILE_BYTES, "file") + advice)
                     return
                 data = stream.read(MAX_FILE_BYTES + 1)
-            text = _decode(data)
+            text = decode_text(data)
             del data
     except _GZIP_ERRORS as error:
         yield ReadError(str(path), None, f"corrupt gzip data: {error}")
         return
-    except _NotText as error:
+    except NotText as error:
         yield ReadError(str(path), None, str(error))
         return
     if not text.strip():
@@ -309,8 +309,8 @@ def _skip_line(stream: IO[bytes]) -> int:
 
 def _jsonl_record(path: Path, raw: bytes, line_number: int) -> Article | ReadError:
     try:
-        record = json.loads(_decode(raw))
-    except _NotText as error:
+        record = json.loads(decode_text(raw))
+    except NotText as error:
         return ReadError(str(path), line_number, str(error))
     except (ValueError, RecursionError) as error:
         return _json_error(path, line_number, error)
@@ -339,7 +339,7 @@ def _record_article(
         prefix=_field(record, "id") or fallback_prefix,
         raw_text=record["text"],
         title=_field(record, "title"),
-        source=_field(record, "source") or _host(url) or path.name,
+        source=_field(record, "source") or url_host(url) or path.name,
         url=url or str(path.resolve()),
         declared_date=_field(record, "date"),
         date_url=url,
@@ -354,7 +354,9 @@ def _field(record: dict[str, Any], name: str) -> str:
     return ""
 
 
-def _host(url: str) -> str:
+def url_host(url: str) -> str:
+    """The host of ``url`` without ``www.`` ("" when it has none): an article's outlet when no
+    source is given."""
     try:
         host = urlparse(url).hostname or ""
     except ValueError:
@@ -381,7 +383,7 @@ def _html_article(path: Path, html: str) -> Article | ReadError:
     import trafilatura
 
     metadata = trafilatura.extract_metadata(html)
-    text = trafilatura.extract(html, include_comments=False, favor_precision=True) or _visible_text(html)
+    text = trafilatura.extract(html, include_comments=False, favor_precision=True) or visible_text(html)
     return _make_article(
         path,
         None,
@@ -398,7 +400,7 @@ def _html_article(path: Path, html: str) -> Article | ReadError:
 _XML_INCOMPATIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _visible_text(html: str) -> str:
+def visible_text(html: str) -> str:
     """Text a reader would see, minus scripts, styles and page chrome elements."""
     import lxml.html
     from lxml.etree import ParserError
