@@ -13,36 +13,16 @@ from pathlib import Path
 import click
 
 from qa import __version__
-from qa.cli_common import PathOrURL, filter_options, filters_from, library_option, model_option
+from qa.cli_assistant import open_assistant
+from qa.cli_common import (PathOrURL, filter_options, filters_from, library_option, model_option, progress_bar,
+                           stderr_console)
 from qa.errors import EXIT_BAD_INPUT, BadInput, LibraryError
 
 
 
-def _progress_bar():
-    """A rich progress bar driven by the library's (stage, done, total) callbacks."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn(), console=_stderr_console(), transient=False)
-    tasks: dict[str, int] = {}
-    labels = {"read": "reading articles", "embed": "embedding chunks", "ask": "asking questions"}
-
-    def update(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(labels.get(stage, stage), total=total or None)
-        bar.update(tasks[stage], completed=done, total=total or None)
-    return bar, update
-
-
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
 def _start_encoder():
     """The question encoder, its ONNX session already loading in a thread (~0.1 s of CPU), or None
-    where it cannot load (``_open_assistant`` says why). A command calls this first, so that the
+    where it cannot load (``open_assistant`` says why). A command calls this first, so that the
     session builds while numpy, FAISS, bm25s and the library are imported and opened."""
     from qa.embedder import load_encoder
     from qa.models import ModelError
@@ -53,34 +33,6 @@ def _start_encoder():
     except ModelError:
         return None
     return encoder
-
-
-def _open_assistant(library: Path | str | None, model: str | None = None, k: int = 5, encoder=None):
-    from qa.models import ModelError
-
-    try:
-        if encoder is None:
-            from qa.embedder import load_encoder
-
-            encoder = load_encoder()
-            encoder.warm_up()
-    except ModelError as e:
-        raise click.ClickException(str(e)) from None
-    from qa.api import Assistant
-    from qa.library import LibraryError, library_exists
-    from qa.paths import default_library_dir
-
-    try:
-        if library is not None or library_exists(default_library_dir()):
-            return Assistant(library, model=model, k=k, encoder=encoder)
-        _collect()  # indexing the bundled sample articles is work: collect as usual
-        bar, update = _progress_bar()  # the first run indexes the bundled sample articles
-        with bar:
-            return Assistant(library, model=model, k=k, encoder=encoder, progress=update)
-    except LibraryError as e:
-        raise BadInput(str(e)) from None
-    except ModelError as e:
-        raise click.ClickException(str(e)) from None
 
 
 # ``qa ask`` and ``qa timeline`` run with the garbage collector off: a cold question creates some
@@ -184,10 +136,10 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
     Into Milvus, embedding spread over Ray:
         qa ingest ~/archive --library milvus://HOST:19530/news --ray ray://HEAD:10001
     """
-    from qa import web
     from qa.cli_ingest import run_ingest
     from qa.embedder import load_encoder
     from qa.paths import default_library_dir
+    from qa.reading import web
 
     try:
         every_s = web.parse_every(every)
@@ -272,7 +224,7 @@ def _answer(question: str, library, model, k: int, today, where, timeline: bool 
     from qa.cli_stream import StreamedText, Waiting, is_terminal, print_sources
     from qa.models import ModelError
 
-    assistant = _open_assistant(library, model, k, encoder)
+    assistant = open_assistant(library, model, k, encoder)
     if no_llm:
         _print_passages(assistant, question, today, where, timeline, as_json)
         return
@@ -427,9 +379,9 @@ def list_articles(library: Path | str | None, as_json: bool) -> None:
     --json says how in "date_source" ("field", "url", "title", "dateline", "twin"; null:
     undated, or stored before qa recorded it).
     """
-    from qa.dates import is_inferred
+    from qa.reading.dates import is_inferred
 
-    lib = _open_assistant(library).library
+    lib = open_assistant(library).library
     for a in lib.articles():
         if as_json:
             click.echo(json.dumps({"id": a.id, "date": a.date, "date_source": a.date_source, "title": a.title,
@@ -475,12 +427,12 @@ def evaluate(dataset: Path, library: Path | str | None, questions: Path | None, 
     target = library or data_dir() / "libraries" / f"eval-{dataset.resolve().name}"
     encoder = load_encoder()
     if not library_exists(target):
-        bar, update = _progress_bar()
+        bar, update = progress_bar()
         with bar:
             create_library(target, encoder).add([corpus], encoder, update)
     qs = evaluation.read_jsonl(questions or dataset / "questions.jsonl")[:limit]
     assistant = Assistant(target, model=model, encoder=encoder, k=10)
-    bar, update = _progress_bar()
+    bar, update = progress_bar()
     with bar:
         predictions, times = evaluation.run(assistant, qs, out, retrieval_only=no_llm,
                                             progress=lambda done: update("ask", done, len(qs)),

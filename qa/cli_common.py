@@ -1,9 +1,16 @@
-"""What the command modules share: the ``--library`` option, which takes a folder or a Milvus URI."""
+"""What the command modules share: the ``--library`` option, which takes a folder or a Milvus URI, the
+other shared options, and the progress bar and console on stderr."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 
 class LibraryAddress(click.ParamType):
@@ -101,3 +108,26 @@ def filters_from(since: str | None, until: str | None, sources: tuple[str, ...],
         return make_filters(since, until, sources, include_undated)
     except ValueError as e:
         raise BadInput(str(e)) from None
+
+
+def progress_bar() -> tuple[Progress, Callable[[str, int, int], None]]:
+    """A rich progress bar driven by the library's (stage, done, total) callbacks."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=stderr_console(), transient=False)
+    tasks: dict[str, int] = {}
+    labels = {"read": "reading articles", "embed": "embedding chunks", "ask": "asking questions"}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(labels.get(stage, stage), total=total or None)
+        bar.update(tasks[stage], completed=done, total=total or None)
+    return bar, update
+
+
+def stderr_console() -> Console:
+    """A rich console on stderr: progress and notices stay out of what a command prints on stdout."""
+    from rich.console import Console
+
+    return Console(stderr=True)

@@ -10,10 +10,10 @@ from qa.errors import EXIT_BAD_INPUT, BadInput
 
 def run_ingest(paths: tuple[Path | str, ...], target: Path | str, encoder, watch: bool, every_s: float) -> None:
     """One pass (or, with ``watch``, one every ``every_s`` seconds); exit code 2 when a file failed."""
-    from qa import web
-    from qa.cli import _progress_bar, _stderr_console
+    from qa.cli_common import progress_bar, stderr_console
+    from qa.reading import web
 
-    console = _stderr_console()
+    console = stderr_console()
 
     def one_pass():
         def skipped(err) -> None:
@@ -21,7 +21,7 @@ def run_ingest(paths: tuple[Path | str, ...], target: Path | str, encoder, watch
         fetch_errors = []
         files = web.fetch(paths, lambda err: (fetch_errors.append(err), skipped(err)),
                           say=lambda line: console.print(line, highlight=False))
-        bar, update = _progress_bar()
+        bar, update = progress_bar()
         report, articles = _add(target, files, encoder, bar, update)
         report.errors[:0] = fetch_errors
         where = f"library {target} holds {articles} articles" if articles is not None else \
@@ -40,7 +40,7 @@ def _add(target: Path | str, files: list[Path | str], encoder, bar, update):
     """The report of adding ``files``, and the articles the library holds after (None: the library
     did not exist before and nothing went in, so it was not kept: a typo'd path makes none)."""
     from qa.library import FolderLibrary, LibraryError, create_library, library_exists
-    from qa.library.generations import remove_new_library
+    from qa.library.folder.generations import remove_new_library
 
     new = not library_exists(target)
     made_folder = isinstance(target, Path) and not target.exists()

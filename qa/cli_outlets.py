@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from qa.answering import Citation
-from qa.dates import is_inferred
 from qa.outlets import SideBySide, also_reported
+from qa.reading.dates import is_inferred
 
 
 def print_also_reported(console: Console, citation: Citation) -> None:

@@ -15,7 +15,7 @@ def model_states() -> list[dict]:
     use) or "not installed" with the pip command."""
     import importlib.util
 
-    from qa.models import _stamp, _stamp_path, load_manifest
+    from qa.models import is_verified, load_manifest
     from qa.paths import cache_dir
 
     rows = []
@@ -30,11 +30,8 @@ def model_states() -> list[dict]:
                 path = Path(next(iter(found.submodule_search_locations))) / spec.file
             else:
                 path = cache_dir() / "models" / spec.file
-            try:
-                if path.is_file() and json.loads(_stamp_path(path).read_text()) == _stamp(path, spec):
-                    state = "verified"
-            except (OSError, ValueError):
-                pass
+            if path.is_file() and is_verified(path, spec):
+                state = "verified"
         rows.append({"role": spec.role, "name": spec.name, "state": state, "path": str(path) if path else None,
                      "size": spec.size, "sha256": spec.sha256})
     return rows

@@ -76,7 +76,7 @@ def list_libraries() -> list[LibraryInfo]:
 
 def remove_library(name: str) -> Path:
     """Delete the named library's folder, under its write lock (never under a running ingest)."""
-    from qa.library.generations import holding_write_lock
+    from qa.library.folder.generations import holding_write_lock
 
     path = named_library(name)
     if not (path / "manifest.json").is_file():

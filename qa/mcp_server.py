@@ -107,7 +107,7 @@ def mcp_command(library: Path | str | None, model: str | None) -> None:
     \b
         {"mcpServers": {"news": {"command": "qa", "args": ["mcp", "--library", "/home/me/news-lib"]}}}
     """
-    from qa.cli import _open_assistant
+    from qa.cli_assistant import open_assistant
 
     load_mcp()
-    build_server(_open_assistant(library, model)).run("stdio")
+    build_server(open_assistant(library, model)).run("stdio")

@@ -106,6 +106,15 @@ def _stamp(path: Path, spec: ModelSpec) -> dict:
     return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": spec.sha256}
 
 
+def is_verified(path: Path, spec: ModelSpec) -> bool:
+    """Whether ``path`` passed a check against ``spec`` before and has not changed since (its
+    size and mtime are those checked): a start need not hash it again."""
+    try:
+        return json.loads(_stamp_path(path).read_text()) == _stamp(path, spec)
+    except (OSError, ValueError):
+        return False
+
+
 def _remember(path: Path, spec: ModelSpec) -> None:
     stamp_file = _stamp_path(path)
     stamp_file.parent.mkdir(parents=True, exist_ok=True)
@@ -117,11 +126,8 @@ def verify(path: Path, spec: ModelSpec) -> None:
     the next start does not re-hash a gigabyte, while any change to the file does."""
     if not path.is_file():
         raise ModelError(f"model {spec.name}: {path} is missing; {spec.install_hint}")
-    try:
-        if json.loads(_stamp_path(path).read_text()) == _stamp(path, spec):
-            return
-    except (OSError, ValueError):
-        pass
+    if is_verified(path, spec):
+        return
     size = path.stat().st_size
     if size != spec.size:
         raise ModelError(f"model {spec.name}: {path} has {size} bytes, expected {spec.size}; {spec.install_hint}")

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 
-from qa.chunking import sentence_spans
 from qa.reading import Article
+from qa.reading.chunking import sentence_spans
 
 if TYPE_CHECKING:
     from qa.answering import Citation
@@ -48,7 +48,7 @@ class Version:
     url: str
     quote: str | None  # None: the outlet's text has no sentence close to the cited one
     similarity: float  # rapidfuzz ratio to the cited quote, 0-100
-    date_source: str | None = None  # how ``date`` was found (qa.dates.DATE_SOURCES)
+    date_source: str | None = None  # how ``date`` was found (qa.reading.dates.DATE_SOURCES)
     adds: list[str] = field(default_factory=list)
     lacks: list[str] = field(default_factory=list)
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qa.chunking import sentence_spans
 from qa.judge import Judge
 from qa.library import StoredChunk
+from qa.reading.chunking import sentence_spans
 from qa.words import overlap
 
 RERANK_ARTICLES = 20

@@ -16,10 +16,10 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from embeddings.encoder import Encoder
-from qa.dates import question_time_range
 from qa.judge import Judge
 from qa.library import Filters, Library, StoredChunk
 from qa.reading import Article
+from qa.reading.dates import question_time_range
 from qa.rerank import rerank
 
 RRF_K = 60            # reciprocal rank fusion constant (Cormack et al. 2009)

@@ -431,7 +431,7 @@ def serve(library: Path | str | None, host: str, port: int, api_key: str | None,
         qa serve --library ~/news-lib
         OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="-")
     """
-    from qa.cli import _open_assistant
+    from qa.cli_assistant import open_assistant
 
     load_starlette()
     import uvicorn
@@ -443,7 +443,7 @@ def serve(library: Path | str | None, host: str, port: int, api_key: str | None,
     if not is_loopback(host) and not api_key:
         raise BadInput(f"--host {host} would let other machines in: set --api-key KEY (or QA_API_KEY), "
                        f"or keep the default 127.0.0.1")
-    assistant = _open_assistant(library, model, k)
+    assistant = open_assistant(library, model, k)
     from qa.models import ModelError
 
     try:

@@ -8,9 +8,9 @@ from hypothesis import given, settings, strategies as st
 from embeddings.encoder import TokenCounter
 import numpy as np
 
-from qa.chunking import (LEGACY, ChunkParams, TitleMixer, chunk_text, chunk_vectors, embed_text, encoder_texts,
-                         sentence_spans)
 from qa.models import embedder_spec, model_path
+from qa.reading.chunking import (LEGACY, ChunkParams, TitleMixer, chunk_text, chunk_vectors, embed_text,
+                                 encoder_texts, sentence_spans)
 
 from conftest import SEEDS
 

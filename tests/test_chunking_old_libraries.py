@@ -8,8 +8,8 @@ import json
 import numpy as np
 
 from conftest import SEEDS
-from qa.chunking import LEGACY, ChunkParams, embed_text
 from qa.library import FolderLibrary, doctor, open_library
+from qa.reading.chunking import LEGACY, ChunkParams, embed_text
 
 VOA = SEEDS / "003_c13b77ec0b5e076f.txt"
 OTHERS = [SEEDS / "000_8e1adf5baa08f22c.txt", SEEDS / "001_3f185c6f7e430aff.txt"]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.cleaning import clean_text, is_furniture
+from qa.reading.cleaning import clean_text, is_furniture
 
 SEEDS = Path(__file__).parent.parent / "qa" / "seeds"
 

@@ -36,16 +36,18 @@ def test_a_folder_store_without_the_column_opens_and_a_write_adds_it(fake_encode
 
 def test_a_milvus_collection_without_the_field_opens_and_takes_new_articles(fake_encoder, tmp_path, monkeypatch):
     pytest.importorskip("pymilvus", reason="pip install 'qa-news[milvus]'")
-    from qa.library import milvus, milvus_client
+    from qa.library.milvus import client as milvus_client
+
+    real_schemas = milvus_client.schemas
 
     def old_schemas(dim: int, keyed: bool):
-        chunks, articles, meta = milvus_client.schemas(dim, keyed)
+        chunks, articles, meta = real_schemas(dim, keyed)
         articles.fields.remove(next(f for f in articles.fields if f.name == "date_source"))
         return chunks, articles, meta
 
     address = f"milvus://{tmp_path}/lib.db/lib"
     try:
-        monkeypatch.setattr(milvus, "schemas", old_schemas)
+        monkeypatch.setattr(milvus_client, "schemas", old_schemas)
         create_library(address, fake_encoder)
         monkeypatch.undo()
         lib = open_library(address, fake_encoder)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.dates import dated_by, find_publication_date, is_dateline, is_inferred, question_time_range
+from qa.reading.dates import dated_by, find_publication_date, is_dateline, is_inferred, question_time_range
 
 SEEDS = Path(__file__).parent.parent / "qa" / "seeds"
 TODAY = date(2025, 1, 15)

@@ -7,7 +7,7 @@ import pytest
 
 from embeddings.index import VectorIndex, ivf_lists, ivf_probes
 from qa.library import FolderLibrary, LibraryError, doctor
-from qa.library.checks import Damaged, check_index_file
+from qa.library.folder.checks import Damaged, check_index_file
 
 from conftest import SEEDS
 

@@ -50,7 +50,7 @@ def test_real_news_week_ingests(tmp_path, encoder):
     assert reopened.counts["chunks"] == len(reopened.index) > 1000
     # every text the encoder reads (a chunk, or a title mixed into its chunks) fits its 256 word pieces
     counter = encoder.token_counter()
-    from qa.chunking import ChunkParams, encoder_texts
+    from qa.reading.chunking import ChunkParams, encoder_texts
     params = ChunkParams.from_dict(reopened.chunking)
     assert params.title_mix  # a new library: the title is encoded once, not before every chunk
     sample = reopened.chunks(range(0, len(reopened.index), 7))

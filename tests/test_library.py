@@ -77,7 +77,7 @@ def test_other_format_and_missing_library_are_refused(tmp_path, fake_encoder):
 def test_keywords_loaded_with_the_checked_vocabulary_search_as_bm25s_loads_them(tmp_path):
     """An open parses the vocabulary once (for its check) and hands it to bm25s."""
     from qa.bm25 import KeywordIndex
-    from qa.library.checks import load_keywords
+    from qa.library.folder.checks import load_keywords
 
     texts = ["Russia proposed six-sided talks on Korea", "The harbour reopened after repairs", "Talks in London"]
     KeywordIndex.build(texts).save(tmp_path / "bm25")

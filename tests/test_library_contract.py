@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SEEDS
-from qa.chunking import ChunkParams, chunk_vectors
 from qa.library import Filters, Library, create_library, library_exists, open_library
+from qa.reading.chunking import ChunkParams, chunk_vectors
 from qa.retrieval import Retriever
 
 BACKENDS = {"folder": lambda tmp: tmp / "lib",
@@ -27,7 +27,7 @@ OUTLETS = ["Harbour Times", "Valley Post", "Coast Herald"]
 def address(request, tmp_path):
     if request.param.startswith("milvus"):
         pytest.importorskip("pymilvus", reason="pip install 'qa-news[milvus]'")
-        from qa.library.milvus_client import disconnect_all
+        from qa.library.milvus import disconnect_all
 
         request.addfinalizer(disconnect_all)  # stops this test's Milvus Lite engine
     return BACKENDS[request.param](tmp_path)

@@ -25,7 +25,7 @@ Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
 
 @pytest.fixture(autouse=True)
 def _engines():
-    from qa.library.milvus_client import disconnect_all
+    from qa.library.milvus import disconnect_all
 
     yield
     disconnect_all()
@@ -145,7 +145,7 @@ def test_two_processes_ask_while_a_third_ingests_one_milvus_lite_library(tmp_pat
         rows = [c.row for a in library.articles() for c in library.article_chunks(a.id)]
         assert len(rows) == len(set(rows)) == library.counts["chunks"]  # nothing lost, no duplicates
     finally:
-        from qa.library.milvus_client import disconnect_all
+        from qa.library.milvus import disconnect_all
 
         disconnect_all()
         server.stdin.close()
@@ -168,7 +168,7 @@ def test_ray_ingest_into_milvus_lite_answers_the_2003_question(tmp_path, encoder
     library = open_library(lib, encoder)
     assert library.counts["articles"] == 4
     rows = sorted(c.row for a in library.articles() for c in library.article_chunks(a.id))
-    from qa.chunking import ChunkParams, chunk_vectors
+    from qa.reading.chunking import ChunkParams, chunk_vectors
 
     made_here = chunk_vectors(encoder, [(c.article.title, c.text) for c in library.chunks(rows[:3])],
                               ChunkParams.from_dict(library.chunking))  # as a one-machine ingest makes them
@@ -179,7 +179,7 @@ def test_ray_ingest_into_milvus_lite_answers_the_2003_question(tmp_path, encoder
 
 def test_a_lite_file_is_free_for_another_process_once_this_one_disconnects(tmp_path):
     from qa.library import create_library
-    from qa.library.milvus_client import disconnect_all
+    from qa.library.milvus import disconnect_all
 
     lib = f"milvus://{tmp_path}/news.db/seeds"
     create_library(lib, FakeEncoder()).add([SEEDS / "000_8e1adf5baa08f22c.txt"], FakeEncoder())
@@ -223,7 +223,7 @@ def test_an_ingest_killed_between_staged_batches_and_its_switch_leaves_nothing_v
     monkeypatch.setattr(MilvusLibrary, "stage", stage_then_die)
     with pytest.raises(Killed):
         open_library(lib, enc).add([SEEDS], enc)
-    pending = before._count(before._chunks_c, f"added > {generation}")
+    pending = before.db.count(before.db.chunks, f"added > {generation}")
     assert pending == sum(staged) > 0  # the rows went in before the ingest's end
 
     after = open_library(lib, enc)
@@ -240,7 +240,7 @@ def test_an_ingest_killed_between_staged_batches_and_its_switch_leaves_nothing_v
     assert done.counts["articles"] == 4 and done.manifest["generation"] == generation + 1
     rows = [c.row for a in done.articles() for c in done.article_chunks(a.id)]
     assert len(rows) == len(set(rows)) == done.counts["chunks"]
-    assert done._count(done._chunks_c, "id >= 0") == done.counts["chunks"]  # no leftovers, no copies
+    assert done.db.count(done.db.chunks, "id >= 0") == done.counts["chunks"]  # no leftovers, no copies
 
 
 def test_a_library_made_before_the_month_field_still_filters_by_date(tmp_path, monkeypatch):
@@ -250,11 +250,12 @@ def test_a_library_made_before_the_month_field_still_filters_by_date(tmp_path, m
     from datetime import date
 
     from qa.library import Filters, create_library
-    from qa.library.milvus import MilvusLibrary, date_expr
+    from qa.library.milvus.client import Collections
+    from qa.library.milvus.expressions import date_expr
 
     from test_library_contract import articles_file
 
-    real_call = MilvusLibrary._call
+    real_call = Collections.call
 
     def as_before(self, method, *args, **kwargs):
         if method == "create_collection" and args[0].endswith("_chunks"):
@@ -267,7 +268,7 @@ def test_a_library_made_before_the_month_field_still_filters_by_date(tmp_path, m
     found = {}
     for name in ("now", "before"):
         if name == "before":
-            monkeypatch.setattr(MilvusLibrary, "_call", as_before)
+            monkeypatch.setattr(Collections, "call", as_before)
         lib = f"milvus://{tmp_path}/{name}.db/news"
         create_library(lib, enc).add([source], enc)
         monkeypatch.undo()

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from qa import reading
+from qa.reading import files as reading
 from qa.reading import Article, ReadError, iter_files, read_file, read_paths
 
 SEEDS = Path(__file__).parent.parent / "qa" / "seeds"

@@ -12,7 +12,8 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from qa.library import generations, manifest as manifests
+from qa.library import manifest as manifests
+from qa.library.folder import generations
 from qa import cli
 from qa.library import FolderLibrary, LibraryError
 from qa.retrieval import Retriever

@@ -33,7 +33,7 @@ DRIVER = textwrap.dedent(r"""
     sys.path[:0] = [sys.argv[1], os.path.join(sys.argv[1], "tests")]
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     import qa.embedder
-    import qa.library.generations as generations
+    import qa.library.folder.generations as generations
     from qa import cli
     from fakes import FakeEncoder
 
@@ -158,7 +158,7 @@ def test_sigkill_at_every_step_and_at_random_moments_leaves_before_or_after(setu
 
 def test_every_new_file_is_on_disk_before_the_manifest_points_at_it(tmp_path, monkeypatch):
     """The order that makes the switch safe against power loss, not only SIGKILL."""
-    import qa.library.generations as generations
+    import qa.library.folder.generations as generations
 
     encoder = FakeEncoder()
     lib = FolderLibrary.create(tmp_path / "lib", encoder)

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from embeddings.encoder import TokenCounter
-from qa.chunking import ChunkParams, chunk_text, embed_text, sentence_spans
-from qa.cleaning import clean_text
-from qa.dates import find_publication_date, is_dateline, question_time_range
 from qa.library import FolderLibrary
 from qa.models import embedder_spec, model_path
 from qa.reading import Article, ReadError, read_file
+from qa.reading.chunking import ChunkParams, chunk_text, embed_text, sentence_spans
+from qa.reading.cleaning import clean_text
+from qa.reading.dates import find_publication_date, is_dateline, question_time_range
 
 from fakes import FakeEncoder
 

@@ -75,7 +75,7 @@ def test_a_failed_commit_leaves_no_files_of_its_generation(tmp_path, fake_encode
     def broken(db, change):
         raise UnicodeEncodeError("utf-8", "\udce9", 0, 1, "surrogates not allowed")
 
-    monkeypatch.setattr("qa.library.generations.write_change", broken)
+    monkeypatch.setattr("qa.library.folder.generations.write_change", broken)
     more = tmp_path / "more"
     more.mkdir()
     (more / "c.txt").write_text(STORIES[4])
@@ -125,7 +125,7 @@ def test_a_read_only_library_folder_is_one_line_and_exit_2(tmp_path, fakes, monk
             raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(dst))
         return real_copy(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr("qa.library.generations.shutil.copyfile", read_only)
+    monkeypatch.setattr("qa.library.folder.generations.shutil.copyfile", read_only)
     more = tmp_path / "more"
     more.mkdir()
     (more / "c.txt").write_text(STORIES[4])
@@ -233,7 +233,7 @@ def test_a_library_that_cannot_be_created_is_a_library_error(tmp_path, fake_enco
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("qa.library.generations.json.dump", full)
+    monkeypatch.setattr("qa.library.folder.generations.json.dump", full)
     with pytest.raises(LibraryError, match="No space left on device"):
         FolderLibrary.create(tmp_path / "lib", fake_encoder)
     assert not any(p.name.endswith(".tmp") for p in (tmp_path / "lib").iterdir())

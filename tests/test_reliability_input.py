@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qa import cli, reading
+from qa import cli
 from qa.library import FolderLibrary
+from qa.reading import files as reading
 from qa.reading import MAX_ARTICLE_CHARS, MAX_FILE_BYTES, MAX_LINE_BYTES
 
 from fakes import FakeEncoder

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from qa import cli, reading
-from qa.chunking import chunk_vectors
+from qa import cli
 from qa.library import FolderLibrary, LibraryError, doctor
+from qa.reading import files as reading
+from qa.reading.chunking import chunk_vectors
 from qa.retrieval import Retriever
 
 from conftest import SEEDS
@@ -84,7 +85,7 @@ def test_unchanged_files_are_skipped_by_hash_without_a_new_generation(tmp_path, 
     monkeypatch.setattr("qa.library.ingest.read_file", reading.read_file)
     # Nothing is encoded or written either: only each file's hash is computed.
     monkeypatch.setattr(fake_encoder, "encode", lambda texts, *a, **kw: pytest.fail(f"encoded again: {texts}"))
-    monkeypatch.setattr("qa.library.generations.CHECKPOINT", lambda step: pytest.fail(f"a write started ({step})"))
+    monkeypatch.setattr("qa.library.folder.generations.CHECKPOINT", lambda step: pytest.fail(f"a write started ({step})"))
     report = lib.add([SEEDS], fake_encoder)
     assert len(report.unchanged) == 4 and report.added == [] and len(report.duplicates) == 4
     assert lib.manifest["generation"] == generation

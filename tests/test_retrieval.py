@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.chunking import ChunkParams
 from qa.library import FolderLibrary
+from qa.reading.chunking import ChunkParams
 from qa.retrieval import Retriever
 
 QUESTION = "How much will the harbour bridge repairs cost?"

@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
-from qa import cli, web
+from qa import cli
+from qa.reading import web
 
 from conftest import SEEDS
 

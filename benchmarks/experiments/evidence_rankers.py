@@ -25,7 +25,7 @@ from scipy.optimize import minimize
 
 from qa.embedder import load_encoder
 from qa import answering, evaluation
-from qa.chunking import sentence_spans
+from qa.reading.chunking import sentence_spans
 from qa.library import open_library
 from qa.question_kind import asks_for_entity, question_names
 from qa.retrieval import Retriever

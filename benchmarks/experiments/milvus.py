@@ -33,7 +33,7 @@ from benchmarks.common import REPO, describe  # noqa: E402
 
 from qa.embedder import load_encoder  # noqa: E402
 from qa import evaluation  # noqa: E402
-from qa.chunking import Chunk  # noqa: E402
+from qa.reading.chunking import Chunk  # noqa: E402
 from qa.library import Change, Library, create_library, open_library  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402
 
@@ -124,14 +124,15 @@ def filtered(library: Path, size: int, tmp: Path) -> str:
     between 2000 and 2025 (5% undated), in two Milvus Lite collections: one as libraries made
     before the month field and as Lite libraries now (filters on ``date`` alone), and one with
     an INVERTED index on ``month`` filtered on both, the expression a partition-keyed server
-    library gets (``date_expr``): whether month terms pay on an engine without partition keys."""
+    library gets (``date_expr`` in qa/library/milvus/expressions.py): whether month terms pay
+    on an engine without partition keys."""
     from datetime import date
 
     from pymilvus import DataType, MilvusClient
 
     from qa.library import Filters
-    from qa.library.milvus import date_expr, month
     from benchmarks.suite.scale import TIMED_QUERIES, latency_ms, scale_vectors
+    from qa.library.milvus.expressions import date_expr, month
 
     x, queries = scale_vectors(library, size)
     queries = queries[:TIMED_QUERIES]
@@ -220,7 +221,7 @@ def main() -> None:
         for name, lib in (("folder (FAISS + bm25s)", folder), ("Milvus Lite (FLAT + Milvus BM25)", milvus)):
             s, per_q = recall(lib, encoder, a.dataset)
             print(f"| {name} | {s['recall@1']:.3f} | {s['recall@5']:.3f} | {s['recall@10']:.3f} | {per_q * 1e3:.0f} |")
-        from qa.library.milvus_client import disconnect_all
+        from qa.library.milvus import disconnect_all
 
         disconnect_all()  # Milvus Lite: one process per file, and the cold asks are other processes
         if a.asks:

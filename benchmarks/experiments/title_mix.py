@@ -104,7 +104,7 @@ def sample(dataset: Path, n_articles: int, folder: Path) -> tuple[Path, list[dic
 
 
 def params_of(design: str):
-    from qa.chunking import LEGACY, ChunkParams
+    from qa.reading.chunking import LEGACY, ChunkParams
 
     if design == "legacy":
         return "legacy: title\\nchunk, overlap 1", LEGACY
@@ -118,7 +118,7 @@ def run(dataset: Path, n_articles: int, designs: list[str], alphas: list[float])
     from qa.embedder import load_encoder
     from qa import evaluation
     from qa.api import Assistant
-    from qa.chunking import LEGACY, chunk_text, embed_text
+    from qa.reading.chunking import LEGACY, chunk_text, embed_text
     from qa.library import FolderLibrary
 
     inner = load_encoder()
@@ -132,7 +132,7 @@ def run(dataset: Path, n_articles: int, designs: list[str], alphas: list[float])
     for design in designs:
         label, params = params_of(design)
         start = time.perf_counter()
-        enc = Design(cached)  # the library mixes the titles in itself (qa.chunking.TitleMixer)
+        enc = Design(cached)  # the library mixes the titles in itself (qa.reading.chunking.TitleMixer)
         where = tmp / f"lib{len(rows)}"
         lib = FolderLibrary.create(where, enc, params)
         report = lib.add([corpus], enc)

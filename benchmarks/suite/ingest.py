@@ -48,7 +48,7 @@ def _ingest(corpus: Path, library: Path) -> dict:
 def _bare(library: Path) -> dict:
     """The texts ingest gave the encoder, in its order: per article its title (where the library
     mixes titles in) and its chunks, or each chunk with its title before it (``title_mix`` 0)."""
-    from qa.chunking import ChunkParams, encoder_texts
+    from qa.reading.chunking import ChunkParams, encoder_texts
     from qa.library import open_library
 
     lib = open_library(library)

@@ -5,7 +5,7 @@
 Why: qa's retrieval must stay interactive as a library grows from thousands of chunks to a
 million. This measures, for each size, (1) the exact baseline ``IndexFlatIP``; (2) the index
 ``VectorIndex`` picks for that size (exact up to ``VectorIndex.exact_max_rows`` rows, IVF
-above), saved, checked (``qa.library.checks.check_index_file``, done on every open) and opened
+above), saved, checked (``qa.library.folder.checks.check_index_file``, done on every open) and opened
 memory-mapped the way ``qa ask`` opens it; (3) BM25 (``qa.bm25.KeywordIndex``).
 
 Data: the real all-MiniLM-L6-v2 vectors of a library's chunks (``--library``, default
@@ -104,7 +104,7 @@ def _exact(library: Path, size: int) -> dict:
 
 def _chosen(library: Path, size: int, truth: np.ndarray) -> dict:
     from embeddings.index import VectorIndex
-    from qa.library.checks import check_index_file, read_index
+    from qa.library.folder.checks import check_index_file, read_index
 
     x, queries = scale_vectors(library, size)
     before = _rss_mib()

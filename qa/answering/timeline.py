@@ -25,8 +25,8 @@ from qa.answering.answer import Answer, Citation, Evidence, TimelineEntry
 from qa.answering.evidence import close_enough, select_evidence
 from qa.answering.prompt import ABSTAIN_MARK, without_chat_tokens
 from qa.answering.verify import finish
-from qa.chunking import sentence_spans
-from qa.dates import is_dateline
+from qa.reading.chunking import sentence_spans
+from qa.reading.dates import is_dateline
 from qa.library.filters import Filters
 from qa.llm import LLM
 from qa.retrieval import Passage

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from qa.chunking import sentence_spans
+from qa.reading.chunking import sentence_spans
 from qa.words import STOPWORDS, WORD, content_words, overlap
 
 __all__ = ["ADDRESSED", "ASKING", "STOPWORDS", "WORD", "best_sentence", "content_words", "overlap",
@@ -25,7 +25,7 @@ ASKING = re.compile(r"\?[\s\"'’”)]*$")
 
 
 def split_sentences(text: str) -> list[str]:
-    """The sentences of ``text``, as ``qa.chunking`` cuts them."""
+    """The sentences of ``text``, as ``qa.reading.chunking`` cuts them."""
     return [text[s:e] for s, e in sentence_spans(text)]
 
 

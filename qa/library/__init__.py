@@ -6,10 +6,10 @@ Open or create one through the factory, which picks the backend from the address
     library = open_library("~/news-lib")
 
 Where things are: ``base.py`` the seam; ``factory.py`` address -> backend;
-``ingest.py`` read → chunk → encode → commit; ``folder.py`` the folder backend,
-with ``manifest.py`` (its format), ``store.py`` (SQLite), ``checks.py`` (byte
-checks of the FAISS and BM25 files), ``generations.py`` (atomic writes) and
-``doctor.py`` (check and repair). See docs/architecture.md.
+``ingest.py`` read → chunk → encode → commit; ``manifest.py`` the manifest
+format; ``folder/`` the folder backend (SQLite store, byte checks of the FAISS
+and BM25 files, atomic generations, doctor); ``milvus/`` the Milvus backend.
+See docs/architecture.md.
 """
 from qa.errors import LibraryError
 from qa.library.base import Hits, Library, Progress, StoredChunk

@@ -32,13 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.encoder import Encoder
-from qa.chunking import Chunk
 from qa.errors import LibraryError
 from qa.library.change import Change
 from qa.library.filters import Filters
 from qa.library.ingest import ingest
 from qa.library.reports import DoctorReport, IngestReport, RemoveReport
 from qa.reading import Article, ReadError
+from qa.reading.chunking import Chunk
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Hits = list[tuple[int, float]]               # (chunk row, score), best first

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.chunking import Chunk
 from qa.reading import Article
+from qa.reading.chunking import Chunk
 
 
 @dataclass

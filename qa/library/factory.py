@@ -1,7 +1,7 @@
 """Which backend keeps a library, chosen from its address (as txtai picks an ANN backend from config).
 
-A directory is a folder library (``folder.py``); ``milvus://`` and ``milvuss://``
-addresses are Milvus libraries (``milvus.py``). A new backend registers the URI
+A directory is a folder library (``folder/``); ``milvus://`` and ``milvuss://``
+addresses are Milvus libraries (``milvus/``). A new backend registers the URI
 schemes it serves in :data:`BACKENDS`; everything else asks this module.
 """
 from __future__ import annotations

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embeddings.encoder import Encoder, EncodingQueue
-from qa.chunking import ChunkParams, TitleMixer, chunk_text, encoder_texts
+from qa.reading.chunking import ChunkParams, TitleMixer, chunk_text, encoder_texts
 from qa.library.change import Change
 from qa.library.reports import IngestReport
 from qa.library.twins import TwinDater

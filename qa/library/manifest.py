@@ -2,7 +2,7 @@
 
 The manifest names the current generation's files and says which embedder and
 chunking made them. It is the one file a writer replaces to switch generations
-(see ``generations.py``), so every field is checked before anything trusts it.
+(see ``folder/generations.py``), so every field is checked before anything trusts it.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 from embeddings.encoder import Encoder
-from qa.chunking import ChunkParams
 from qa.errors import FormatError, LibraryError
+from qa.reading.chunking import ChunkParams
 
 FORMAT = 1
 MANIFEST = "manifest.json"

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rapidfuzz import fuzz
 
-from qa.chunking import Chunk
-from qa.dates import MIN_YEAR, TWIN
 from qa.library.filters import Filters
 from qa.reading import Article
+from qa.reading.chunking import Chunk
+from qa.reading.dates import MIN_YEAR, TWIN
 
 if TYPE_CHECKING:
     from qa.library.base import Library

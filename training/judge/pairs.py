@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from qa.reading.chunking import sentence_spans
 from qa.words import content_words
-from qa.chunking import sentence_spans
 
 _PUNCT = set(string.punctuation) | set("‘’“”–—")
 MIN_WORDS, MAX_CHARS = 4, 600

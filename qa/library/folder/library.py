@@ -31,19 +31,19 @@ import numpy as np
 from embeddings.encoder import Encoder
 from embeddings.index import VectorIndex
 from qa.bm25 import KeywordIndex
-from qa.chunking import ChunkParams
+from qa.reading.chunking import ChunkParams
 from qa.errors import LibraryError
-from qa.library.doctor import doctor as check_folder
-from qa.library import generations
 from qa.library.base import Hits, Library, StoredChunk
 from qa.library.change import Change
-from qa.library.checks import Damaged, Vanished, check_index_file, load_keywords, read_index
 from qa.library.filters import Filters
-from qa.library.generations import LOCK, checkpoint, holding_write_lock, remove_leftovers
+from qa.library.folder import generations
+from qa.library.folder.checks import Damaged, Vanished, check_index_file, load_keywords, read_index
+from qa.library.folder.doctor import doctor as check_folder
+from qa.library.folder.generations import LOCK, checkpoint, holding_write_lock, remove_leftovers
+from qa.library.folder.store import (ChunkOwners, article_columns, article_from_row, chunk_texts, describe_error,
+                                     file_hashes, has_table, links_by_path, open_store, store_shape)
 from qa.library.manifest import MANIFEST, check_embedder, doctor_hint, new_manifest, read_manifest
 from qa.library.reports import DoctorReport
-from qa.library.store import (ChunkOwners, article_columns, article_from_row, chunk_texts, describe_error,
-                              file_hashes, has_table, links_by_path, open_store, store_shape)
 from qa.reading import Article
 
 if TYPE_CHECKING:

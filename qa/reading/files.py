@@ -16,19 +16,17 @@ import re
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlparse
 
-from qa.dates import dated_by, is_dateline
+from qa.reading.article import Article, ReadError
+from qa.reading.dates import dated_by, is_dateline
+from qa.reading.text import BINARY_SNIFF_BYTES, NotText, decode_text, url_host, visible_text
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 GZIP_SUFFIX = ".gz"
 MAX_PREFIX_CHARS = 60
 MAX_TITLE_CHARS = 150
-BINARY_SNIFF_BYTES = 8192
-MAX_UNDECODABLE_SHARE = 0.05
 # Limits that keep one odd file from exhausting memory or time. Whole-file formats are refused
 # unread above MAX_FILE_BYTES (counted after decompression, so a gzip bomb stops there too); a
 # JSON Lines file may be any size, but one line may not exceed MAX_LINE_BYTES; and an article
@@ -39,7 +37,7 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_ARTICLE_CHARS = 500_000
 _READ_BLOCK = 1 << 20
 
-# qa.cleaning (its ~25 patterns compiled at import) is loaded by the first article read, not
+# qa.reading.cleaning (its ~25 patterns compiled at import) is loaded by the first article read, not
 # by every module that names an Article; one thread at a time (CPython 3.11, see qa/bm25.py).
 _IMPORT = threading.Lock()
 
@@ -48,48 +46,7 @@ _UNSAFE_ID_CHARS_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 # a user message, so an article carrying them could open a fake system turn. No news text needs them.
 _CHAT_TOKEN_RE = re.compile(r"<\|[^<>|\n]{0,40}\|>")
 _MARKDOWN_HEADING_RE = re.compile(r"^#+\s*")
-_CONTROL_CHARS = frozenset(chr(code) for code in range(32)) - set("\t\n\r\f")
-_HTML_DROPPED_TAGS = (
-    "script", "style", "noscript", "template", "svg", "title", "nav", "header", "footer", "aside", "form",
-)
-_HTML_BLOCK_TAGS = (
-    "address", "article", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "h1", "h2", "h3",
-    "h4", "h5", "h6", "hr", "li", "main", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
-)
 _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
-
-
-@dataclass(frozen=True)
-class Article:
-    """One article ready for indexing; `text` is cleaned and `content_hash` identifies duplicates."""
-
-    id: str
-    content_hash: str
-    title: str
-    text: str
-    source: str
-    url: str
-    date: str | None
-    # How ``date`` was found: one of qa.dates.DATE_SOURCES, or None (undated, or stored before
-    # qa recorded it). A default, so code that builds Articles without it keeps working.
-    date_source: str | None = None
-
-
-@dataclass(frozen=True)
-class ReadError:
-    """A file or record that could not be read, reported instead of raised."""
-
-    path: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.message}"
-
-
-class _NotText(ValueError):
-    """Raised internally when bytes are binary rather than (mostly) UTF-8 text."""
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -198,24 +155,6 @@ def _open_binary(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.name.lower().endswith(GZIP_SUFFIX) else open(path, "rb")
 
 
-def _decode(data: bytes) -> str:
-    """Decode UTF-8, tolerating a few bad bytes in otherwise textual data (e.g. stray Latin-1)."""
-    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
-        raise _NotText("binary file (contains NUL bytes)")
-    try:
-        text = data.decode("utf-8-sig")
-        sample = text[:BINARY_SNIFF_BYTES]  # valid UTF-8 can still be control bytes
-        if sum(char in _CONTROL_CHARS for char in sample) > MAX_UNDECODABLE_SHARE * len(sample):
-            raise _NotText("binary file (control characters)")
-        return text
-    except UnicodeDecodeError:
-        text = data.decode("utf-8-sig", errors="replace")
-    bad = text.count("\ufffd") + sum(char in _CONTROL_CHARS for char in text)
-    if bad > MAX_UNDECODABLE_SHARE * len(text):
-        raise _NotText("binary file (not UTF-8 text)")
-    return text
-
-
 def _too_large(size: int, limit: int, what: str) -> str:
     return f"{what} too large ({size:,} bytes; the limit is {limit:,})"
 
@@ -236,12 +175,12 @@ def _read_whole(path: Path, suffix: str) -> Iterator[Article | ReadError]:
                     yield ReadError(str(path), None, _too_large(size, MAX_FILE_BYTES, "file") + advice)
                     return
                 data = stream.read(MAX_FILE_BYTES + 1)
-            text = _decode(data)
+            text = decode_text(data)
             del data
     except _GZIP_ERRORS as error:
         yield ReadError(str(path), None, f"corrupt gzip data: {error}")
         return
-    except _NotText as error:
+    except NotText as error:
         yield ReadError(str(path), None, str(error))
         return
     if not text.strip():
@@ -309,8 +248,8 @@ def _skip_line(stream: IO[bytes]) -> int:
 
 def _jsonl_record(path: Path, raw: bytes, line_number: int) -> Article | ReadError:
     try:
-        record = json.loads(_decode(raw))
-    except _NotText as error:
+        record = json.loads(decode_text(raw))
+    except NotText as error:
         return ReadError(str(path), line_number, str(error))
     except (ValueError, RecursionError) as error:
         return _json_error(path, line_number, error)
@@ -339,7 +278,7 @@ def _record_article(
         prefix=_field(record, "id") or fallback_prefix,
         raw_text=record["text"],
         title=_field(record, "title"),
-        source=_field(record, "source") or _host(url) or path.name,
+        source=_field(record, "source") or url_host(url) or path.name,
         url=url or str(path.resolve()),
         declared_date=_field(record, "date"),
         date_url=url,
@@ -352,14 +291,6 @@ def _field(record: dict[str, Any], name: str) -> str:
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return " ".join(str(value).split())
     return ""
-
-
-def _host(url: str) -> str:
-    try:
-        host = urlparse(url).hostname or ""
-    except ValueError:
-        return ""
-    return host.removeprefix("www.")
 
 
 def _text_file_article(path: Path, text: str) -> Article | ReadError:
@@ -381,7 +312,7 @@ def _html_article(path: Path, html: str) -> Article | ReadError:
     import trafilatura
 
     metadata = trafilatura.extract_metadata(html)
-    text = trafilatura.extract(html, include_comments=False, favor_precision=True) or _visible_text(html)
+    text = trafilatura.extract(html, include_comments=False, favor_precision=True) or visible_text(html)
     return _make_article(
         path,
         None,
@@ -393,26 +324,6 @@ def _html_article(path: Path, html: str) -> Article | ReadError:
         declared_date=metadata.date if metadata else None,
         date_url=(metadata.url or "") if metadata else "",
     )
-
-
-_XML_INCOMPATIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _visible_text(html: str) -> str:
-    """Text a reader would see, minus scripts, styles and page chrome elements."""
-    import lxml.html
-    from lxml.etree import ParserError
-
-    html = _XML_INCOMPATIBLE.sub(" ", html)  # lxml refuses control characters anywhere in the tree
-    try:
-        root = lxml.html.fromstring(html)
-    except (ParserError, ValueError):
-        return ""
-    for element in list(root.iter(*_HTML_DROPPED_TAGS)):
-        element.drop_tree()
-    for element in root.iter(*_HTML_BLOCK_TAGS):
-        element.tail = "\n" + (element.tail or "")
-    return root.text_content()
 
 
 def _make_article(
@@ -432,7 +343,7 @@ def _make_article(
         return ReadError(str(path), line, f"article text too long ({len(raw_text):,} characters; the limit is "
                                           f"{MAX_ARTICLE_CHARS:,}); split it into several articles")
     with _IMPORT:
-        from qa.cleaning import clean_text
+        from qa.reading.cleaning import clean_text
     text = clean_text(raw_text)
     if not any(char.isalnum() for char in text):
         return ReadError(str(path), line, "no article text left after removing page furniture")

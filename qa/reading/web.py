@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlparse
 from urllib.robotparser import RobotFileParser
 
 from qa import __version__
-from qa.reading import ReadError
+from qa.reading.article import ReadError
 
 USER_AGENT = f"qa-news/{__version__} (offline news question answering; fetches only what its user asked for)"
 TIMEOUT_S = 20.0  # for each read
@@ -140,14 +140,14 @@ def page_record(html: str, url: str) -> dict:
     """What trafilatura finds in a page, as a qa JSON record (the fields ``qa ingest`` reads)."""
     import trafilatura
 
-    from qa.reading import _host, _visible_text
+    from qa.reading.text import url_host, visible_text
 
     metadata = trafilatura.extract_metadata(html)
-    text = trafilatura.extract(html, include_comments=False, favor_precision=True) or _visible_text(html)
+    text = trafilatura.extract(html, include_comments=False, favor_precision=True) or visible_text(html)
     return {"id": _slug_url(url), "url": url, "text": text,
             "title": one_line(metadata.title if metadata else ""),
             "date": metadata.date if metadata and metadata.date else None,
-            "source": one_line(metadata.sitename if metadata and metadata.sitename else _host(url))}
+            "source": one_line(metadata.sitename if metadata and metadata.sitename else url_host(url))}
 
 
 def one_line(text: str | None) -> str:
@@ -222,7 +222,7 @@ def page_text(body: bytes, kind: str) -> str:
     """A page's text in the charset it declares: a byte order mark, else the Content-Type header,
     else a ``<meta>`` near its top (HTML's order), else UTF-8, as for a local file. A page in
     ISO-8859-1 or windows-1251 is read as such, not refused as binary or garbled."""
-    from qa.reading import _decode
+    from qa.reading.text import decode_text
 
     declared = _CHARSET.search(kind) or _META_CHARSET.search(body[:4096].decode("ascii", "replace"))
     charset = declared[1].lower() if declared and not body.startswith(codecs.BOM_UTF8) else ""
@@ -230,16 +230,16 @@ def page_text(body: bytes, kind: str) -> str:
         codec = codecs.lookup(charset).name if charset else "utf-8"
     except LookupError:
         codec = "utf-8"
-    return _decode(body) if codec == "utf-8" else body.decode(codec, errors="replace")
+    return decode_text(body) if codec == "utf-8" else body.decode(codec, errors="replace")
 
 
 def _page(cache: WebCache, url: str, final: str, body: bytes, kind: str, on_error,
           extra: dict | None = None) -> list[Path]:
-    from qa.reading import _NotText
+    from qa.reading.text import NotText
 
     try:
         record = page_record(page_text(body, kind), final)
-    except _NotText as e:
+    except NotText as e:
         on_error(ReadError(url, None, str(e)))
         return []
     if not record["text"].strip():

@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 import numpy as np
 
-from qa.chunking import embed_text
+from qa.reading.chunking import embed_text
 from qa.library.change import Change
-from qa.library.checks import Vanished
 from qa.library.filters import Filters
+from qa.library.folder.checks import Vanished
 from qa.reading import Article
 
 SCHEMA = """

@@ -18,19 +18,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embeddings.encoder import Encoder
-from qa.chunking import LEGACY, ChunkParams, chunk_text, chunk_vectors
+from qa.reading.chunking import LEGACY, ChunkParams, chunk_text, chunk_vectors
 from qa.errors import FormatError, LibraryError
 from qa.library.change import Change
-from qa.library.checks import Damaged, Vanished, load_index_file, load_keywords
-from qa.library.generations import OWN_NAME, holding_write_lock, remove_leftovers
+from qa.library.folder.checks import Damaged, Vanished, load_index_file, load_keywords
+from qa.library.folder.generations import OWN_NAME, holding_write_lock, remove_leftovers
+from qa.library.folder.store import (article_columns, article_from_row, chunks_overlap, damaged_articles,
+                                     describe_error, has_table, open_store, store_shape)
 from qa.library.manifest import GENERATION_NAME, MANIFEST, check_embedder, new_manifest, read_manifest
 from qa.library.reports import DoctorReport
-from qa.library.store import (article_columns, article_from_row, chunks_overlap, damaged_articles, describe_error,
-                              has_table, open_store, store_shape)
 from qa.reading import Article
 
 if TYPE_CHECKING:
-    from qa.library.folder import FolderLibrary
+    from qa.library.folder.library import FolderLibrary
 
 
 def _default_encoder() -> Encoder:

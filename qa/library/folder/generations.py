@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING
 from embeddings.encoder import Encoder
 from embeddings.index import VectorIndex
 from qa.bm25 import KeywordIndex
-from qa.chunking import ChunkParams, chunk_vectors
 from qa.errors import LibraryError
 from qa.library.change import Change
-from qa.library.checks import load_index_file
+from qa.library.folder.checks import load_index_file
+from qa.library.folder.store import chunk_pairs, chunk_texts, write_change
 from qa.library.manifest import MANIFEST, doctor_hint, read_manifest
-from qa.library.store import chunk_pairs, chunk_texts, write_change
+from qa.reading.chunking import ChunkParams, chunk_vectors
 
 if TYPE_CHECKING:
     from filelock import FileLock

@@ -1,4 +1,5 @@
-"""Connecting to Milvus: library addresses, one client per URI and process, a library's collections.
+"""Connecting to Milvus: library addresses, one client per URI and process, a library's collections
+(their schemas, and :class:`Collections`, the calls a library makes on them).
 
 Milvus Lite lets one process open a file, and two pymilvus clients of one process on
 the same URI share a connection (closing one breaks the other), so every library
@@ -6,6 +7,7 @@ object of a process shares one client per URI; :func:`disconnect_all` closes the
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from qa.errors import LibraryError
 
+TIMEOUT_S = 30.0  # every call: a server that went away fails in seconds, not after minutes of retries
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,200}")
 _clients: dict[str, object] = {}
 _clients_lock = threading.Lock()
@@ -132,7 +135,7 @@ def schemas(dim: int, keyed: bool):
     for field in ("content_hash", "title", "source", "url", "date"):
         articles.add_field(field, DataType.VARCHAR, max_length=8192)
     articles.add_field("text", DataType.VARCHAR, max_length=65_535)
-    # How the date was found (qa.dates.DATE_SOURCES). Collections made before it have no such
+    # How the date was found (qa.reading.dates.DATE_SOURCES). Collections made before it have no such
     # field: the backend checks the collection's fields and reads their date_source as None.
     articles.add_field("date_source", DataType.VARCHAR, max_length=32)
     articles.add_field("added", DataType.INT64)
@@ -143,3 +146,83 @@ def schemas(dim: int, keyed: bool):
     meta.add_field("value", DataType.VARCHAR, max_length=65_535)
     meta.add_field("v", DataType.FLOAT_VECTOR, dim=2)
     return chunks, articles, meta
+
+
+class Collections:
+    """A library's three collections (``NAME_chunks``, ``NAME_articles``, ``NAME_meta``) on one
+    client: every call is bounded by ``TIMEOUT_S``, and a Milvus error becomes a LibraryError
+    naming the library's address."""
+
+    def __init__(self, client, name: str, address: str) -> None:
+        self.client, self.address = client, address
+        self.chunks, self.articles, self.meta = f"{name}_chunks", f"{name}_articles", f"{name}_meta"
+
+    def call(self, method: str, *args, **kwargs):
+        pymilvus = load_pymilvus()
+        try:
+            return getattr(self.client, method)(*args, timeout=TIMEOUT_S, **kwargs)
+        except pymilvus.MilvusException as e:
+            raise LibraryError(f"Milvus library {self.address}: {method} failed: {e.message}") from None
+
+    def few(self, collection: str, where: str, fields: list[str]) -> list[dict]:
+        """The rows that match, in one call: for selections bounded well below Milvus's window
+        of 16,384 rows (an article's chunks, 200 articles' text parts)."""
+        return self.call("query", collection, filter=where, output_fields=fields, limit=16_384)
+
+    def query(self, collection: str, where: str, fields: list[str]) -> list[dict]:
+        """Every row that matches, in pages (a single query stops at Milvus's window of 16,384)."""
+        pymilvus = load_pymilvus()
+        try:
+            it = self.client.query_iterator(collection, batch_size=1000, filter=where, output_fields=fields,
+                                            timeout=TIMEOUT_S)
+        except pymilvus.MilvusException as e:
+            raise LibraryError(f"Milvus library {self.address}: query failed: {e.message}") from None
+        rows: list[dict] = []
+        try:
+            while page := it.next():
+                rows += page
+        finally:
+            it.close()
+        return rows
+
+    def count(self, collection: str, where: str) -> int:
+        return int(self.call("query", collection, filter=where, output_fields=["count(*)"])[0]["count(*)"])
+
+    def upsert(self, collection: str, rows: list[dict]) -> None:
+        for i in range(0, len(rows), 500):
+            self.call("upsert", collection, rows[i:i + 500])
+
+    def put_meta(self, key: str, value: dict) -> None:
+        self.call("upsert", self.meta, [{"key": key, "value": json.dumps(value), "v": [0.0, 0.0]}])
+
+    def newest_manifest(self) -> dict | None:
+        """The manifest of the newest generation; None where there is no library."""
+        pymilvus = load_pymilvus()
+        try:
+            if not self.client.has_collection(self.meta, timeout=TIMEOUT_S):
+                return None
+            rows = self.client.query(self.meta, filter='key like "manifest%"', output_fields=["value"],
+                                     timeout=TIMEOUT_S)
+        except pymilvus.MilvusException as e:
+            raise LibraryError(f"Milvus library {self.address}: cannot read its manifest: {e.message}") from None
+        return max((json.loads(r["value"]) for r in rows), key=lambda m: m["generation"], default=None)
+
+    def create(self, dim: int, lite: bool) -> None:
+        """Create the collections that are not there yet, with their indexes, for ``dim``-wide vectors."""
+        keyed = partition_keys(self.client, lite)
+        chunks, articles, meta = schemas(dim, keyed)
+        pymilvus = load_pymilvus()
+        for collection, schema, field, kind, metric in (
+                (self.chunks, chunks, "vector", "FLAT" if lite else "AUTOINDEX", "IP"),
+                (self.articles, articles, "v", "FLAT", "L2"), (self.meta, meta, "v", "FLAT", "L2")):
+            if self.client.has_collection(collection, timeout=TIMEOUT_S):
+                continue
+            index = pymilvus.MilvusClient.prepare_index_params()
+            index.add_index(field_name=field, index_type=kind, metric_type=metric)
+            options = {}
+            if collection == self.chunks:
+                index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+                if keyed:
+                    options["num_partitions"] = PARTITIONS
+            self.call("create_collection", collection, schema=schema, index_params=index,
+                      consistency_level="Strong", **options)
