@@ -51,7 +51,6 @@ class Assistant:
                  llm: LLM | None = None, encoder: Encoder | None = None, k: int = 5,
                  progress: Progress | None = None, judge: Judge | None | object = SHIPPED_JUDGE) -> None:
         self.encoder = encoder or load_encoder()
-        self.judge = load_judge() if judge is SHIPPED_JUDGE else judge
         self.k = k
         self._model = model
         self._llm = llm
@@ -60,6 +59,7 @@ class Assistant:
             self.library = self._default_library(progress)
         else:
             self.library = open_library(library_dir, self.encoder)
+        self.judge = load_judge() if judge is SHIPPED_JUDGE else judge  # once the library opened
         self.retriever = Retriever(self.library, self.encoder, judge=self.judge)
 
     def _default_library(self, progress: Progress | None) -> Library:

@@ -44,7 +44,9 @@ class Judge:
         self._error: BaseException | None = None
         self._cache: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
-        self._loading = threading.Thread(target=self._open, args=(graph,), name="judge-session", daemon=True)
+        # Not a daemon: a process leaving while ONNX Runtime starts a session aborts
+        # ("terminate called without an active exception"); exit waits for it instead.
+        self._loading = threading.Thread(target=self._open, args=(graph,), name="judge-session")
         self._loading.start()
 
     def _open(self, graph: Path) -> None:

@@ -22,7 +22,7 @@ def run(*args: str):
 
 @pytest.fixture
 def fakes(monkeypatch):
-    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
     monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
 
 

@@ -33,7 +33,7 @@ def run(*args: str):
 
 @pytest.fixture
 def fakes(monkeypatch):
-    monkeypatch.setattr("embeddings.encoder.load_encoder", FakeEncoder)
+    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
 
 
 def folder_of(tmp_path: Path, n: int = len(STORIES)) -> Path:
@@ -242,9 +242,9 @@ def test_a_library_that_cannot_be_created_is_a_library_error(tmp_path, fake_enco
 DRIVER = """
 import sys
 sys.path[:0] = sys.argv[1:3]
-from conftest import FakeEncoder
-import embeddings.encoder
-embeddings.encoder.load_encoder = FakeEncoder
+from fakes import FakeEncoder
+import qa.embedder
+qa.embedder.load_encoder = FakeEncoder
 from qa.cli import main
 main(sys.argv[3:])
 """
