@@ -27,9 +27,11 @@ from qa.library.filters import make_filters
 from qa.llm import LLM, load_llm
 from qa.paths import default_library_dir
 from qa.reading import ReadError
+from qa.judge import Judge, load_judge
 from qa.retrieval import Passage, Retriever
 
 SEEDS = Path(__file__).resolve().parent / "seeds"
+SHIPPED_JUDGE = object()  # the default for ``Assistant(judge=…)``: load the shipped one
 
 
 class Assistant:
@@ -38,7 +40,8 @@ class Assistant:
     ``library_dir`` defaults to the bundled sample articles, indexed on first
     use into the user data directory. ``model`` is a models.txt name or a GGUF
     path (default: the manifest's default LLM). ``llm``/``encoder`` inject
-    ready-made backends (tests, or sharing one loaded model between objects). ``progress``
+    ready-made backends (tests, or sharing one loaded model between objects); ``judge`` likewise
+    (default: the shipped judge, ``qa.judge``; None: cosine and shared words alone). ``progress``
     (stage, done, total) hears the slow steps of a first run: indexing the sample articles
     ("read", "embed"), joining and checking the weight parts ("assemble", in bytes) and reading
     them ("load"); it may be set later, before the first answer loads the model.
@@ -46,8 +49,9 @@ class Assistant:
 
     def __init__(self, library_dir: str | Path | None = None, model: str | None = None, *,
                  llm: LLM | None = None, encoder: Encoder | None = None, k: int = 5,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, judge: Judge | None | object = SHIPPED_JUDGE) -> None:
         self.encoder = encoder or load_encoder()
+        self.judge = load_judge() if judge is SHIPPED_JUDGE else judge
         self.k = k
         self._model = model
         self._llm = llm
@@ -56,7 +60,7 @@ class Assistant:
             self.library = self._default_library(progress)
         else:
             self.library = open_library(library_dir, self.encoder)
-        self.retriever = Retriever(self.library, self.encoder)
+        self.retriever = Retriever(self.library, self.encoder, judge=self.judge)
 
     def _default_library(self, progress: Progress | None) -> Library:
         path = default_library_dir()
@@ -130,7 +134,7 @@ class Assistant:
         if not passages and where and self.library.counts["chunks"]:
             yield _no_match(question, where, self.llm_name, retrieve_s, sources_s)
             return
-        for item in answer_stream(question, passages, self.llm, self.encoder):
+        for item in answer_stream(question, passages, self.llm, self.encoder, judge=self.judge):
             if isinstance(item, Answer):
                 item.filters = where or None
                 if compare_sources:

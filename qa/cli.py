@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from qa import __version__
-from qa.cli_common import PathOrURL, filter_options, filters_from, library_option
+from qa.cli_common import PathOrURL, filter_options, filters_from, library_option, model_option
 from qa.errors import EXIT_BAD_INPUT, BadInput
 
 
@@ -229,7 +229,7 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
 @click.argument("question")
 @library_option
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages to retrieve.")
-@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+@model_option
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]),
               help="The date relative phrases in the question refer to (\"last week\"); default: today.")
 @filter_options
@@ -264,7 +264,7 @@ def ask(question: str, library: Path | str | None, k: int, model: str | None, to
 @main.command("timeline")
 @click.argument("topic")
 @library_option
-@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+@model_option
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, with \"timeline\": the dated entries.")
 @click.option("--no-llm", is_flag=True, help="Retrieval only: each period's passages, no entries written.")
@@ -398,7 +398,7 @@ def _print_answer(answer) -> None:
 
 @main.command()
 @library_option
-@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+@model_option
 def chat(library: Path | str | None, model: str | None) -> None:
     """Open the full-screen chat: streaming answers, a sources panel, saved conversations.
 
@@ -440,7 +440,7 @@ def list_articles(library: Path | str | None, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(1), help="Ask only the first N questions.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write predictions here (the format of shared/eval/score.py).")
-@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file.")
+@model_option
 @click.option("--no-llm", is_flag=True, help="Retrieval only: recall figures without generating answers.")
 @filter_options
 @click.option("--window-days", type=click.IntRange(0), metavar="N",

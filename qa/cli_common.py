@@ -28,6 +28,22 @@ class LibraryAddress(click.ParamType):
         return str(value)
 
 
+class _ModelOption(click.Option):
+    """``--model``, whose help names the LLM used when none is given; qa.models is read only
+    when help is shown, not at every start."""
+
+    def get_help_record(self, ctx):
+        from qa.models import DEFAULT_LLM
+
+        self.help = ("The LLM: a model name from models.txt or a path to a .gguf file "
+                     f"[default: $QA_MODEL, else config.toml's model, else {DEFAULT_LLM}].")
+        return super().get_help_record(ctx)
+
+
+def model_option(command):
+    return click.option("--model", "-m", cls=_ModelOption, metavar="NAME|FILE.gguf")(command)
+
+
 class PathOrURL(click.ParamType):
     """A file or folder (a Path), or an http(s) URL of a page or feed (kept as text)."""
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from qa.cli_common import library_option
+from qa.cli_common import library_option, model_option
 
 if TYPE_CHECKING:
     from qa.api import Assistant
@@ -32,11 +32,13 @@ def load_mcp():
 
 def build_server(assistant: "Assistant"):
     """An MCP server whose tools answer from ``assistant``'s library. Tools run on worker
-    threads (the protocol keeps flowing while an answer is written), one at a time: one model."""
+    threads (the protocol keeps flowing while an answer is written), one at a time: one model.
+    Their arguments have the HTTP server's limits (qa/serve_requests.py): the SDK refuses a ``k``
+    or a question out of range by the field's name before the tool runs."""
     import anyio
 
-    from qa.library.filters import make_filters
     from qa.serve import search_object
+    from qa.serve_requests import Options, k_field, parse, question_field
 
     MCPServer = load_mcp()
     from mcp.server.mcpserver.exceptions import ToolError
@@ -59,21 +61,23 @@ def build_server(assistant: "Assistant"):
         return await anyio.to_thread.run_sync(locked)
 
     @server.tool()
-    async def search_articles(query: str, k: int = 5, since: str | None = None, until: str | None = None,
+    async def search_articles(query: str = question_field(what="the query"), k: int = k_field(5),
+                              since: str | None = None, until: str | None = None,
                               source: str | None = None) -> dict[str, Any]:
         """Passages of news articles that bear on the query, best first, with each article's id,
         title, date, outlet and url. since/until: YYYY, YYYY-MM or YYYY-MM-DD (inclusive);
         source: an outlet's name or domain. "abstained" is true when none comes close."""
-        k = max(1, min(int(k), 50))
-        return await in_turn(lambda: search_object(assistant, query, k, None,
-                                                   make_filters(since, until, (source,) if source else (), False)))
+        def search() -> dict[str, Any]:
+            where = parse(Options, {"since": since, "until": until, "source": source}).where()
+            return search_object(assistant, query.strip(), k, None, where)
+        return await in_turn(search)
 
     @server.tool()
-    async def ask(question: str) -> dict[str, Any]:
+    async def ask(question: str = question_field()) -> dict[str, Any]:
         """A short answer from the articles, each sentence citing a passage as [n] and checked
         against it; "citations" quote the sentence behind each [n]. When the articles don't say,
         "abstained" is true and the answer says so instead of guessing."""
-        return await in_turn(lambda: assistant.ask(question).to_dict())
+        return await in_turn(lambda: assistant.ask(question.strip()).to_dict())
 
     @server.tool()
     async def get_article(id: str) -> dict[str, Any]:
@@ -92,7 +96,7 @@ def build_server(assistant: "Assistant"):
 
 @click.command("mcp")
 @library_option
-@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+@model_option
 def mcp_command(library: Path | str | None, model: str | None) -> None:
     """Serve a library to MCP clients over stdio: search_articles, ask, get_article.
 

@@ -20,7 +20,7 @@ _ASKS = re.compile(
     r"nation|island|town|region|organi[sz]ation|group|agency|party|colou?r|item|good|festival|food|part|"
     r"animal|sport|title|word|owner|deadline|record|score|total|award|prize)s?\b|\bwhat\s*\??\s*$", re.I)
 _OPEN = re.compile(r"^\s*(?:why|how(?!\s+(?:many|much|old|long|far|tall)))\b", re.I)
-_GIVEN = re.compile(r"(?<=\s)[\"“(]?([A-Z][\w.&-]*)")
+_RUN = re.compile(r"(?:[A-Z][\w'’.&-]*\s+)*[A-Z][\w'’.&-]*")
 
 
 def asks_for_entity(question: str) -> bool:
@@ -30,7 +30,27 @@ def asks_for_entity(question: str) -> bool:
 
 
 def question_names(question: str) -> frozenset[str]:
-    """The names the question itself gives (capitalised words after its first), lower case,
-    "'s" and a final full stop taken off: the answer to "Which app surged amid the TikTok
-    ban?" is not TikTok."""
-    return frozenset(re.sub(r"['’]s?$", "", w).rstrip(".").lower() for w in _GIVEN.findall(question))
+    """The one-word names the question itself gives (capitalised words after its first), lower
+    case, "'s" and a final full stop taken off: the answer to "Which app surged amid the TikTok
+    ban?" is not TikTok. A word of a longer name ("North Korea") is left out: the answer may share
+    it ("the United States, South Korea and Japan")."""
+    names = set()
+    for m in _RUN.finditer(question):
+        words = m.group().split()[1:] if m.start() == 0 else m.group().split()
+        if len(words) == 1:
+            names.add(re.sub(r"['’]s?$", "", words[0]).rstrip(".").lower())
+    return frozenset(names)
+
+
+
+def names_around(given: frozenset[str], sentences: list[str]) -> frozenset[str]:
+    """``given`` and every word of a run of capitalised words in ``sentences`` that holds one of
+    them: "Russian Foreign Minister Sergei Lavrov" is one name, so where the question gives
+    "Lavrov", "Foreign Minister Sergei" is no answer to whom he met either."""
+    found = set(given)
+    for sentence in sentences:
+        for run in _RUN.findall(sentence):
+            words = [re.sub(r"['’]s?$", "", w).rstrip(".").lower() for w in run.split()]
+            if len(words) > 1 and given.intersection(words):
+                found.update(words)
+    return frozenset(found)

@@ -17,8 +17,10 @@ from rapidfuzz import fuzz
 
 from embeddings.encoder import Encoder
 from qa.dates import question_time_range
+from qa.judge import Judge
 from qa.library import Filters, Library, StoredChunk
 from qa.reading import Article
+from qa.rerank import rerank
 
 RRF_K = 60            # reciprocal rank fusion constant (Cormack et al. 2009)
 CANDIDATES = 50       # per retriever, before fusion
@@ -81,15 +83,17 @@ class Retriever:
 
     def __init__(self, library: Library, encoder: Encoder, *, dense: bool = True, keywords: bool = True,
                  dates: bool = True, dedup: bool = True, window: int | None = WINDOW,
-                 recency: float = RECENCY_WEIGHT) -> None:
+                 recency: float = RECENCY_WEIGHT, judge: Judge | None = None) -> None:
         """The switches turn single steps off, to measure what each one brings.
         ``window``: one passage per article, the best chunk widened by this many
-        neighbouring chunks each side (None: chunks as they are)."""
+        neighbouring chunks each side (None: chunks as they are). ``judge``: rerank the
+        fused candidates by whether their sentences answer (``qa.rerank``)."""
         self.library = library
         self.encoder = encoder
         self.dense, self.keywords, self.dates, self.dedup = dense, keywords, dates, dedup
         self.window = window
         self.recency = recency
+        self.judge = judge
 
     def search(self, question: str, k: int = 5, today: date | None = None, context: str = "",
                where: Filters | None = None) -> list[Passage]:
@@ -124,6 +128,9 @@ class Retriever:
                 scored = [(c, cos, fused + self.recency * _freshness(c.article.date, anchor))
                           for c, cos, fused in scored]
                 scored.sort(key=lambda x: -x[2])
+        if self.judge is not None:
+            scored = rerank(question, scored, self.judge,
+                            (lambda c: _in_span(c.article.date, span)) if span else (lambda c: 0))
         shown = ((c, cos) for c, cos, _ in scored) if self.window is None else self._widen(scored, qvec[0])
         if not self.dedup:
             return [Passage(c, s) for c, s in itertools.islice(shown, k)]
@@ -145,7 +152,13 @@ class Retriever:
             seen.add(chunk.article.id)
             chunks = self.library.article_chunks(chunk.article.id) or [chunk]
             cos = self.library.vectors([c.row for c in chunks]) @ qvec
-            centre = int(np.argmax(np.convolve(cos, np.ones(2 * w + 1), mode="same")))
+            sums = np.convolve(cos, np.ones(2 * w + 1), mode="same")
+            if self.judge is not None:  # the window must hold the chunk the judge found the answer in
+                hit = next((i for i, c in enumerate(chunks) if c.row == chunk.row), None)
+                if hit is not None:
+                    sums[:max(0, hit - w)] = -np.inf
+                    sums[hit + w + 1:] = -np.inf
+            centre = int(np.argmax(sums))
             lo, hi = max(0, centre - w), centre + w + 1
             best = lo + int(np.argmax(cos[lo:hi]))
             end = max(c.end for c in chunks[lo:hi])

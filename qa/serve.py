@@ -11,13 +11,12 @@ One model on few cores: generations take turns on one LLM thread, behind a bound
 queue (past it: 503 with ``Retry-After``), and a client that goes away cancels its
 generation between two tokens. Retrieval runs on other threads, so a search never
 waits behind an answer. Safe by default: loopback only unless an API key is set, a
-request size cap, and nothing over HTTP writes to the library.
+request size and time cap (qa/serve_guard.py), every body field checked
+(qa/serve_requests.py), and nothing over HTTP writes to the library.
 """
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import json
 import threading
 import time
@@ -31,15 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from qa.cli_common import library_option
+from qa.cli_common import library_option, model_option
 from qa.errors import BadInput
+from qa.serve_guard import BODY_TIMEOUT_S, Guard, is_loopback, key_from_file
 
 if TYPE_CHECKING:
     from qa.api import Assistant
 
 MAX_BODY = 1 << 20  # bytes of one request body; a question with its whole chat fits many times over
-MAX_QUESTION = 4000  # characters
-MAX_MESSAGES = 200
 DEFAULT_QUEUE = 4  # generations that may wait for the LLM while one runs
 RETRY_AFTER_S = 10
 
@@ -47,11 +45,12 @@ RETRY_AFTER_S = 10
 def load_starlette():
     """Import the server's libraries, or say which extra installs them."""
     try:
+        import pydantic  # noqa: F401
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as e:
-        raise click.ClickException(
-            f"qa serve needs Starlette and uvicorn ({e.name} is missing): pip install 'qa-news[serve]'") from None
+        raise click.ClickException(f"qa serve needs Starlette, uvicorn and pydantic ({e.name} is missing): "
+                                   "pip install 'qa-news[serve]'") from None
 
 
 def share_between_threads(assistant: "Assistant") -> "Assistant":
@@ -142,63 +141,6 @@ class Turn:
             self._leave()
 
 
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the server on this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def question_of(messages: Any) -> tuple[str, list[str]]:
-    """The last user message (the question) and the user messages before it (the conversation).
-    Content may be a string or OpenAI's list of parts; only text parts count."""
-    if not isinstance(messages, list) or not messages or len(messages) > MAX_MESSAGES:
-        raise ValueError(f"'messages' must be a list of 1 to {MAX_MESSAGES} messages")
-    users = []
-    for m in messages:
-        if not isinstance(m, dict):
-            raise ValueError("each message must be an object with 'role' and 'content'")
-        if m.get("role") == "user":
-            content = m.get("content")
-            if isinstance(content, list):
-                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-            if not isinstance(content, str):
-                raise ValueError("a user message's 'content' must be text")
-            users.append(content.strip())
-    if not users or not users[-1]:
-        raise ValueError("no user message to answer")
-    return users[-1], users[:-1]
-
-
-def _options(body: dict) -> dict:
-    """The qa options a request may carry (top level for /v1/search and /v1/ask, under "qa" for
-    chat): k, today, since, until, sources (a list, or "source": one), include_undated."""
-    from qa.library.filters import make_filters
-
-    k = body.get("k", None)
-    if k is not None and (not isinstance(k, int) or not 1 <= k <= 50):
-        raise ValueError("'k' must be a whole number from 1 to 50")
-    sources = body.get("sources") or ([body["source"]] if body.get("source") else [])
-    if isinstance(sources, str) or not all(isinstance(s, str) for s in sources):
-        raise ValueError("'sources' must be a list of outlet names or domains")
-    today = body.get("today")
-    return {"k": k, "today": date.fromisoformat(today) if today else None,
-            "where": make_filters(body.get("since"), body.get("until"), tuple(sources),
-                                  bool(body.get("include_undated")))}
-
-
-def _text(body: dict, key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"'{key}' must be non-empty text")
-    if len(value) > MAX_QUESTION:
-        raise ValueError(f"'{key}' is longer than {MAX_QUESTION} characters")
-    return value.strip()
-
-
 def search_object(assistant: "Assistant", question: str, k: int | None, today: date | None, where) -> dict:
     """The ``qa ask --no-llm --json`` object: the passages, and whether they come close enough
     to the question to answer it."""
@@ -215,7 +157,7 @@ def sources_footer(answer) -> str:
 
 
 def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int = DEFAULT_QUEUE,
-              max_body: int = MAX_BODY):
+              max_body: int = MAX_BODY, body_timeout_s: float = BODY_TIMEOUT_S):
     """The ASGI application over ``assistant`` (its reads are put under one lock).
     ``api_key``: every request but ``/health`` must carry ``Authorization: Bearer KEY``."""
     load_starlette()
@@ -226,6 +168,7 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
     from starlette.routing import Route
 
     from qa.answering import Answer
+    from qa.serve_requests import AskRequest, ChatRequest, SearchRequest, parse
 
     share_between_threads(assistant)
     generations = Generations(queue)
@@ -285,13 +228,11 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
 
     async def search(request: Request) -> Response:
         try:
-            body = await read_json(request)
-            question = _text(body, "question" if "question" in body else "query")
-            options = _options(body)
+            asked = parse(SearchRequest, await read_json(request))
         except ValueError as e:
             return error(400, str(e))
         return JSONResponse(await anyio.to_thread.run_sync(
-            lambda: search_object(assistant, question, options["k"], options["today"], options["where"])))
+            lambda: search_object(assistant, asked.text, asked.k, asked.today, asked.where())))
 
     async def article(request: Request) -> Response:
         article_id = request.path_params["article_id"]
@@ -305,14 +246,12 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
 
     async def ask(request: Request) -> Response:
         try:
-            body = await read_json(request)
-            question = _text(body, "question")
-            options = _options(body)
+            asked = parse(AskRequest, await read_json(request))
         except ValueError as e:
             return error(400, str(e))
         try:
-            items = generations.run(lambda: assistant.stream(question, options["k"], options["today"],
-                                                             where=options["where"]))
+            items = generations.run(lambda: assistant.stream(asked.question.strip(), asked.k, asked.today,
+                                                             where=asked.where()))
         except Busy:
             return busy()
         answer = await watching(request, lambda: collect(items))
@@ -320,21 +259,22 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
 
     async def chat_completions(request: Request) -> Response:
         try:
-            body = await read_json(request)
-            question, earlier = question_of(body.get("messages"))
-            if len(question) > MAX_QUESTION:
-                raise ValueError(f"the question is longer than {MAX_QUESTION} characters")
-            options = _options(body.get("qa") or {})
+            body = parse(ChatRequest, await read_json(request))
+            question, earlier = body.question()
         except ValueError as e:
             return error(400, str(e))
+        if body.model is not None and body.model != model_id:
+            return error(404, f"no model {body.model!r} here: this server answers as {model_id!r} (GET /v1/models)",
+                         "model_not_found")
+        options = body.options
         context = assistant.chat(earlier).context_for(question)
         try:
-            items = generations.run(lambda: assistant.stream(question, options["k"], options["today"], context,
-                                                             where=options["where"]))
+            items = generations.run(lambda: assistant.stream(question, options.k, options.today, context,
+                                                             where=options.where()))
         except Busy:
             return busy()
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        if body.get("stream"):
+        if body.stream:
             return EventStream(chat_events(items, reply_id, created))
         answer = await watching(request, lambda: collect(items))
         if answer is None:
@@ -381,58 +321,7 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
               Route("/v1/articles/{article_id:path}", article)]
     app = Starlette(routes=routes)
     app.state.generations = generations
-    return Guard(app, api_key, max_body)
-
-
-class Guard:
-    """ASGI middleware: the bearer key (compared in constant time) and the body size cap, checked
-    before a route reads anything. ``/health`` needs no key, so a supervisor can probe it."""
-
-    def __init__(self, app, api_key: str | None, max_body: int) -> None:
-        self.app, self.max_body = app, max_body
-        self.expected = f"Bearer {api_key}".encode() if api_key else None
-
-    @property
-    def state(self):
-        return self.app.state
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        headers = dict(scope["headers"])
-        if self.expected and scope["path"] != "/health" and \
-                not hmac.compare_digest(headers.get(b"authorization", b""), self.expected):
-            return await _json(send, 401, {"error": {"message": "missing or wrong API key (Authorization: Bearer KEY)",
-                                                     "type": "invalid_api_key"}})
-        try:
-            length = int(headers.get(b"content-length", b"0"))
-        except ValueError:
-            length = 0
-        if length > self.max_body:
-            return await _json(send, 413, {"error": {"message": f"the body is over {self.max_body} bytes",
-                                                     "type": "request_too_large"}})
-        body, more = [], True
-        while more:  # the whole body, before the app sees any of it: a chunked upload is capped too
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            body.append(message.get("body", b""))
-            more = message.get("more_body", False)
-            if sum(map(len, body)) > self.max_body:
-                return await _json(send, 413, {"error": {"message": f"the body is over {self.max_body} bytes",
-                                                         "type": "request_too_large"}})
-        replay = [{"type": "http.request", "body": b"".join(body), "more_body": False}]
-
-        async def replayed():
-            return replay.pop() if replay else await receive()
-        await self.app(scope, replayed, send)
-
-
-async def _json(send, status: int, obj: dict) -> None:
-    body = json.dumps(obj).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    return Guard(app, api_key, max_body, body_timeout_s)
 
 
 class EventStream:
@@ -499,13 +388,16 @@ def running(app, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
               help="Address to listen on. Anything but loopback needs --api-key.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--api-key", envvar="QA_API_KEY", metavar="KEY",
-              help="Require 'Authorization: Bearer KEY' on every request but /health (env QA_API_KEY).")
-@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+              help="Require 'Authorization: Bearer KEY' on every request but /health. Others on this machine "
+                   "see a command line (ps): prefer QA_API_KEY=KEY or --api-key-file.")
+@click.option("--api-key-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Read the API key from the first line of FILE.")
+@model_option
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages per answer.")
 @click.option("--queue", default=DEFAULT_QUEUE, show_default=True, type=click.IntRange(0, 1000),
               help="Answers that may wait for the LLM while one is written; more get 503 with Retry-After.")
-def serve(library: Path | str | None, host: str, port: int, api_key: str | None, model: str | None, k: int,
-          queue: int) -> None:
+def serve(library: Path | str | None, host: str, port: int, api_key: str | None, api_key_file: Path | None,
+          model: str | None, k: int, queue: int) -> None:
     """Serve a library over HTTP: an OpenAI-compatible chat API, search, answers, articles.
 
     \b
@@ -530,6 +422,10 @@ def serve(library: Path | str | None, host: str, port: int, api_key: str | None,
     load_starlette()
     import uvicorn
 
+    if api_key_file:
+        if api_key:
+            raise BadInput("give the API key one way: --api-key-file, or --api-key / QA_API_KEY, not both")
+        api_key = key_from_file(api_key_file)
     if not is_loopback(host) and not api_key:
         raise BadInput(f"--host {host} would let other machines in: set --api-key KEY (or QA_API_KEY), "
                        f"or keep the default 127.0.0.1")

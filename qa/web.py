@@ -7,12 +7,15 @@ one JSON record in the cache (``$QA_CACHE/web``) and ingested like any ``.json``
 library's usual rules hold: the same text goes in once, a page whose text changed replaces
 its article, an unchanged one is skipped by hash.
 
-Fetching is polite and bounded: a user agent that says what it is, robots.txt obeyed, at
-most MAX_REDIRECTS redirects, a timeout, and MAX_PAGE_BYTES per response. A URL that fails
-is reported like a bad file (``URL: why``) and the others still go in.
+Fetching is polite and bounded: a user agent that says what it is, robots.txt obeyed at
+every hop of a redirect, at most MAX_REDIRECTS redirects, TIMEOUT_S per read and DEADLINE_S
+for all of a URL, MAX_PAGE_BYTES per response, MAX_FEED_ENTRIES per feed (saying so when a
+feed lists more) and MAX_TITLE characters of a title. A page is decoded in the charset it
+declares. A URL that fails is reported like a bad file (``URL: why``) and the others still go in.
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
@@ -20,17 +23,21 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 from urllib.robotparser import RobotFileParser
 
 from qa import __version__
 from qa.reading import ReadError
 
 USER_AGENT = f"qa-news/{__version__} (offline news question answering; fetches only what its user asked for)"
-TIMEOUT_S = 20.0
+TIMEOUT_S = 20.0  # for each read
+DEADLINE_S = 60.0  # for all of one URL, redirects included: a page that drips in slowly is given up
 MAX_REDIRECTS = 5
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 MAX_FEED_ENTRIES = 200
+MAX_TITLE = 500  # characters of a title or an outlet's name
+_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(r"<meta[^>]+" + _CHARSET.pattern, re.IGNORECASE)
 
 
 def is_url(value: str) -> bool:
@@ -43,7 +50,8 @@ class FetchError(Exception):
 
 @dataclass
 class Fetcher:
-    """HTTP GETs under the rules above; robots.txt is read once per host."""
+    """HTTP GETs under the rules above; robots.txt is read once per host (scheme, host and port)
+    and asked at every hop of a redirect."""
 
     client: object = None
     robots: dict[str, RobotFileParser] = field(default_factory=dict)
@@ -51,8 +59,7 @@ class Fetcher:
     def __post_init__(self) -> None:
         import httpx
 
-        self.client = httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT_S, follow_redirects=True,
-                                   max_redirects=MAX_REDIRECTS)
+        self.client = httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT_S, follow_redirects=False)
 
     def close(self) -> None:
         self.client.close()
@@ -63,7 +70,7 @@ class Fetcher:
         if origin not in self.robots:
             parser = RobotFileParser()
             try:
-                status, body, _, _ = self._get(f"{origin}/robots.txt")
+                status, body, _, _ = self._follow(f"{origin}/robots.txt", robots=False)
                 parser.parse(body.decode("utf-8", "replace").splitlines() if status < 400 else [])
             except FetchError:
                 parser.parse([])  # no robots.txt to be had: nothing is disallowed
@@ -72,18 +79,35 @@ class Fetcher:
 
     def get(self, url: str) -> tuple[bytes, str, str]:
         """The body, its content type and the final URL (after redirects)."""
-        if not self.allowed(url):
-            raise FetchError(f"robots.txt of {urlparse(url).netloc} disallows fetching it")
-        status, body, kind, final = self._get(url)
+        status, body, kind, final = self._follow(url)
         if status >= 400:
             raise FetchError(f"HTTP {status}")
         return body, kind, final
 
-    def _get(self, url: str) -> tuple[int, bytes, str, str]:
+    def _follow(self, url: str, robots: bool = True) -> tuple[int, bytes, str, str]:
+        """``url``'s response after up to MAX_REDIRECTS redirects, each hop's URL asked of its
+        own host's robots.txt (a redirect may lead to another host or port)."""
+        start, deadline = url, time.monotonic() + DEADLINE_S
+        for _ in range(MAX_REDIRECTS + 1):
+            if robots and not self.allowed(url):
+                hop = "" if url == start else f"it redirects to {url}, which "
+                raise FetchError(f"{hop}robots.txt of {urlparse(url).netloc} disallows fetching it")
+            status, body, kind, location = self._get(url, deadline)
+            if status not in (301, 302, 303, 307, 308) or not location:
+                return status, body, kind, url
+            url = urljoin(url, location)
+            if not is_url(url):
+                raise FetchError(f"a redirect to {url!r}, which is not http(s)")
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _get(self, url: str, deadline: float) -> tuple[int, bytes, str, str]:
+        """One GET: the status, the body, its content type, and the Location a redirect names."""
         import httpx
 
+        late = FetchError(f"not whole within {DEADLINE_S:g} s (the server sends it too slowly)")
         try:
-            with self.client.stream("GET", url) as response:
+            with self.client.stream("GET", url, timeout=max(0.01, min(TIMEOUT_S, deadline - time.monotonic()))) \
+                    as response:
                 declared = int(response.headers.get("content-length") or 0)
                 if declared > MAX_PAGE_BYTES:
                     raise FetchError(f"response too large ({declared:,} bytes; the limit is {MAX_PAGE_BYTES:,})")
@@ -92,11 +116,12 @@ class Fetcher:
                     body += block
                     if len(body) > MAX_PAGE_BYTES:
                         raise FetchError(f"response too large (over {MAX_PAGE_BYTES:,} bytes)")
-                return response.status_code, bytes(body), response.headers.get("content-type", ""), str(response.url)
-        except httpx.TooManyRedirects:
-            raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
+                    if time.monotonic() > deadline:
+                        raise late
+                return (response.status_code, bytes(body), response.headers.get("content-type", ""),
+                        response.headers.get("location", ""))
         except httpx.TimeoutException:
-            raise FetchError(f"no answer within {TIMEOUT_S:.0f} s") from None
+            raise (late if time.monotonic() >= deadline else FetchError(f"no answer within {TIMEOUT_S:g} s")) from None
         except httpx.HTTPError as e:
             raise FetchError(f"cannot fetch: {e}") from None
 
@@ -120,9 +145,16 @@ def page_record(html: str, url: str) -> dict:
     metadata = trafilatura.extract_metadata(html)
     text = trafilatura.extract(html, include_comments=False, favor_precision=True) or _visible_text(html)
     return {"id": _slug_url(url), "url": url, "text": text,
-            "title": " ".join((metadata.title or "").split()) if metadata else "",
+            "title": one_line(metadata.title if metadata else ""),
             "date": metadata.date if metadata and metadata.date else None,
-            "source": (metadata.sitename if metadata and metadata.sitename else _host(url))}
+            "source": one_line(metadata.sitename if metadata and metadata.sitename else _host(url))}
+
+
+def one_line(text: str | None) -> str:
+    """A title or outlet name as one line of at most MAX_TITLE characters: a page or feed may
+    put anything there (a 60,000-character feed title was once stored whole)."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= MAX_TITLE else text[:MAX_TITLE - 1].rstrip() + "…"
 
 
 def _slug_url(url: str) -> str:
@@ -179,18 +211,34 @@ def fetch(inputs: Iterable[str | Path], on_error: Callable[[ReadError], None],
             if _looks_like_feed(body, kind):
                 out += _feed_entries(fetcher, cache, url, body, on_error, say)
             else:
-                out += _page(cache, url, final, body, on_error)
+                out += _page(cache, url, final, body, kind, on_error)
     finally:
         if fetcher:
             fetcher.close()
     return out
 
 
-def _page(cache: WebCache, url: str, final: str, body: bytes, on_error, extra: dict | None = None) -> list[Path]:
-    from qa.reading import _decode, _NotText
+def page_text(body: bytes, kind: str) -> str:
+    """A page's text in the charset it declares: a byte order mark, else the Content-Type header,
+    else a ``<meta>`` near its top (HTML's order), else UTF-8, as for a local file. A page in
+    ISO-8859-1 or windows-1251 is read as such, not refused as binary or garbled."""
+    from qa.reading import _decode
+
+    declared = _CHARSET.search(kind) or _META_CHARSET.search(body[:4096].decode("ascii", "replace"))
+    charset = declared[1].lower() if declared and not body.startswith(codecs.BOM_UTF8) else ""
+    try:
+        codec = codecs.lookup(charset).name if charset else "utf-8"
+    except LookupError:
+        codec = "utf-8"
+    return _decode(body) if codec == "utf-8" else body.decode(codec, errors="replace")
+
+
+def _page(cache: WebCache, url: str, final: str, body: bytes, kind: str, on_error,
+          extra: dict | None = None) -> list[Path]:
+    from qa.reading import _NotText
 
     try:
-        record = page_record(_decode(body), final)
+        record = page_record(page_text(body, kind), final)
     except _NotText as e:
         on_error(ReadError(url, None, str(e)))
         return []
@@ -210,7 +258,9 @@ def _feed_entries(fetcher: Fetcher, cache: WebCache, url: str, body: bytes, on_e
     if feed.bozo and not feed.entries:
         on_error(ReadError(url, None, f"not a readable RSS or Atom feed: {feed.get('bozo_exception')}"))
         return []
-    outlet = " ".join(feed.feed.get("title", "").split())
+    outlet = one_line(feed.feed.get("title"))
+    if len(feed.entries) > MAX_FEED_ENTRIES:
+        say(f"{url}: the feed lists {len(feed.entries):,} entries; only its first {MAX_FEED_ENTRIES} are taken")
     out: list[Path] = []
     for entry in feed.entries[:MAX_FEED_ENTRIES]:
         link = entry.get("link")
@@ -227,8 +277,8 @@ def _feed_entries(fetcher: Fetcher, cache: WebCache, url: str, body: bytes, on_e
             on_error(ReadError(link, None, f"{e} (an entry of the feed {url})"))
             continue
         say(f"fetched {link}")
-        out += _page(cache, link, final, page, on_error,
-                     {"date": _entry_date(entry), "source": outlet, "title": " ".join(entry.get("title", "").split()),
+        out += _page(cache, link, final, page, kind, on_error,
+                     {"date": _entry_date(entry), "source": outlet, "title": one_line(entry.get("title")),
                       "feed_entry": stamp})
     return out
 

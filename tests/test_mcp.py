@@ -61,6 +61,24 @@ def test_the_sdk_client_calls_every_tool_over_stdio(qa_home):
     assert not whole.is_error and "Losyukov" in whole.structured_content["text"]
 
 
+def test_arguments_have_the_http_limits_and_errors_name_the_field(qa_home):
+    from qa.serve_requests import K_MAX, MAX_QUESTION
+
+    calls = [("search_articles", {"query": Q2003, "k": 10**12}), ("search_articles", {"query": Q2003, "k": -5}),
+             ("search_articles", {"query": Q2003, "k": True}), ("search_articles", {"query": "x" * 200_000}),
+             ("search_articles", {"query": "   "}), ("ask", {"question": "y" * (MAX_QUESTION + 1)}),
+             ("search_articles", {"query": Q2003, "since": "2014", "until": "2013"}),
+             ("search_articles", {"query": Q2003, "since": "in 2014"}),
+             ("search_articles", {"query": Q2003, "k": K_MAX})]
+    _, results = session_calls(["-c", LAUNCH_WITH_FAKES, "mcp"], {"QA_HOME": str(qa_home)}, calls)
+    *refused, fine = results
+    for (tool, arguments), result in zip(calls, refused):
+        field = "since" if "since" in arguments else next(iter(set(arguments) - {"query"}), "query")
+        text = result.content[0].text
+        assert result.is_error and (f"\n{field}\n" in text or f"'{field}'" in text), (arguments, text[:300])
+    assert not fine.is_error and len(fine.structured_content["passages"]) == 4  # all four seeds: k 50 is allowed
+
+
 @pytest.mark.slow
 def test_real_models_answer_over_stdio(seed_library, qa_home):
     _, (found, answer) = session_calls(

@@ -6,7 +6,7 @@ import pytest
 
 from qa.answering import ABSTAIN_MARK, CHOICE_SYSTEM, EXTRACTIVE_LEAD, SYSTEM
 from qa.api import Assistant
-from qa.question_kind import asks_for_entity, question_names
+from qa.question_kind import asks_for_entity, names_around, question_names
 from qa.grammar import span_grammar, words
 from qa.library import FolderLibrary
 
@@ -114,3 +114,13 @@ def test_a_model_without_grammars_writes_as_before(tmp_path, fake_encoder):
     Assistant(tmp_path / "lib", llm=llm, encoder=fake_encoder).ask(
         "Which Russian deputy foreign minister called the standoff extremely dangerous?")
     assert llm.prompts[0][0]["content"] == SYSTEM
+
+
+def test_a_list_may_share_a_word_with_a_longer_name_the_question_gives():
+    question = "Which countries did Lavrov accuse of preparing for war with North Korea?"
+    assert question_names(question) == {"lavrov"}
+    sentence = "Sergey Lavrov accused the United States, South Korea and Japan of preparing for war."
+    banned = names_around(question_names(question), [sentence])
+    assert "sergey" in banned and "korea" not in banned
+    grammar = span_grammar([sentence], ABSTAIN_MARK, 8, banned)
+    assert '"South"' in grammar and '"Sergey"' not in grammar

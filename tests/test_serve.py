@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from qa.api import Assistant
 from qa.llm import LLM, Messages
-from qa.serve import build_app, is_loopback, question_of, running
+from qa.serve import build_app, is_loopback, running
+from qa.serve_requests import BadRequest, ChatRequest, parse
 
 from fakes import FakeEncoder, GatedLLM
 
@@ -80,6 +81,22 @@ def test_openai_client_plain_and_streaming(assistant_with):
         assert text == content  # the same reply, piece by piece
         assert len(chunks) > 4 and chunks[-1].choices[0].finish_reason == "stop"
         assert chunks[-1].model_extra["qa"]["citations"] == extra["citations"]
+
+
+def test_a_model_name_other_than_the_library_s_is_refused_by_name(assistant_with):
+    from openai import NotFoundError, OpenAI
+
+    with running(build_app(assistant_with(KeyedLLM()))) as url:
+        client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        for stream in (False, True):
+            with pytest.raises(NotFoundError, match="'qa/other'.*'qa/default'"):
+                client.chat.completions.create(model="qa/other", stream=stream,
+                                               messages=[{"role": "user", "content": Q2003}])
+        wrong = httpx.post(f"{url}/v1/chat/completions",
+                           json={"model": "gpt-4o", "messages": [{"role": "user", "content": Q2003}]})
+        assert wrong.status_code == 404 and "'gpt-4o'" in wrong.json()["error"]["message"]
+        unnamed = httpx.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": Q2003}]})
+        assert unnamed.status_code == 200  # curl users may leave it out
 
 
 def test_a_follow_up_is_retrieved_with_the_earlier_turns(assistant_with):
@@ -208,12 +225,140 @@ def test_api_key_size_cap_and_loopback_rule(assistant_with, monkeypatch):
     assert result.exit_code == 2 and "--api-key" in result.output
 
 
-def test_question_of_takes_the_last_user_message():
-    assert question_of([{"role": "user", "content": "a b"}, {"role": "assistant", "content": "x"},
-                        {"role": "user", "content": " c "}]) == ("c", ["a b"])
+def test_the_api_key_from_a_file_or_the_environment_and_bearer_in_any_case(fakes, tmp_path, monkeypatch):
+    import uvicorn
+
+    from qa import cli
+
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: apps.append(app))
+    monkeypatch.delenv("QA_API_KEY", raising=False)
+    key_file = tmp_path / "key"
+    key_file.write_text("from-file\n", encoding="utf-8")
+    started = CliRunner().invoke(cli.main, ["serve", "--api-key-file", str(key_file)])
+    assert started.exit_code == 0, started.output
+    monkeypatch.setenv("QA_API_KEY", "from-env")
+    assert CliRunner().invoke(cli.main, ["serve"]).exit_code == 0
+    for app, key in zip(apps, ("from-file", "from-env"), strict=True):
+        with running(app) as url:
+            assert httpx.get(f"{url}/v1/models").status_code == 401
+            for scheme in ("Bearer", "bearer", "BEARER"):
+                assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"{scheme} {key}"}).status_code == 200
+            assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Basic {key}"}).status_code == 401
+
+    both = CliRunner().invoke(cli.main, ["serve", "--api-key-file", str(key_file)])
+    assert both.exit_code == 2 and "one way" in both.output
+    monkeypatch.delenv("QA_API_KEY")
+    (tmp_path / "empty").write_text("\n", encoding="utf-8")
+    for name, why in (("nope", "No such file"), ("empty", "holds no key")):
+        refused = CliRunner().invoke(cli.main, ["serve", "--api-key-file", str(tmp_path / name)])
+        assert refused.exit_code == 2 and str(tmp_path / name) in refused.output and why in refused.output
+
+
+def test_half_sent_bodies_are_dropped_after_the_body_timeout(assistant_with):
+    import socket
+
+    with running(build_app(assistant_with(KeyedLLM()), body_timeout_s=0.5)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        clients = []
+        for _ in range(30):
+            client = socket.create_connection((host, int(port)), timeout=5)
+            client.sendall(b"POST /v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 100\r\n\r\n{\"query\": \"Rus")
+            clients.append(client)
+        for client in clients:
+            with client:
+                reply = b""
+                while chunk := client.recv(4096):  # until the server closes the connection
+                    reply += chunk
+                assert reply.startswith(b"HTTP/1.1 408") and b"did not arrive within 0.5 s" in reply, reply
+        assert httpx.post(f"{url}/v1/search", json={"query": Q2003}).status_code == 200
+
+
+def test_no_body_of_any_shape_ends_in_a_500(assistant_with):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+               | st.text(max_size=12) | st.sampled_from(["2003", "2003-04", "2003-04-08", "9999", "0001", " "]))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+    fields = st.sampled_from(["query", "question", "k", "today", "since", "until", "sources", "source",
+                              "include_undated", "messages", "qa", "model", "stream"])
+    with running(build_app(assistant_with(KeyedLLM()), queue=16)) as url, httpx.Client(base_url=url) as http:
+        @settings(max_examples=80, deadline=None, database=None)
+        @given(path=st.sampled_from(["/v1/search", "/v1/ask", "/v1/chat/completions"]),
+               body=st.dictionaries(fields, values, max_size=5), qa=st.dictionaries(fields, values, max_size=3))
+        def post(path, body, qa):
+            if path.endswith("completions"):
+                body = {"messages": [{"role": "user", "content": Q2003}], **body, "qa": qa}
+            else:
+                body = {"query" if path.endswith("search") else "question": Q2003, **body}
+            reply = http.post(path, json=body, timeout=30)
+            assert reply.status_code in (200, 400, 404), (path, body, reply.text)
+        post()
+
+
+def test_without_a_key_only_loopback_host_names_are_served(assistant_with):
+    with running(build_app(assistant_with(KeyedLLM()))) as url:
+        port = url.rsplit(":", 1)[1]
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.nip.io", f"localhost.evil.example:{port}",
+                     "[::2]", "0.0.0.0"):
+            for refused in (httpx.get(f"{url}/v1/models", headers={"Host": host}),
+                            httpx.post(f"{url}/v1/search", headers={"Host": host}, json={"query": Q2003})):
+                assert refused.status_code == 403, (host, refused.text)
+                assert repr(host) in refused.json()["error"]["message"]
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}", "LocalHost.", "127.0.0.2"):
+            assert httpx.get(f"{url}/v1/models", headers={"Host": host}).status_code == 200, host
+    with running(build_app(assistant_with(KeyedLLM()), api_key="k")) as url:  # behind a proxy, by its name
+        assert httpx.get(f"{url}/v1/models", headers={"Host": "qa.example", "Authorization": "Bearer k"}) \
+            .status_code == 200
+
+
+def test_the_question_is_the_last_user_message():
+    def question_of(messages):
+        return parse(ChatRequest, {"messages": messages}).question()
+
+    assert question_of([{"role": "user", "content": "a b"}, {"role": "assistant", "content": None},
+                        {"role": "user", "content": [{"type": "text", "text": " c "}, {"type": "image_url"}]}]) \
+        == ("c", ["a b"])
     for bad in (None, [], [{"role": "system", "content": "hi"}], [{"role": "user", "content": 3}], ["x"]):
-        with pytest.raises(ValueError):
+        with pytest.raises(BadRequest):
             question_of(bad)
+
+
+def test_every_field_is_checked_and_a_bad_one_is_named_never_a_500(assistant_with):
+    user = {"role": "user", "content": Q2003}
+    cases = [("/v1/search", {"query": "Russia", "since": 2003}, "'since'"),
+             ("/v1/search", {"query": "Russia", "until": "2003-02-30"}, "'until'"),
+             ("/v1/search", {"query": "Russia", "today": 123}, "'today'"),
+             ("/v1/search", {"query": "Russia", "sources": 5}, "'sources'"),
+             ("/v1/search", {"query": "Russia", "sources": ["a", 5]}, "'sources[1]'"),
+             ("/v1/search", {"query": "Russia", "source": ["a"]}, "'source'"),
+             ("/v1/search", {"query": "Russia", "k": True}, "'k'"),
+             ("/v1/search", {"query": "Russia", "k": 2.5}, "'k'"),
+             ("/v1/search", {"query": "Russia", "qeury": "x"}, "'qeury'"),
+             ("/v1/search", {"query": 5}, "'query'"),
+             ("/v1/ask", {"question": "Russia", "include_undated": "yes"}, "'include_undated'"),
+             ("/v1/ask", {"question": ["Russia"]}, "'question'"),
+             ("/v1/ask", {"question": " " * 10}, "'question'"),
+             ("/v1/chat/completions", {"messages": [user], "qa": "x"}, "'qa'"),
+             ("/v1/chat/completions", {"messages": [user], "qa": {"until": []}}, "'qa.until'"),
+             ("/v1/chat/completions", {"messages": [user], "qa": {"k": 0}}, "'qa.k'"),
+             ("/v1/chat/completions", {"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+              "'messages[0].content'"),
+             ("/v1/chat/completions", {"messages": [{"role": 1, "content": "x"}]}, "'messages[0].role'"),
+             ("/v1/chat/completions", {"messages": [user], "stream": "yes"}, "'stream'")]
+    with running(build_app(assistant_with(KeyedLLM()))) as url:
+        for path, body, why in cases:
+            bad = httpx.post(url + path, json=body)
+            assert bad.status_code == 400 and why in bad.json()["error"]["message"], (path, body, bad.text)
+        fine = httpx.post(f"{url}/v1/search", json={"query": Q2003, "k": 2, "today": "2020-01-01", "source": "x",
+                                                    "sources": ["y"], "include_undated": True, "until": "2019"})
+        assert fine.status_code == 200 and fine.json()["filters"]["sources"] == ["y", "x"]
+        for edge in ({"since": "0001", "until": "9999"}, {"today": "9999-12-31"}, {"today": "0001-01-01"}):
+            found = httpx.post(f"{url}/v1/search", json={"query": Q2003, **edge})
+            assert found.status_code == 200 and found.json()["passages"], (edge, found.text)
 
 
 @pytest.mark.slow

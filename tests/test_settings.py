@@ -36,6 +36,14 @@ def test_config_defaults_and_what_wins(fakes, qa_home, monkeypatch):
     assert json.loads(run("info", "--json").stdout)["settings"]["threads"] == {"value": "3", "from": "$QA_THREADS"}
 
 
+def test_model_help_names_the_default_model():
+    from qa.models import DEFAULT_LLM
+
+    for command in ("ask", "timeline", "chat", "eval", "serve", "mcp"):
+        shown = " ".join(run(command, "--help").output.split())
+        assert f"else {DEFAULT_LLM}]" in shown and "$QA_MODEL" in shown, command
+
+
 def test_a_bad_config_is_named(fakes, qa_home):
     config = qa_home / "config.toml"
     for text, why in [("k = 'many'", "k must be int"), ("colour = 1", "unknown setting 'colour'"),

@@ -45,6 +45,7 @@ class Evidence:
     sentences: list[str]
     vectors: np.ndarray | None = None  # of ``sentences``, when an encoder was at hand
     scores: list[float] = field(default_factory=list)  # how closely each sentence bears on the question
+    answers: list[float] = field(default_factory=list)  # the judge's probability that each answers it
 
 
 @dataclass

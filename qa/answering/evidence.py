@@ -12,6 +12,9 @@ from qa.retrieval import Passage
 MIN_SCORE = 0.30            # no passage this close (cosine): abstain without asking the LLM,
                             # unless the encoder brings its own calibrated ``abstain_below``
 MAX_PASSAGES_IN_PROMPT = 4
+JUDGE_CANDIDATES = 12       # per passage, offered to the judge (it reads ~40 pairs in 0.1 s)
+ANSWERS_BELOW = 0.05        # no evidence sentence the judge gives this: the articles don't answer
+                            # (calibrated on the dev set's tuning half: docs/quality.md)
 
 
 def close_enough(passages: list[Passage], encoder=None) -> bool:
@@ -20,28 +23,39 @@ def close_enough(passages: list[Passage], encoder=None) -> bool:
     return bool(passages) and max(p.score for p in passages) >= getattr(encoder, "abstain_below", MIN_SCORE)
 
 
+def answered(evidence: list[Evidence]) -> bool:
+    """Whether the judge found a sentence that may answer (True where no judge scored them)."""
+    probs = [p for ev in evidence for p in ev.answers]
+    return not probs or max(probs) >= ANSWERS_BELOW
+
+
 def select_evidence(question: str, passages: list[Passage], encoder=None, limit: int | None = None,
-                    settings: ReaderSettings = SHIPPED) -> list[Evidence]:
+                    settings: ReaderSettings = SHIPPED, judge=None) -> list[Evidence]:
     """The ``limit`` (``settings.prompt_sentences``) sentences of the top passages that bear most on
     the question (at most ``settings.evidence_sentences`` from one passage), grouped by passage in
     text order; passages left without one are not shown to the model. Sentences that ask a
     question are left out (``words.ASKING``). A sentence's score is its cosine to the question
     plus half its share of the question's words, less ``settings.rank_prior`` per place its
     passage ranks below the first: retrieval judged the whole article, the sentence score sees
-    one sentence."""
+    one sentence. With a ``judge`` (``qa.judge``), a sentence's score is instead the judge's
+    probability that it answers, among JUDGE_CANDIDATES per passage."""
     split = [_most_lexical(question, [s for s in (split_sentences(p.text) or [p.text])
                                       if not ADDRESSED.search(s) and not ASKING.search(s)] or [""],
-                           settings.candidate_sentences)
+                           JUDGE_CANDIDATES if judge is not None else settings.candidate_sentences)
              for p in passages[:MAX_PASSAGES_IN_PROMPT]]
     flat = [s for found in split for s, _ in found]
+    lexical = [shared for found in split for _, shared in found]
+    owner = [n for n, found in enumerate(split) for _ in found]
+    answers = judge.scores(question, flat).tolist() if judge is not None and flat else []
     if encoder is not None and flat:
         vecs = encoder.encode([question] + flat)
         sims, vectors = (vecs[1:] @ vecs[0]).tolist(), vecs[1:]
     else:
         sims, vectors = [0.0] * len(flat), None
-    lexical = [shared for found in split for _, shared in found]
-    owner = [n for n, found in enumerate(split) for _ in found]
-    scores = [sim + 0.5 * shared - settings.rank_prior * n for sim, shared, n in zip(sims, lexical, owner)]
+    if answers:
+        scores = [p + 0.05 * shared - settings.rank_prior * n for p, shared, n in zip(answers, lexical, owner)]
+    else:
+        scores = [sim + 0.5 * shared - settings.rank_prior * n for sim, shared, n in zip(sims, lexical, owner)]
     chosen: list[int] = []
     per_passage = [0] * len(split)
     for i in sorted(range(len(flat)), key=lambda i: -scores[i]):
@@ -53,7 +67,8 @@ def select_evidence(question: str, passages: list[Passage], encoder=None, limit:
         mine = sorted(i for i in chosen if owner[i] == n)
         if mine:
             evidence.append(Evidence(n + 1, passage, [flat[i] for i in mine],
-                                     None if vectors is None else vectors[mine], [scores[i] for i in mine]))
+                                     None if vectors is None else vectors[mine], [scores[i] for i in mine],
+                                     [answers[i] for i in mine] if answers else []))
     return evidence
 
 

@@ -20,6 +20,8 @@ from qa.retrieval import Passage
 QUOTED_SENTENCES = 2        # quoted when the model's reply has no supported sentence
 LEXICAL_SUPPORT = 0.5       # share of a sentence's new words a quote must contain
 SEMANTIC_SUPPORT = 0.7      # or this cosine between sentence and quote
+JUDGED_SUPPORT = 0.02       # and, where the judge scored the quote, at least this probability that it
+                            # answers the question (calibrated on the dev set's tuning half: docs/quality.md)
 EXTRACTIVE_LEAD = "The articles may not say it directly; the closest they come: "
 
 _PLACEHOLDER = re.compile(r"\s*\[n\]", re.I)  # the prompt's "[n]", copied by a small model
@@ -76,6 +78,8 @@ def _verify(body: str, cited: list[int], question_words: set[str], evidence: lis
         if not (found[n][0] >= LEXICAL_SUPPORT or sims.get(n, (0.0, 0))[0] >= SEMANTIC_SUPPORT):
             return False
         ev = by_n[n]
+        if ev.answers and ev.answers[quote(n)] < JUDGED_SUPPORT:
+            return False
         return not names or not missing_names(body, f"{ev.sentences[quote(n)]} {ev.passage.article.title} {question}")
 
     by_n = {ev.n: ev for ev in evidence}
@@ -157,10 +161,12 @@ def quote_evidence(question: str, evidence: list[Evidence], passages: list[Passa
     Retrieval already judged the passages close enough to the question, and a small
     model often declines (or strays) where its passages do hold the answer. Quoting
     the QUOTED_SENTENCES sentences that bear most on the question, each cited, says
-    nothing the articles don't; ``extractive`` marks such an answer. With no scored
-    evidence it abstains."""
-    ranked = sorted(((score, ev.n, sentence) for ev in evidence for score, sentence in zip(ev.scores, ev.sentences)
-                     if content_words(sentence)), key=lambda x: -x[0])[:QUOTED_SENTENCES]
+    nothing the articles don't; ``extractive`` marks such an answer. Where the judge scored the
+    evidence, only sentences it lets support an answer are quoted. With none, it abstains."""
+    ranked = sorted(((score, ev.n, sentence) for ev in evidence
+                     for score, sentence, judged in zip(ev.scores, ev.sentences, ev.answers or ev.scores)
+                     if content_words(sentence) and (not ev.answers or judged >= JUDGED_SUPPORT)),
+                    key=lambda x: -x[0])[:QUOTED_SENTENCES]
     if not ranked:
         return Answer(question, ABSTAIN_TEXT, True, [], passages, model, checks=checks or [])
     quotes: dict[int, str] = {}

@@ -6,17 +6,13 @@ The floor of ``qa.answering``: it imports no other module of the package.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-
-import Stemmer
 
 from qa.chunking import sentence_spans
+from qa.words import STOPWORDS, WORD, content_words, overlap
 
-WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
-STOPWORDS = frozenset("""a an the and or but of to in on at for by with from as is are was were be been being
-this that these those it its he she they them his her their we you i what which who whom whose when where why
-how did do does done has have had not no yes so than then there here about into over after before said says
-say also will would can could should may might must up out if""".split())
+__all__ = ["ADDRESSED", "ASKING", "STOPWORDS", "WORD", "best_sentence", "content_words", "overlap",
+           "split_sentences"]
+
 # Sentences addressed to the assistant rather than reporting news: an article can't
 # instruct the model, and such a sentence can never support (or be quoted for) an answer.
 ADDRESSED = re.compile(
@@ -26,23 +22,6 @@ ADDRESSED = re.compile(
 # A sentence that asks ("Who spoke at Jimmy Carter's funeral?"): an article's own question restates
 # the reader's, so it scores high, but it never holds the answer.
 ASKING = re.compile(r"\?[\s\"'’”)]*$")
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
-def content_words(text: str) -> set[str]:
-    """Stemmed words that carry meaning ("proposed" and "propose" are one word)."""
-    words = [w.lower() for w in WORD.findall(text)]
-    return set(_stemmer().stemWords([w for w in words if w not in STOPWORDS]))
-
-
-def overlap(sentence: str, evidence: str) -> float:
-    """Share of the sentence's content words that the evidence contains."""
-    words = content_words(sentence)
-    return len(words & content_words(evidence)) / len(words) if words else 0.0
 
 
 def split_sentences(text: str) -> list[str]:

@@ -151,4 +151,8 @@ def parse_day(value: str, end: bool = False) -> date:
 
 
 def next_day(day: date) -> str:
+    """The ISO day after ``day``, the bound every date on ``day`` sorts below; after the last day
+    a date can have (``--until 9999``), a string above every such date."""
+    if day == date.max:
+        return "9999-12-31~"
     return date.fromordinal(day.toordinal() + 1).isoformat()
