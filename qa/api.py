@@ -148,6 +148,28 @@ class Assistant:
                                 "total_s": time.perf_counter() - start}
             yield item
 
+    def retrieve_only(self, question: str, k: int | None = None, today: date | None = None,
+                      where: Filters | None = None, timeline: bool | None = False) -> Answer:
+        """The passages found, without the LLM (``qa ask --no-llm``, the HTTP and MCP search): an
+        Answer with no text when they come close enough to answer, else abstained with
+        ABSTAIN_TEXT (or the filters nothing passes). ``timeline`` (None: when the question asks
+        for one): each period's passages, oldest first, counted in ``Answer.periods``."""
+        start = time.perf_counter()
+        groups = None
+        if timeline or (timeline is None and is_timeline_question(question)):
+            groups = self.periods(question, today, where)
+            passages = [p for _, mine in groups for p in mine]
+        else:
+            passages = self.search(question, k, today=today, where=where)
+        found = self.in_library(passages)
+        elapsed = time.perf_counter() - start
+        text = "" if found else ABSTAIN_TEXT
+        if not passages and where:
+            text = where.nothing_matches()
+        return Answer(question, text, not found, [], passages, "", {"retrieve_s": elapsed, "total_s": elapsed},
+                      filters=where or None,
+                      periods=None if groups is None else [(period.label, len(mine)) for period, mine in groups])
+
     def ask(self, question: str, k: int | None = None, today: date | None = None, context: str = "",
             **options) -> Answer:
         """The answer to ``question`` with its citations and the passages it came from
@@ -194,10 +216,11 @@ class Assistant:
         """The LLM's name, without loading it."""
         return self._llm.name if self._llm is not None else (self._model or "")
 
-    def chat(self) -> "Conversation":
+    def chat(self, history: Iterable[str] = ()) -> "Conversation":
         """A conversation: follow-up questions ("what did he say about it?") are
-        retrieved together with the earlier turns."""
-        return Conversation(self)
+        retrieved together with the earlier turns; ``history``: questions asked before it
+        (a saved chat, an HTTP client's messages)."""
+        return Conversation.from_history(self, history)
 
 
 def _no_match(question: str, where: Filters, model: str, retrieve_s: float, sources_s: float) -> Answer:
@@ -227,13 +250,23 @@ class Conversation:
 
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
+        self.earlier: list[str] = []  # questions asked before this conversation object (from_history)
         self.turns: list[tuple[str, Answer]] = []
 
+    @classmethod
+    def from_history(cls, assistant: Assistant, questions: Iterable[str]) -> "Conversation":
+        """A conversation that goes on from earlier questions (empty ones are skipped): a follow-up
+        is retrieved with them as it would be after turns of its own."""
+        conversation = cls(assistant)
+        conversation.earlier = [q for q in questions if q]
+        return conversation
+
     def context_for(self, question: str) -> str:
-        if not self.turns:
+        asked = self.earlier + [q for q, _ in self.turns]
+        if not asked:
             return ""
         if _ANAPHORA.search(question) or len(question.split()) < 5:
-            return " ".join(q for q, _ in self.turns[-2:])
+            return " ".join(asked[-2:])
         return ""
 
     def stream(self, question: str, k: int | None = None, today: date | None = None,

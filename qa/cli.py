@@ -257,47 +257,26 @@ def _answer(question: str, library, model, k: int, today, where, timeline: bool 
 
 
 def _print_passages(assistant, question: str, today, where, timeline: bool | None, as_json: bool) -> None:
-    import time
-
-    from qa.answering import ABSTAIN_TEXT, Answer
-    from qa.answering.timeline import is_timeline_question
-
-    start = time.perf_counter()
-    groups = None
     try:
-        if timeline or (timeline is None and is_timeline_question(question)):
-            groups = assistant.periods(question, today, where)
-            passages = [p for _, mine in groups for p in mine]
-        else:
-            passages = assistant.search(question, today=today, where=where)
+        answer = assistant.retrieve_only(question, today=today, where=where, timeline=timeline)
     except ValueError as e:
         raise BadInput(str(e)) from None
-    found = assistant.in_library(passages)
-    elapsed = time.perf_counter() - start
-    text = "" if found else ABSTAIN_TEXT
-    if not passages and where:
-        text = where.nothing_matches()
-    answer = Answer(question, text, not found, [], passages, "", {"retrieve_s": elapsed, "total_s": elapsed},
-                    filters=where or None)
     if as_json:
-        out = answer.to_dict()
-        if groups is not None:
-            out["periods"] = [{"period": period.label, "passages": len(mine)} for period, mine in groups]
-        click.echo(json.dumps(out, ensure_ascii=False))
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     from rich.console import Console
 
     console = Console()
     if answer.abstained:
         console.print(f"[bold yellow]{answer.text}[/]\n")
-    if groups:
+    if answer.periods:
         n = 0
-        for period, mine in groups:
-            _print_passage_list(console, mine, period.label, first=n + 1)
-            n += len(mine)
+        for period, count in answer.periods:
+            _print_passage_list(console, answer.passages[n:n + count], period, first=n + 1)
+            n += count
     else:
-        _print_passage_list(console, passages, "Closest passages" if answer.abstained else "Passages")
-    console.print(f"[dim]retrieve {elapsed:.1f}s[/]")
+        _print_passage_list(console, answer.passages, "Closest passages" if answer.abstained else "Passages")
+    console.print(f"[dim]retrieve {answer.timings['retrieve_s']:.1f}s[/]")
 
 
 def _print_passage_list(console, passages, heading: str, first: int = 1) -> None:
@@ -384,8 +363,7 @@ def list_articles(library: Path | str | None, as_json: bool) -> None:
     lib = open_assistant(library).library
     for a in lib.articles():
         if as_json:
-            click.echo(json.dumps({"id": a.id, "date": a.date, "date_source": a.date_source, "title": a.title,
-                                   "source": a.source, "url": a.url}, ensure_ascii=False))
+            click.echo(json.dumps(a.to_dict(text=False), ensure_ascii=False))
         else:
             shown = f"{a.date}~" if a.date and is_inferred(a.date_source) else (a.date or "-")
             click.echo(f"{a.id}\t{shown:11}\t{a.title}")

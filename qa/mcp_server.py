@@ -81,16 +81,15 @@ def build_server(assistant: "Assistant"):
 
     @server.tool()
     async def get_article(id: str) -> dict[str, Any]:
-        """One article's whole text with its title, date, outlet and url (ids come from
-        search_articles and ask)."""
+        """One article's whole text with its title, date (and how it was found), outlet and url
+        (ids come from search_articles and ask)."""
         def read():
             found = assistant.library.article(id)
             if found is None:
                 raise ValueError(f"no article {id!r} in the library {assistant.library.name}")
             return found
         article = await in_turn(read)
-        return {"id": article.id, "title": article.title, "date": article.date, "source": article.source,
-                "url": article.url, "text": article.text}
+        return article.to_dict()
 
     return server
 

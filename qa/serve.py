@@ -144,17 +144,7 @@ class Turn:
 def search_object(assistant: "Assistant", question: str, k: int | None, today: date | None, where) -> dict:
     """The ``qa ask --no-llm --json`` object: the passages, and whether they come close enough
     to the question to answer it."""
-    from qa.answering import ABSTAIN_TEXT, Answer
-
-    start = time.perf_counter()
-    passages = assistant.search(question, k, today=today, where=where)
-    found = assistant.in_library(passages)
-    elapsed = time.perf_counter() - start
-    text = "" if found else ABSTAIN_TEXT
-    if not passages and where:
-        text = where.nothing_matches()
-    return Answer(question, text, not found, [], passages, "", {"retrieve_s": elapsed, "total_s": elapsed},
-                  filters=where or None).to_dict()
+    return assistant.retrieve_only(question, k, today, where).to_dict()
 
 
 def sources_footer(answer) -> str:
@@ -250,9 +240,7 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
         def read() -> dict | None:
             with assistant.reads:
                 a = assistant.library.article(article_id)
-                return None if a is None else {
-                    "id": a.id, "title": a.title, "date": a.date, "date_source": a.date_source,
-                    "source": a.source, "url": a.url, "text": a.text, "files": assistant.library.sources(a.id)}
+                return None if a is None else {**a.to_dict(), "files": assistant.library.sources(a.id)}
         found = await anyio.to_thread.run_sync(read)
         return JSONResponse(found) if found else error(404, f"no article {article_id!r} in {model_id}", "not_found")
 
@@ -279,9 +267,7 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
             return error(404, f"no model {body.model!r} here: this server answers as {model_id!r} (GET /v1/models)",
                          "model_not_found")
         options = body.options
-        conversation = assistant.chat()
-        conversation.turns = [(q, None) for q in earlier if q]  # context_for reads only the questions
-        context = conversation.context_for(question)
+        context = assistant.chat(earlier).context_for(question)
         try:
             items = generations.run(lambda: assistant.stream(question, options.k, options.today, context,
                                                              where=options.where()))

@@ -232,6 +232,37 @@ def test_follow_up_is_retrieved_with_the_conversation(assistant_with):
     assert len(chat.turns) == 2
 
 
+def test_a_conversation_from_history_follows_up_as_one_that_asked_them(assistant_with):
+    a = assistant_with("Losyukov said the standoff was dangerous [1].")
+    lived = a.chat()
+    lived.ask(Q2003)
+    resumed = a.chat(["", Q2003])  # a saved chat, or an HTTP client's earlier messages
+    follow_up = "What did Losyukov say about it?"
+    assert resumed.context_for(follow_up) == lived.context_for(follow_up) == Q2003
+    assert resumed.turns == [] and a.chat().context_for(follow_up) == ""
+    answer = resumed.ask("And what did he say about it?")
+    assert any("003_c13b77ec0b5e076f" in p.article.id for p in answer.passages[:2])
+
+
+def test_retrieve_only_lists_passages_without_the_model(assistant_with):
+    a = assistant_with()
+    found = a.retrieve_only(Q2003)
+    assert not found.abstained and found.text == "" and found.model == "" and found.passages
+    assert found.passages[0].article.id.startswith("003_c13b77ec0b5e076f") and found.periods is None
+    assert set(found.timings) == {"retrieve_s", "total_s"} and "periods" not in found.to_dict()
+    missing = a.retrieve_only("Who won the 2022 football World Cup final?")
+    assert missing.abstained and missing.text == ABSTAIN_TEXT
+    assert a.llm.prompts == [], "the model is never asked"
+
+
+def test_retrieve_only_groups_a_timeline_by_period(assistant_with):
+    answer = assistant_with().retrieve_only("How did Russia's stance on North Korea change?", timeline=None)
+    assert answer.periods and sum(n for _, n in answer.periods) == len(answer.passages)
+    labels = [period for period, _ in answer.periods]
+    assert labels == sorted(labels)
+    assert answer.to_dict()["periods"] == [{"period": p, "passages": n} for p, n in answer.periods]
+
+
 def test_an_invented_sentence_is_dropped_even_when_it_cites(assistant_with):
     answer = assistant_with("Russia proposed six-sided discussions [1]. "
                             "Putin and Kim met secretly in Vladivostok to sign a treaty [1].").ask(Q2003)

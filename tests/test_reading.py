@@ -95,6 +95,15 @@ def test_seeds_read_in_order(seed_articles: dict[str, Article]) -> None:
     assert list(seed_articles) == sorted(SEED_EXPECTED)
 
 
+
+def test_an_article_as_json_has_every_field_but_its_hash(seed_articles: dict[str, Article]) -> None:
+    article = next(iter(seed_articles.values()))
+    listed, whole = article.to_dict(text=False), article.to_dict()
+    assert list(listed) == ["id", "title", "date", "date_source", "source", "url"]
+    assert whole == {**listed, "text": article.text}
+    assert {k: getattr(article, k) for k in listed} == listed and "content_hash" not in whole
+
+
 @pytest.mark.parametrize("stem", sorted(SEED_EXPECTED))
 def test_seed_article_fields(seed_articles: dict[str, Article], stem: str) -> None:
     article = seed_articles[stem]

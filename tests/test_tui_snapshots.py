@@ -78,8 +78,8 @@ class ScriptedAssistant:
         self.llm = SimpleNamespace(name="fake")
         self.retriever = SimpleNamespace(search=lambda question, *a, **kw: self.answers[question].passages)
 
-    def chat(self) -> Conversation:
-        return Conversation(self)
+    def chat(self, history=()) -> Conversation:
+        return Conversation.from_history(self, history)
 
     def stream(self, question: str, k=None, today=None, context: str = "", **options) -> Iterator[str | Answer]:
         self.retriever.search(question)

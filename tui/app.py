@@ -252,10 +252,7 @@ class QAApp(ChatCommands, App[None]):
         """A Conversation for this chat that knows its earlier questions (follow-ups)."""
         if self.assistant is None:
             return None
-        conversation = self.assistant.chat()
-        conversation.turns = [(t.question, Answer(t.question, t.text, t.abstained, [], [], t.model))
-                              for t in self.turns]
-        return conversation
+        return self.assistant.chat([t.question for t in self.turns])
 
     # -- asking -------------------------------------------------------------------------
     @on(PromptInput.Submitted)

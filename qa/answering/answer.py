@@ -84,14 +84,17 @@ class Answer:
     timeline: list[TimelineEntry] | None = None  # a question about change over time: dated entries
     filters: Filters | None = None  # what the search was restricted to
     compare: list | None = None  # qa.outlets.SideBySide per citation, when asked to compare sources
+    periods: list[tuple[str, int]] | None = None  # a timeline's passages without the LLM: (period, how many)
 
     def to_dict(self) -> dict:
-        """The ``qa ask --json`` object (``timeline`` and ``filters`` only when set)."""
+        """The ``qa ask --json`` object (``timeline``, ``filters`` and ``periods`` only when set)."""
         extra = {}
         if self.timeline is not None:
             extra["timeline"] = [asdict(e) for e in self.timeline]
         if self.filters:
             extra["filters"] = self.filters.to_dict()
+        if self.periods is not None:
+            extra["periods"] = [{"period": period, "passages": n} for period, n in self.periods]
         return {**self._fields(), **extra}
 
     def _fields(self) -> dict:

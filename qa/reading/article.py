@@ -19,6 +19,12 @@ class Article:
     # qa recorded it). A default, so code that builds Articles without it keeps working.
     date_source: str | None = None
 
+    def to_dict(self, text: bool = True) -> dict:
+        """The article as JSON (``qa list --json`` without ``text``, the server's and MCP's article):
+        every field but ``content_hash``, which only ingest compares."""
+        return {"id": self.id, "title": self.title, "date": self.date, "date_source": self.date_source,
+                "source": self.source, "url": self.url, **({"text": self.text} if text else {})}
+
 
 @dataclass(frozen=True)
 class ReadError:
