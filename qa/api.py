@@ -172,14 +172,18 @@ class Assistant:
         about = subject(topic)
         retrieve_s = time.perf_counter() - start
         if not groups:  # nothing close enough in any period: answer (or abstain) as for any question
-            yield from self.stream(topic, today=today, where=where, timeline=False)
+            for item in self.stream(topic, today=today, where=where, timeline=False):
+                if isinstance(item, Answer):  # the period search is part of this answer's time too
+                    item.timings = {**item.timings, "retrieve_s": retrieve_s + item.timings.get("retrieve_s", 0.0),
+                                    "total_s": time.perf_counter() - start}
+                yield item
             return
         yield Sources.found(topic, [p for _, mine in groups for p in mine], retrieve_s)
         sources_s = time.perf_counter() - start
         for item in timeline_stream(topic, about, groups, self.llm, self.encoder):
             if isinstance(item, Answer):
                 item.filters = where or None
-                item.timings = {"retrieve_s": retrieve_s, "sources_s": sources_s,
+                item.timings = {"retrieve_s": retrieve_s, "sources_s": sources_s, **item.timings,
                                 "total_s": time.perf_counter() - start}
             yield item
 
