@@ -20,6 +20,7 @@ from embeddings.encoder import Encoder, load_encoder
 from qa import outlets
 from qa.answering import Answer, Sources, answer_stream, close_enough
 from qa.answering.timeline import Period, is_timeline_question, period_passages, question_scope, subject, timeline_stream
+from qa.coverage import named_span, outside_library
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
                         library_exists, open_library)
 from qa.library.filters import make_filters
@@ -122,6 +123,9 @@ class Assistant:
         sentence (for citations other outlets carry too; see ``qa.outlets``)."""
         question = question.strip()
         where = where or make_filters(**filters)
+        if question and (text := self._outside(question)):
+            yield from self._decline_time(question, text, k, today, context, where)
+            return
         if timeline or (timeline is None and is_timeline_question(question)):
             yield from self._timeline(question, where, today)
             return
@@ -186,6 +190,27 @@ class Assistant:
                 item.timings = {"retrieve_s": retrieve_s, "sources_s": sources_s, **item.timings,
                                 "total_s": time.perf_counter() - start}
             yield item
+
+    def _outside(self, question: str) -> str | None:
+        """The decline for a question naming a time the library's dated articles do not reach (its date
+        range is asked of the store only when the question names a time)."""
+        if named_span(question) is None:
+            return None
+        self.library.refresh(self.encoder)
+        return outside_library(question, self.library.date_range())
+
+    def _decline_time(self, question: str, text: str, k: int | None, today: date | None, context: str,
+                      where: Filters) -> Iterator[Sources | Answer]:
+        """Decline without the model, still showing the closest passages: whatever they say is from
+        another time than the one asked about, so neither a written nor a quoted answer would do."""
+        start = time.perf_counter()
+        passages = self.search(question, k, today, context, where)
+        retrieve_s = time.perf_counter() - start
+        yield Sources.found(question, passages, retrieve_s)
+        sources_s = time.perf_counter() - start
+        yield Answer(question, text, True, [], passages, self.llm_name,
+                     {"retrieve_s": retrieve_s, "sources_s": sources_s, "total_s": time.perf_counter() - start},
+                     filters=where or None)
 
     @property
     def llm_name(self) -> str:

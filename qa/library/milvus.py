@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
@@ -42,7 +43,7 @@ import numpy as np
 from embeddings.encoder import Encoder
 from qa.chunking import Chunk, ChunkParams, embed_text
 from qa.errors import LibraryError
-from qa.library.base import Hits, Library, StoredChunk
+from qa.library.base import Hits, Library, StoredChunk, day_span
 from qa.library.change import Change
 from qa.library.filters import Filters, host_patterns, next_day
 from qa.library.manifest import check_embedder, new_manifest
@@ -346,6 +347,11 @@ class MilvusLibrary(Library):
     def articles(self) -> list[Article]:
         found = self._articles_from(self._query(self._articles_c, self._live(), self._article_fields))
         return sorted(found.values(), key=lambda a: (a.date is None, a.date or "", a.title))
+
+    def date_range(self) -> tuple[date, date] | None:
+        """Milvus has no MIN/MAX: the date field alone of the articles' first text parts."""
+        rows = self._query(self._articles_c, f'part == 0 and date != "" and {self._live()}', ["date"])
+        return day_span(r["date"] for r in rows)
 
     def sources(self, article_id: str) -> list[str]:
         return sorted(path for path, ids in self.file_links().items() if article_id in ids)
