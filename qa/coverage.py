@@ -9,17 +9,25 @@ week") is read against the library's newest article by retrieval, so it is never
 """
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from qa.dates import question_time_range
 
 
+_LATER = re.compile(r"\b(?:since|after)\b", re.I)        # "since 2022": 2022 and every year after it
+_EARLIER = re.compile(r"\b(?:before|until|till|prior to)\b", re.I)
+
+
 def named_span(question: str, today: date | None = None) -> tuple[date, date] | None:
-    """The days a question names whatever today is ("in 2030", "from 2003 to 2024"), or None when
-    it names none or only a relative time ("last week", "in January": which January depends on today)."""
+    """The days a question names whatever today is ("in 2030", "from 2003 to 2024"; "since 2022"
+    runs on without end), or None when it names none or only a relative time ("last week", "in
+    January": which January depends on today)."""
     today = today or date.today()
     span = question_time_range(question, today)
-    return span if span is not None and span == question_time_range(question, today - timedelta(days=1000)) else None
+    if span is None or span != question_time_range(question, today - timedelta(days=1000)):
+        return None
+    return (date.min if _EARLIER.search(question) else span[0], date.max if _LATER.search(question) else span[1])
 
 
 def outside_library(question: str, covered: tuple[date, date] | None) -> str | None:

@@ -21,6 +21,8 @@ def test_only_a_time_the_question_fixes_counts():
     assert named_span("What did Lavrov say last week?") is None  # read against the newest article instead
     assert named_span("What happened in January?") is None       # which January depends on today
     assert named_span("Who is Sergei Lavrov?") is None
+    assert named_span("How much aid has Ukraine had since the war began in 2022?") == (date(2022, 1, 1), date.max)
+    assert named_span("What did the council decide before 2010?") == (date.min, date(2010, 12, 31))
 
 
 def test_the_decline_says_which_side_of_the_library_the_time_is_on():
@@ -29,6 +31,7 @@ def test_the_decline_says_which_side_of_the_library_the_time_is_on():
     assert outside_library("What happened on 2 March 1990?", COVERED).startswith("Your library has nothing before 10 April 2013")
     assert outside_library("What happened in 2019?", COVERED) is None
     assert outside_library("What happened in 2030?", None) is None  # nothing dated: nothing to say
+    assert outside_library("What has the council said since 2010?", COVERED) is None  # 2010 and after
 
 
 @pytest.fixture
