@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import FakeLLM
 from qa import cli
 from qa.api import Assistant
-from qa.answering.timeline import has_figure, has_price
+from qa.answering.amounts import has_figure, has_price, names_a_price
 from qa.library import create_library
 
 QUESTION = "How did the harbour bridge toll plan change over the years?"
@@ -66,6 +66,7 @@ def test_amounts_are_recognised_and_a_price_is_not_a_revenue():
     assert not has_figure("In 2019 lawmakers approved it.")
     assert has_price("Drivers could pay up to $23 to cross") and has_price("The toll rose to three dollars.")
     assert not has_price("It will raise $1 billion a year") and not has_price("80% of tolls go to buses")
+    assert names_a_price("the planned congestion pricing toll") and not names_a_price("Russia's stance on Korea")
 
 
 def test_a_question_about_change_gets_entries_stating_each_periods_amount(toll, fake_encoder):

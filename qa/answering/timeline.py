@@ -10,6 +10,10 @@ a small model swaps one name for another, so a sentence must also take its names
 from the sentence it cites. A sentence no cited passage supports is dropped, and an entry left
 with none quotes its best evidence sentence instead.
 
+A question asking how something changed ("How did the toll change?") is answered by the amounts
+each period reported: each entry's evidence then holds the period's best sentence stating one
+(``qa.answering.amounts``), ranked first.
+
 Undated articles are never given a year here: each comes last, as "date unknown".
 """
 from __future__ import annotations
@@ -22,12 +26,13 @@ from datetime import date
 
 import numpy as np
 
+from qa.answering.amounts import has_figure, has_price, names_a_price
 from qa.answering.answer import Answer, Citation, Evidence, TimelineEntry
 from qa.answering.evidence import close_enough, select_evidence
 from qa.answering.prompt import ABSTAIN_MARK, without_chat_tokens
 from qa.answering.settings import SHIPPED
 from qa.answering.verify import finish
-from qa.answering.words import ASKING, content_words, overlap, split_sentences
+from qa.answering.words import ASKING, overlap, split_sentences
 from qa.chunking import sentence_spans
 from qa.dates import is_dateline
 from qa.library.filters import Filters
@@ -42,7 +47,6 @@ LEAD_WINDOW = 1500       # characters from an article's start where its lead sen
 MAX_UNDATED = 2          # undated articles shown, each as its own "date unknown" entry
 UNDATED = "date unknown"
 LEAD_BONUS = 1.0         # added to the lead sentence's score: above every other sentence of its passage
-PRICE_WORDS = "toll fare fee price cost tax tariff charge rent wage salary premium levy surcharge"
 
 _YEAR = r"((?:19|20)\d\d)"
 _CHANGE = r"\bhow\b.{0,120}\b(chang|evolv|develop|shift|differ|compar|progress|grow|grew)\w*"
@@ -72,26 +76,6 @@ def asks_how_it_changed(question: str) -> bool:
     """Whether a question asks how something changed ("How did the toll change over the years?"):
     its entries should state the amounts each period reported, not only that something happened."""
     return bool(re.search(_CHANGE, question, re.I))
-
-
-_NUMBER = r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|a hundred)"
-_FIGURE = re.compile(
-    rf"[$€£¥]\s?\d|\d\s?%|\b{_NUMBER}[ -](?:percent|per cent|dollars?|cents?|euros?|pounds?|yen|"
-    r"million|billion|trillion|thousand|hundred|miles?|kilometres?|kilometers?|tons?|tonnes?|degrees?)\b", re.I)
-
-
-_PRICE = re.compile(r"[$€£¥]\s?\d[\d,.]*(?!\d|[\d,.]*\s*(?:million|billion|trillion|bn|m)\b)|"
-                    rf"\b{_NUMBER}[ -](?:dollars?|cents?|euros?|pounds?|yen)\b", re.I)
-
-
-def has_figure(sentence: str) -> bool:
-    """Whether a sentence states an amount: money, a percentage, a count of units (a year alone is not one)."""
-    return bool(_FIGURE.search(sentence))
-
-
-def has_price(sentence: str) -> bool:
-    """Whether a sentence states a price: a sum of money short of millions ("$23", "three dollars")."""
-    return bool(_PRICE.search(sentence))
 
 
 _FRAME = re.compile(
@@ -274,7 +258,7 @@ def figure_sentence(topic: str, passages: list[Passage], encoder=None) -> tuple[
     """The sentence of ``passages`` that best states an amount of ``topic`` (passage number, sentence,
     score: cosine to the topic plus half its share of the topic's words), or None. Where the topic is a
     price ("toll", "fare", "tax"), only a price counts: "$23 to drive", not "$1 billion a year in revenue"."""
-    price = bool(content_words(topic) & content_words(PRICE_WORDS))
+    price = names_a_price(topic)
     found = [(n, s) for n, p in enumerate(passages, 1) for s in split_sentences(p.text)
              if (has_price(s) if price else has_figure(s)) and not ASKING.search(s)
              and " ".join(s.split()) != " ".join(p.article.title.split())]
