@@ -209,7 +209,8 @@ class Assistant:
         yield Sources.found(question, passages, retrieve_s)
         sources_s = time.perf_counter() - start
         yield Answer(question, text, True, [], passages, self.llm_name,
-                     {"retrieve_s": retrieve_s, "sources_s": sources_s, "total_s": time.perf_counter() - start},
+                     {"retrieve_s": retrieve_s, "sources_s": sources_s, "first_token_s": 0.0, "generate_s": 0.0,
+                      "verify_s": 0.0, "total_s": time.perf_counter() - start},
                      filters=where or None)
 
     @property
