@@ -32,7 +32,7 @@ from qa.answering.evidence import close_enough, select_evidence
 from qa.answering.prompt import ABSTAIN_MARK, without_chat_tokens
 from qa.answering.settings import SHIPPED
 from qa.answering.verify import finish
-from qa.answering.words import ASKING, overlap, split_sentences
+from qa.answering.words import ADDRESSED, ASKING, overlap, split_sentences
 from qa.chunking import sentence_spans
 from qa.dates import is_dateline
 from qa.library.filters import Filters
@@ -260,7 +260,7 @@ def figure_sentence(topic: str, passages: list[Passage], encoder=None) -> tuple[
     price ("toll", "fare", "tax"), only a price counts: "$23 to drive", not "$1 billion a year in revenue"."""
     price = names_a_price(topic)
     found = [(n, s) for n, p in enumerate(passages, 1) for s in split_sentences(p.text)
-             if (has_price(s) if price else has_figure(s)) and not ASKING.search(s)
+             if (has_price(s) if price else has_figure(s)) and not ASKING.search(s) and not ADDRESSED.search(s)
              and " ".join(s.split()) != " ".join(p.article.title.split())]
     if not found:
         return None
