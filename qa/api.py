@@ -20,6 +20,7 @@ from embeddings.encoder import Encoder
 from qa import outlets
 from qa.answering import ABSTAIN_TEXT, Answer, Sources, answer_stream, close_enough
 from qa.answering.timeline import Period, is_timeline_question, period_passages, question_scope, subject, timeline_stream
+from qa.coverage import named_span, outside_library
 from qa.embedder import load_encoder
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
                         library_exists, open_library)
@@ -123,6 +124,9 @@ class Assistant:
         sentence (for citations other outlets carry too; see ``qa.outlets``)."""
         question = question.strip()
         where = where or make_filters(**filters)
+        if question and (text := self._outside(question)):
+            yield from self._decline_time(question, text, k, today, context, where)
+            return
         if timeline or (timeline is None and is_timeline_question(question)):
             yield from self._timeline(question, where, today)
             return
@@ -200,16 +204,42 @@ class Assistant:
         about = subject(topic)
         retrieve_s = time.perf_counter() - start
         if not groups:  # nothing close enough in any period: answer (or abstain) as for any question
-            yield from self.stream(topic, today=today, where=where, timeline=False)
+            for item in self.stream(topic, today=today, where=where, timeline=False):
+                if isinstance(item, Answer):  # the period search is part of this answer's time too
+                    item.timings = {**item.timings, "retrieve_s": retrieve_s + item.timings.get("retrieve_s", 0.0),
+                                    "total_s": time.perf_counter() - start}
+                yield item
             return
         yield Sources.found(topic, [p for _, mine in groups for p in mine], retrieve_s)
         sources_s = time.perf_counter() - start
         for item in timeline_stream(topic, about, groups, self.llm, self.encoder):
             if isinstance(item, Answer):
                 item.filters = where or None
-                item.timings = {"retrieve_s": retrieve_s, "sources_s": sources_s,
+                item.timings = {"retrieve_s": retrieve_s, "sources_s": sources_s, **item.timings,
                                 "total_s": time.perf_counter() - start}
             yield item
+
+    def _outside(self, question: str) -> str | None:
+        """The decline for a question naming a time the library's dated articles do not reach (its date
+        range is asked of the store only when the question names a time)."""
+        if named_span(question) is None:
+            return None
+        self.library.refresh(self.encoder)
+        return outside_library(question, self.library.date_range())
+
+    def _decline_time(self, question: str, text: str, k: int | None, today: date | None, context: str,
+                      where: Filters) -> Iterator[Sources | Answer]:
+        """Decline without the model, still showing the closest passages: whatever they say is from
+        another time than the one asked about, so neither a written nor a quoted answer would do."""
+        start = time.perf_counter()
+        passages = self.search(question, k, today, context, where)
+        retrieve_s = time.perf_counter() - start
+        yield Sources.found(question, passages, retrieve_s)
+        sources_s = time.perf_counter() - start
+        yield Answer(question, text, True, [], passages, self.llm_name,
+                     {"retrieve_s": retrieve_s, "sources_s": sources_s, "first_token_s": 0.0, "generate_s": 0.0,
+                      "verify_s": 0.0, "total_s": time.perf_counter() - start},
+                     filters=where or None)
 
     @property
     def llm_name(self) -> str:

@@ -100,7 +100,10 @@ class Retriever:
         """The ``k`` best passages, best first. ``today`` anchors relative dates ("last week");
         ``context`` (earlier turns of a conversation) joins the query, and lends its time
         ("in 2003") to a follow-up that names none; ``where`` keeps only the articles of a date
-        range or outlet (inside the search: k passages whenever k articles match)."""
+        range or outlet (inside the search: k passages whenever k articles match). A window with an
+        end (``where.until``) is a time the caller chose, like "in 2019" in the question: no freshness
+        bonus inside it, which would favour whatever came last in the window over what is on topic
+        (a timeline's 2019 entry was a December roundup instead of the April article about it)."""
         query = f"{context}\n{question}".strip() if context else question
         if not self.library.counts["chunks"]:
             return []
@@ -122,7 +125,7 @@ class Retriever:
                                (context and self._time_span(context, today, dates)))
         if span:
             scored.sort(key=lambda x: (_in_span(x[0].article.date, span), -x[2]))
-        elif self.dates and self.recency:
+        elif self.dates and self.recency and not (where and where.until):
             anchor = today or _newest(dates)
             if anchor:
                 scored = [(c, cos, fused + self.recency * _freshness(c.article.date, anchor))

@@ -132,6 +132,18 @@ def test_an_undated_article_passes_a_date_filter_only_when_asked(address, fake_e
     assert sorted(numbers(lib, lib.keyword_search("cable99 harbour", 10, with_undated))) == [1, 2, 99]
 
 
+def test_the_date_range_runs_from_the_first_to_the_last_dated_article(address, fake_encoder, tmp_path):
+    lib = create_library(address, fake_encoder)
+    assert lib.date_range() is None
+    feed = articles_file(tmp_path / "feed.jsonl", n=3)
+    undated = {"id": "u", "title": "Harbour report 99", "text": "The harbour bridge repair went on undated."}
+    feed.write_text(feed.read_text() + json.dumps(undated) + "\n")
+    lib.add([feed], fake_encoder)
+    assert lib.date_range() == (date(2020, 1, 15), date(2020, 3, 15))
+    lib.remove([article_id(lib, 2)])
+    assert lib.date_range() == (date(2020, 1, 15), date(2020, 2, 15))
+
+
 def test_a_changed_file_replaces_its_articles_and_remove_takes_them_out(address, fake_encoder, tmp_path):
     feed = articles_file(tmp_path / "feed.jsonl", 3)
     lib = create_library(address, fake_encoder)

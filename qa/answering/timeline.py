@@ -10,21 +10,29 @@ a small model swaps one name for another, so a sentence must also take its names
 from the sentence it cites. A sentence no cited passage supports is dropped, and an entry left
 with none quotes its best evidence sentence instead.
 
+A question asking how something changed ("How did the toll change?") is answered by the amounts
+each period reported: each entry's evidence then holds the period's best sentence stating one
+(``qa.answering.amounts``), ranked first.
+
 Undated articles are never given a year here: each comes last, as "date unknown".
 """
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 
+from qa.answering.amounts import has_figure, has_price, names_a_price
 from qa.answering.answer import Answer, Citation, Evidence, TimelineEntry
 from qa.answering.evidence import close_enough, select_evidence
 from qa.answering.prompt import ABSTAIN_MARK, without_chat_tokens
+from qa.answering.settings import SHIPPED
 from qa.answering.verify import finish
+from qa.answering.words import ADDRESSED, ASKING, overlap, split_sentences
 from qa.reading.chunking import sentence_spans
 from qa.reading.dates import is_dateline
 from qa.library.filters import Filters
@@ -38,10 +46,12 @@ MAX_PERIODS = 6          # more years than this are merged into spans of neighbo
 LEAD_WINDOW = 1500       # characters from an article's start where its lead sentence is looked for
 MAX_UNDATED = 2          # undated articles shown, each as its own "date unknown" entry
 UNDATED = "date unknown"
+LEAD_BONUS = 1.0         # added to the lead sentence's score: above every other sentence of its passage
 
 _YEAR = r"((?:19|20)\d\d)"
+_CHANGE = r"\bhow\b.{0,120}\b(chang|evolv|develop|shift|differ|compar|progress|grow|grew)\w*"
 _TIMELINE = re.compile(
-    r"\bhow\b.{0,120}\b(chang|evolv|develop|shift|differ|compar|progress|grow|grew)\w*|"
+    rf"{_CHANGE}|"
     r"\bover (the|these|those|recent) (years|decades|months|weeks)\b|\bover time\b|\btime ?line\b|"
     rf"\bfrom {_YEAR} (to|until|through) {_YEAR}\b|\bbetween {_YEAR} and {_YEAR}\b|\bsince {_YEAR}\b|"
     r"\bhistory of\b|\bthrough the years\b|\bthen and now\b", re.I)
@@ -60,6 +70,12 @@ SYSTEM = (
 def is_timeline_question(question: str) -> bool:
     """Whether a question asks how something changed or developed over time."""
     return bool(_TIMELINE.search(question))
+
+
+def asks_how_it_changed(question: str) -> bool:
+    """Whether a question asks how something changed ("How did the toll change over the years?"):
+    its entries should state the amounts each period reported, not only that something happened."""
+    return bool(re.search(_CHANGE, question, re.I))
 
 
 _FRAME = re.compile(
@@ -172,24 +188,32 @@ def timeline_stream(question: str, topic: str, groups: list[tuple[Period, list[P
                     encoder=None) -> Iterator[str | Answer]:
     """The entries about ``topic`` (the question's subject) as the model writes them (``"2003: …"``,
     one line each), then the final :class:`Answer` to ``question`` with ``timeline`` set; its passages are every period's, in order,
-    and each entry's ``[n]`` points into them."""
+    and each entry's ``[n]`` points into them. Timings, summed over the periods: ``generate_s``
+    (choosing each period's evidence and writing its entry), ``verify_s`` (checking the entries) and
+    ``first_token_s`` (start → the first entry's first piece)."""
+    start = time.perf_counter()
+    first_token_s, verify_s = None, 0.0
     passages: list[Passage] = []
     entries: list[TimelineEntry] = []
     citations: list[Citation] = []
     checks = []
+    figures = asks_how_it_changed(question)
     for period, mine in groups:
         offset = len(passages)
         passages += mine
-        evidence = [replace(ev, n=ev.n + offset) for ev in entry_evidence(topic, mine, encoder)]
+        evidence = [replace(ev, n=ev.n + offset) for ev in entry_evidence(topic, mine, encoder, figures)]
         if not evidence:
             continue
         yield f"{period.label}: "
         raw = []
         for piece in llm.stream(_messages(topic, evidence), max_tokens=120):
+            first_token_s = first_token_s or time.perf_counter() - start
             raw.append(piece)
             yield piece
         yield "\n"
+        checking = time.perf_counter()
         entry = finish(topic, "".join(raw), evidence, mine, llm.name, encoder, names=True)
+        verify_s += time.perf_counter() - checking
         checks += entry.checks
         if entry.abstained or not entry.citations:
             continue
@@ -200,38 +224,88 @@ def timeline_stream(question: str, topic: str, groups: list[tuple[Period, list[P
         entries.append(TimelineEntry(period.label, first.date, text, cited, entry.extractive))
         citations += [c for c in entry.citations if c.n in cited]
     text = "\n".join(f"{e.period}: {e.text}" for e in entries)
-    answer = Answer(question, text, not entries, citations, passages, llm.name, checks=checks, timeline=entries)
+    elapsed = time.perf_counter() - start
+    timings = {"first_token_s": first_token_s or elapsed, "generate_s": elapsed - verify_s,
+               "verify_s": verify_s}
+    answer = Answer(question, text, not entries, citations, passages, llm.name, timings, checks=checks,
+                    timeline=entries)
     if not entries:
         answer.text = "The articles don't trace that over time. The closest passages are listed below."
     yield answer
 
 
-def entry_evidence(topic: str, passages: list[Passage], encoder=None) -> list[Evidence]:
+def entry_evidence(topic: str, passages: list[Passage], encoder=None, figures: bool = False) -> list[Evidence]:
     """A period's evidence: its best article's lead sentence (news puts what happened first), then
     the sentences that bear most on the topic; ENTRY_SENTENCES in all. The lead ranks first when
-    an entry has to quote its evidence."""
+    an entry has to quote its evidence. With ``figures`` (the question asks how something changed)
+    the period's best sentence stating an amount (``figure_sentence``) joins them and ranks first:
+    "how did the toll change" is answered by the toll each period reported, which neither the lead
+    ("The plan was approved Monday") nor the sentences sharing most words with the topic may hold."""
     evidence = _without_headlines(select_evidence(topic, passages, encoder, ENTRY_SENTENCES))
-    if not passages:
-        return evidence
-    span = lead_span(passages[0].article)
-    if span is None or passages[0].chunk.start > span[0] or passages[0].chunk.end < span[1]:
-        return evidence
-    lead = passages[0].article.text[span[0]:span[1]]
+    if passages:
+        _lead_first(evidence, passages[0], encoder)
+    found = figure_sentence(topic, passages, encoder) if figures else None
+    if found is not None:
+        n, sentence, score = found
+        _add_sentence(evidence, n, passages[n - 1], sentence, encoder,
+                      max((sc for ev in evidence for sc in ev.scores), default=score) + LEAD_BONUS)
+    while sum(len(ev.sentences) for ev in evidence) > ENTRY_SENTENCES:
+        _drop_weakest(evidence)
+    return evidence
+
+
+def figure_sentence(topic: str, passages: list[Passage], encoder=None) -> tuple[int, str, float] | None:
+    """The sentence of ``passages`` that best states an amount of ``topic`` (passage number, sentence,
+    score: cosine to the topic plus half its share of the topic's words), or None. Where the topic is a
+    price ("toll", "fare", "tax"), only a price counts: "$23 to drive", not "$1 billion a year in revenue"."""
+    price = names_a_price(topic)
+    found = [(n, s) for n, p in enumerate(passages, 1) for s in split_sentences(p.text)
+             if (has_price(s) if price else has_figure(s)) and not ASKING.search(s) and not ADDRESSED.search(s)
+             and " ".join(s.split()) != " ".join(p.article.title.split())]
+    if not found:
+        return None
+    sims = ((encoder.encode([s for _, s in found]) @ encoder.encode([topic])[0]).tolist() if encoder is not None
+            else [0.0] * len(found))
+    scored = [(sim + 0.5 * overlap(topic, s) - SHIPPED.rank_prior * (n - 1), n, s)
+              for sim, (n, s) in zip(sims, found)]
+    score, n, sentence = max(scored, key=lambda x: x[0])
+    return n, sentence, score
+
+
+def _add_sentence(evidence: list[Evidence], n: int, passage: Passage, sentence: str, encoder, score: float) -> None:
+    """Put ``sentence`` among passage [n]'s evidence with ``score``, in text order (or rescore it if there)."""
+    ev = next((ev for ev in evidence if ev.n == n), None)
+    if ev is None:
+        ev = Evidence(n, passage, [], None if encoder is None else np.zeros((0, encoder.dim), np.float32))
+        evidence.insert(sum(e.n < n for e in evidence), ev)
+    if sentence in ev.sentences:
+        ev.scores[ev.sentences.index(sentence)] = score
+        return
+    at = sum(passage.text.find(s) < passage.text.find(sentence) for s in ev.sentences)
+    ev.sentences.insert(at, sentence)
+    ev.scores.insert(at, score)
+    if ev.vectors is not None and encoder is not None:
+        ev.vectors = np.insert(ev.vectors, at, encoder.encode([sentence])[0], axis=0)
+
+
+def _lead_first(evidence: list[Evidence], passage: Passage, encoder) -> None:
+    """Put the article's lead sentence among the first passage's evidence, scored LEAD_BONUS above its best."""
+    span = lead_span(passage.article)
+    if span is None or passage.chunk.start > span[0] or passage.chunk.end < span[1]:
+        return
+    lead = passage.article.text[span[0]:span[1]]
     first = next((ev for ev in evidence if ev.n == 1), None)
     if first is None:
-        first = Evidence(1, passages[0], [], None if encoder is None else np.zeros((0, encoder.dim), np.float32))
+        first = Evidence(1, passage, [], None if encoder is None else np.zeros((0, encoder.dim), np.float32))
         evidence.insert(0, first)
     if lead in first.sentences:
         i = first.sentences.index(lead)
-        first.scores[i] = max(first.scores) + 1
-        return evidence
+        first.scores[i] = max(first.scores) + LEAD_BONUS
+        return
     first.sentences.insert(0, lead)
-    first.scores.insert(0, max(first.scores, default=0.0) + 1)
+    first.scores.insert(0, max(first.scores, default=0.0) + LEAD_BONUS)
     if first.vectors is not None and encoder is not None:
         first.vectors = np.vstack([encoder.encode([lead]), first.vectors])
-    if sum(len(ev.sentences) for ev in evidence) > ENTRY_SENTENCES:
-        _drop_weakest(evidence)
-    return evidence
 
 
 def _without_headlines(evidence: list[Evidence]) -> list[Evidence]:

@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,17 @@ class StoredChunk:
     @property
     def text(self) -> str:
         return self.article.text[self.start:self.end]
+
+
+def day_span(days: Iterable[str | None]) -> tuple[date, date] | None:
+    """The first and last of ISO ``days`` (times and unreadable values ignored), or None."""
+    found = []
+    for day in days:
+        try:
+            found.append(date.fromisoformat(day[:10]))
+        except (TypeError, ValueError):
+            continue
+    return (min(found), max(found)) if found else None
 
 
 class Library(ABC):
@@ -108,6 +120,12 @@ class Library(ABC):
     @abstractmethod
     def articles(self) -> list[Article]:
         """Every article, oldest first (undated last)."""
+
+    @abstractmethod
+    def date_range(self) -> tuple[date, date] | None:
+        """The first and last days of the library's dated articles, None if none is dated: what a
+        question naming another time is told ("Your library has nothing after …"). Cheap: the
+        store's own minimum and maximum, not every article read."""
 
     @abstractmethod
     def article(self, article_id: str) -> Article | None: ...

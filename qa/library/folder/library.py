@@ -23,6 +23,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -33,7 +34,7 @@ from embeddings.index import VectorIndex
 from qa.bm25 import KeywordIndex
 from qa.reading.chunking import ChunkParams
 from qa.errors import LibraryError
-from qa.library.base import Hits, Library, StoredChunk
+from qa.library.base import Hits, Library, StoredChunk, day_span
 from qa.library.change import Change
 from qa.library.filters import Filters
 from qa.library.folder import generations
@@ -293,6 +294,14 @@ class FolderLibrary(Library):
             rows = db.execute(f"SELECT {article_columns(db)} FROM articles "
                               "ORDER BY date IS NULL, date, title").fetchall()
         return [article_from_row(r) for r in rows]
+
+    def date_range(self) -> tuple[date, date] | None:
+        db = self._connect()
+        if db is None:
+            return None
+        with self._reading():
+            first, last = db.execute("SELECT MIN(date), MAX(date) FROM articles WHERE coalesce(date, '') != ''").fetchone()
+        return day_span([first, last])
 
     def article(self, article_id: str) -> Article | None:
         if article_id not in self._articles:

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from embeddings.encoder import Encoder
 from qa.errors import LibraryError
-from qa.library.base import Hits, Library, StoredChunk
+from qa.library.base import Hits, Library, StoredChunk, day_span
 from qa.library.change import Change
 from qa.library.filters import Filters
 from qa.library.manifest import check_embedder, new_manifest
@@ -179,6 +180,11 @@ class MilvusLibrary(Library):
     def articles(self) -> list[Article]:
         found = articles_from(self.db.query(self.db.articles, self._live(), self._article_fields))
         return sorted(found.values(), key=lambda a: (a.date is None, a.date or "", a.title))
+
+    def date_range(self) -> tuple[date, date] | None:
+        """Milvus has no MIN/MAX: the date field alone of the articles' first text parts."""
+        rows = self.db.query(self.db.articles, f'part == 0 and date != "" and {self._live()}', ["date"])
+        return day_span(r["date"] for r in rows)
 
     def sources(self, article_id: str) -> list[str]:
         return sorted(path for path, ids in self.file_links().items() if article_id in ids)
