@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from embeddings.encoder import Encoder, load_encoder
-from qa import outlets
+from qa import outlets, stories, stories_seen, story_text
 from qa.answering import Answer, Sources, answer_stream, close_enough
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
                         library_exists, open_library)
@@ -26,6 +26,7 @@ from qa.llm import LLM, load_llm
 from qa.paths import default_library_dir
 from qa.reading import ReadError
 from qa.retrieval import Passage, Retriever
+from qa.stories import StoryList
 from qa.timeline import Period, is_timeline_question, period_passages, question_scope, subject, timeline_stream
 
 SEEDS = Path(__file__).resolve().parent / "seeds"
@@ -179,6 +180,28 @@ class Assistant:
                                 "total_s": time.perf_counter() - start}
             yield item
 
+    def stories(self, since: str | date | None = "7d", until: str | date | None = None,
+                sources: Iterable[str] | str = (), *, limit: int | None = 10, write: bool = True,
+                include_undated: bool = False, mark_seen: bool = True, today: date | None = None) -> StoryList:
+        """What happened: the window's articles grouped into stories, best covered first (``limit``:
+        at most this many; None for all). ``since``: a day, or "7d"/"2w" back from the newest article.
+        ``write``: each story's line written by the LLM from its own articles and checked like an
+        answer (else, and when the check fails, quoted from its most central article). ``mark_seen``:
+        mark stories with articles the last look did not see as ``new`` and remember this look."""
+        self.library.refresh(self.encoder)
+        newest = max((a.date[:10] for a in self.library.articles() if a.date), default=None)
+        where = stories.window(since, until, sources, include_undated,
+                               date.fromisoformat(newest) if newest else None, today)
+        found = stories.find_stories(self.library, where)
+        shown = found if limit is None else found[:limit]
+        for story in shown:
+            if write:
+                story_text.write(story, self.llm, self.encoder)
+            else:
+                story_text.quote(story)
+        last = stories_seen.mark_new(found, self.library.address, record=mark_seen)
+        return StoryList(shown, where, sum(len(s.all_articles) for s in found), last)
+
     @property
     def llm_name(self) -> str:
         """The LLM's name, without loading it."""
@@ -237,4 +260,4 @@ class Conversation:
         return _last(self.stream(question, k, today, **options))
 
 
-__all__ = ["Answer", "Assistant", "Conversation", "LibraryError", "Sources"]
+__all__ = ["Answer", "Assistant", "Conversation", "LibraryError", "Sources", "StoryList"]
