@@ -14,7 +14,6 @@ a story (``story_text``) is written or quoted from its own articles only.
 """
 from __future__ import annotations
 
-import heapq
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +30,8 @@ from qa.reading import Article
 NEIGHBOURS = 10     # nearest articles per article: the only pairs clustering looks at
 CUT = 0.5           # mean cosine between two groups at which they are one story
 COPY_COSINE = 0.95  # vectors this close are checked for a syndicated copy (edit similarity on the text)
-EXACT_UP_TO = 20_000  # articles searched exactly; above, an inverted-file index (IVF) keeps k-NN sub-quadratic
+PROBES = 6            # IVF lists searched per article, of sqrt(n)
+EXACT_UP_TO = 10_000  # articles searched exactly; above, an inverted-file index (IVF) keeps k-NN sub-quadratic
 
 
 @dataclass
@@ -98,11 +98,11 @@ def neighbours(vectors: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np
     if n <= EXACT_UP_TO:
         index = faiss.IndexFlatIP(dim)
     else:
-        lists = int(4 * np.sqrt(n))
+        lists = int(np.sqrt(n))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(0)
         index.train(vectors[rng.choice(n, min(n, 40 * lists), replace=False)])
-        index.nprobe = 8
+        index.nprobe = PROBES
     index.add(vectors)
     scores, found = index.search(vectors, k)
     own = found == np.arange(n)[:, None]
@@ -114,59 +114,80 @@ def neighbours(vectors: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np
 def average_link(vectors: np.ndarray, scores: np.ndarray, found: np.ndarray, cut: float = CUT,
                  joined: list[tuple[int, int]] = ()) -> np.ndarray:
     """A group label per vector: average-link clustering over the k-NN graph (``scores``/``found``
-    from :func:`neighbours`), merging the closest pair of adjacent groups while their mean cosine
-    is at least ``cut``. ``joined``: pairs put together first, whatever their cosine (copies)."""
+    from :func:`neighbours`) down to mean cosine ``cut``. ``joined``: pairs put together first,
+    whatever their cosine (copies).
+
+    In rounds, each group finds its closest adjacent group, and every two groups that are each
+    other's closest (reciprocal nearest neighbours) merge: average link is reducible, so merging
+    reciprocal pairs gives the same groups as merging the closest pair one at a time, and each
+    round is a few array operations over the graph's edges, not a Python loop over merges. Two
+    groups are adjacent when an edge of cosine ``cut`` or more joins them: no pair of groups can
+    average ``cut`` without such a pair of members (one the k-NN graph may have left out)."""
     n = len(vectors)
-    parent = np.arange(n)
-    sums = vectors.astype(np.float64).copy()
-    size = np.ones(n, np.int64)
-    adjacent: list[set[int]] = [set() for _ in range(n)]
-    heap: list[tuple[float, int, int]] = []
-    for i, j in zip(*np.nonzero(found >= 0)):
-        a, b = int(i), int(found[i, j])
-        adjacent[a].add(b)
-        adjacent[b].add(a)
-        if scores[i, j] >= cut and a < b:
-            heap.append((-float(scores[i, j]), a, b))
-    heapq.heapify(heap)
+    rows = np.repeat(np.arange(n), found.shape[1])
+    keep = (found.ravel() >= 0) & (scores.ravel() >= cut)
+    edges = np.stack([rows[keep], found.ravel()[keep]], 1)
+    label = np.arange(n) if not len(joined) else _components(n, np.asarray(joined, np.int64).reshape(-1, 2))
+    sums = vectors.astype(np.float32, copy=True)
+    if len(joined):
+        sums = np.zeros_like(sums)
+        np.add.at(sums, label, vectors)
+    size = np.bincount(label, minlength=n).astype(np.float32)
+    changed = np.zeros(n, bool)  # two articles' mean is their edge's cosine: the first round computes none
+    changed[label[label != np.arange(n)]] = True
+    known_keys, first = np.unique(np.minimum(edges[:, 0], edges[:, 1]) * n + np.maximum(edges[:, 0], edges[:, 1]),
+                                  return_index=True)
+    known_means = scores.ravel()[keep][first].astype(np.float32)
+    while True:
+        a, b = label[edges[:, 0]], label[edges[:, 1]]
+        edges = edges[a != b]
+        a, b = a[a != b], b[a != b]
+        keys = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+        if not len(keys):
+            break
+        lo, hi = keys // n, keys % n
+        means = np.empty(len(keys), np.float32)
+        fresh = changed[lo] | changed[hi]
+        means[~fresh] = known_means[np.searchsorted(known_keys, keys[~fresh])]
+        means[fresh] = np.einsum("ij,ij->i", sums[lo[fresh]], sums[hi[fresh]]) / (size[lo[fresh]] * size[hi[fresh]])
+        known_keys, known_means = keys, means
+        close = means >= cut
+        if not close.any():
+            break
+        near = np.concatenate([np.stack([lo[close], hi[close]], 1), np.stack([hi[close], lo[close]], 1)])
+        order = np.lexsort((near[:, 1], -np.concatenate([means[close], means[close]]), near[:, 0]))
+        near = near[order]
+        first = np.ones(len(near), bool)
+        first[1:] = near[1:, 0] != near[:-1, 0]
+        best = np.full(n, -1)
+        best[near[first, 0]] = near[first, 1]
+        group = np.flatnonzero(best >= 0)
+        into = group[(best[best[group]] == group) & (group < best[group])]
+        drop = best[into]
+        sums[into] += sums[drop]
+        size[into] += size[drop]
+        changed[:] = False
+        changed[into] = True
+        moved = np.arange(n)
+        moved[drop] = into
+        label = moved[label]
+    return label
 
-    def merge(a: int, b: int) -> int:
-        if size[a] < size[b]:
-            a, b = b, a
-        parent[b] = a
-        sums[a] += sums[b]
-        size[a] += size[b]
-        adjacent[a] |= adjacent[b]
-        adjacent[a] -= {a, b}
-        adjacent[b] = set()
-        others = np.fromiter((root(o) for o in adjacent[a]), np.int64)
-        others = np.unique(others[others != a])
-        adjacent[a] = set(others.tolist())
-        if len(others):
-            means = (sums[others] @ sums[a]) / (size[others] * size[a])
-            for o, m in zip(others.tolist(), means.tolist()):
-                if m >= cut:
-                    heapq.heappush(heap, (-m, min(a, o), max(a, o)))
-        return a
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in joined:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            merge(ra, rb)
-    while heap:
-        m, a, b = heapq.heappop(heap)
-        if parent[a] != a or parent[b] != b:
-            continue
-        if abs(-m - float(sums[a] @ sums[b]) / (size[a] * size[b])) > 1e-5:
-            continue  # a group changed since this pair was pushed; its new mean was pushed then
-        merge(a, b)
-    return np.fromiter((root(i) for i in range(n)), np.int64, n)
+def _components(n: int, pairs: np.ndarray) -> np.ndarray:
+    """The smallest member of each connected component of ``pairs``, per node."""
+    label = np.arange(n)
+    while True:
+        low = np.minimum(label[pairs[:, 0]], label[pairs[:, 1]])
+        changed = False
+        for side in (0, 1):
+            update = low < label[pairs[:, side]]
+            if update.any():
+                np.minimum.at(label, pairs[update, side], low[update])
+                changed = True
+        label = label[label]
+        if not changed:
+            return label
 
 
 def copy_pairs(scores: np.ndarray, found: np.ndarray, same_text: Callable[[int, int], bool] | None) -> list[tuple[int, int]]:
