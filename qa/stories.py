@@ -2,10 +2,10 @@
 
 A story is the articles about one event or development, from any outlet. Grouping never compares
 every pair of the window: each article gets one vector (the mean of its stored chunk vectors, read
-through the library seam in one pass), FAISS finds its NEIGHBOURS nearest articles, and average-link
-clustering runs over that k-NN graph only. Average link is exact without the pairs the graph leaves
-out: the mean cosine between two groups of unit vectors is the dot product of their sums divided by
-both sizes, so each merge costs one dot product per neighbouring group. Two groups merge while that
+through the library seam in one pass), FAISS finds its NEIGHBOURS nearest articles (exactly up to
+EXACT_UP_TO, by an inverted-file index above), and average-link clustering runs over that k-NN
+graph only. Average link needs no pair the graph leaves out: the mean cosine between two groups of
+unit vectors is the dot product of their sums divided by both sizes. Two groups merge while that
 mean stays at or above CUT. A syndicated copy (the same text from another outlet, ``twins.is_twin``)
 joins its original's story and counts once: a story's size is its distinct texts.
 
