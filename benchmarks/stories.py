@@ -3,8 +3,7 @@
     python benchmarks/stories.py [--n 100000] [--baseline-n 100000] [--dim 384]
 
 Synthetic article vectors (unit, ``--dim``), clustered as news is: stories of 2-60 articles
-(sizes drawn from a Zipf law), each article its story's centre plus noise (two articles of one
-story at cosine ~0.6, of two stories ~0), and a third of the articles alone. Times the steps of
+(sizes drawn from a Zipf law) within TOPICS topics (``planted``), and a third of the articles alone. Times the steps of
 ``qa.stories`` (k-NN by FAISS, average link over the k-NN graph) and, in the same run, the plain
 baseline every all-pairs method pays at least: the exact similarity of every pair (FAISS
 ``IndexFlatIP`` top-k over all n² products), with no clustering on top. Also prints how well the
@@ -26,9 +25,14 @@ import numpy as np  # noqa: E402
 from benchmarks.common import describe  # noqa: E402
 from qa.stories import NEIGHBOURS, average_link, neighbours  # noqa: E402
 
+TOPICS = 300
+
 
 def planted(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` unit vectors and their planted story (-1: an article alone)."""
+    """``n`` unit vectors and their planted story (-1: an article alone). News vectors are not
+    spread evenly over the sphere: stories share topics (politics, sport, weather). So each story's
+    centre is one of TOPICS topic directions plus noise (two stories of a topic at cosine ~0.35,
+    of two topics ~0), and each article its story's centre plus noise (~0.6 within a story)."""
     rng = np.random.default_rng(seed)
     labels = np.full(n, -1, np.int64)
     at, story = 0, 0
@@ -36,9 +40,12 @@ def planted(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         size = min(int(rng.zipf(1.6)) + 1, 60, n * 2 // 3 - at)
         labels[at:at + size] = story
         at, story = at + size, story + 1
-    centres = _unit(rng.standard_normal((story, dim)).astype(np.float32))
+    topics = _unit(rng.standard_normal((TOPICS, dim)).astype(np.float32))
+    centres = _unit(topics[rng.integers(0, TOPICS, story)] + 1.2 * _unit(rng.standard_normal((story, dim))))
+    topic_of_loner = topics[rng.integers(0, TOPICS, n)]
     noise = _unit(rng.standard_normal((n, dim)).astype(np.float32))
-    vectors = np.where(labels[:, None] >= 0, centres[np.maximum(labels, 0)] + 0.8 * noise, noise)
+    loners = _unit(topic_of_loner + 1.2 * noise)
+    vectors = np.where(labels[:, None] >= 0, centres[np.maximum(labels, 0)] + 0.8 * noise, loners)
     order = rng.permutation(n)
     return _unit(vectors[order]), labels[order]
 

@@ -30,7 +30,7 @@ class Since(click.ParamType):
 
 @click.command("stories")
 @library_option
-@click.option("--since", default="7d", show_default=True, type=Since(),
+@click.option("--since", default="7d", show_default=True, type=Since(), metavar="7d|2w|YYYY[-MM[-DD]]",
               help="Window start: a span back from the newest article (7d, 2w), or a day (2025-01-03).")
 @click.option("--until", type=Day(), help="Window end: a day (2025-01-10 or 2025-01, its last day).")
 @click.option("--source", "sources", multiple=True, metavar="NAME",
