@@ -28,7 +28,7 @@ from qa.library.twins import is_twin
 from qa.reading import Article
 
 NEIGHBOURS = 10     # nearest articles per article: the only pairs clustering looks at
-CUT = 0.5           # mean cosine between two groups at which they are one story
+CUT = 0.55          # mean cosine between two groups at which they are one story (tuned: docs/quality.md)
 COPY_COSINE = 0.95  # vectors this close are checked for a syndicated copy (edit similarity on the text)
 PROBES = 6            # IVF lists searched per article, of sqrt(n)
 EXACT_UP_TO = 10_000  # articles searched exactly; above, an inverted-file index (IVF) keeps k-NN sub-quadratic
