@@ -29,6 +29,8 @@ from qa.reading import Article
 
 NEIGHBOURS = 10     # nearest articles per article: the only pairs clustering looks at
 CUT = 0.55          # mean cosine between two groups at which they are one story (tuned: docs/quality.md)
+TIGHT_ABOVE = 6     # a group larger than this is grouped again within, at TIGHT_CUT
+TIGHT_CUT = 0.7
 COPY_COSINE = 0.95  # vectors this close are checked for a syndicated copy (edit similarity on the text)
 PROBES = 6            # IVF lists searched per article, of sqrt(n)
 EXACT_UP_TO = 10_000  # articles searched exactly; above, an inverted-file index (IVF) keeps k-NN sub-quadratic
@@ -258,8 +260,33 @@ def find_stories(library: Library, where: Filters | None = None, cut: float = CU
     ids, vectors = [ids[n] for n in keep], vectors[keep]
     scores, found = neighbours(vectors)
     copies = copy_pairs(scores, found, lambda a, b: is_twin(articles[ids[a]].text, articles[ids[b]].text))
-    labels = average_link(vectors, scores, found, cut, copies)
+    labels = tighten(vectors, average_link(vectors, scores, found, cut, copies), copies)
     return rank(build(ids, vectors, labels, articles, copies))
+
+
+def tighten(vectors: np.ndarray, labels: np.ndarray, copies: list[tuple[int, int]] = (),
+            above: int = TIGHT_ABOVE, cut: float = TIGHT_CUT) -> np.ndarray:
+    """``labels`` with every group of more than ``above`` articles grouped again within, at the
+    stricter mean cosine ``cut`` (copies kept together). One cut cannot suit both sizes: a pair of
+    reports on one event sits at ~0.55, but at that cut a large group chains several events of a
+    topic (a week of tariff news, a newsletter's digests) whose own reports sit at 0.7 and more."""
+    out = labels.copy()
+    order = np.argsort(labels, kind="stable")
+    starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
+    by_group: dict[int, list[tuple[int, int]]] = {}
+    for a, b in copies:
+        by_group.setdefault(int(labels[a]), []).append((a, b))
+    fresh = int(labels.max()) + 1
+    for start, end in zip(starts, np.r_[starts[1:], len(order)]):
+        members = order[start:end]
+        if len(members) <= above:
+            continue
+        local = {int(m): i for i, m in enumerate(members)}
+        joined = [(local[a], local[b]) for a, b in by_group.get(int(labels[members[0]]), ())]
+        inner = vectors[members]
+        out[members] = fresh + average_link(inner, *neighbours(inner), cut, joined)
+        fresh += len(members)
+    return out
 
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
