@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from embeddings.encoder import Encoder
-from qa import outlets
+from qa import outlets, stories, stories_seen, story_text
 from qa.answering import ABSTAIN_TEXT, Answer, Sources, answer_stream, close_enough
 from qa.answering.timeline import Period, is_timeline_question, period_passages, question_scope, subject, timeline_stream
 from qa.coverage import named_span, outside_library
@@ -30,6 +30,7 @@ from qa.paths import default_library_dir
 from qa.reading import ReadError
 from qa.judge import Judge, load_judge
 from qa.retrieval import Passage, Retriever
+from qa.stories import StoryList
 
 SEEDS = Path(__file__).resolve().parent / "seeds"
 SHIPPED_JUDGE = object()  # the default for ``Assistant(judge=…)``: load the shipped one
@@ -240,6 +241,27 @@ class Assistant:
                      {"retrieve_s": retrieve_s, "sources_s": sources_s, "first_token_s": 0.0, "generate_s": 0.0,
                       "verify_s": 0.0, "total_s": time.perf_counter() - start},
                      filters=where or None)
+    def stories(self, since: str | date | None = "7d", until: str | date | None = None,
+                sources: Iterable[str] | str = (), *, limit: int | None = 10, write: bool = True,
+                include_undated: bool = False, mark_seen: bool = True, today: date | None = None) -> StoryList:
+        """What happened: the window's articles grouped into stories, best covered first (``limit``:
+        at most this many; None for all). ``since``: a day, or "7d"/"2w" back from the newest article.
+        ``write``: each story's line written by the LLM from its own articles and checked like an
+        answer (else, and when the check fails, quoted from its most central article). ``mark_seen``:
+        mark stories with articles the last look did not see as ``new`` and remember this look."""
+        self.library.refresh(self.encoder)
+        newest = max((a.date[:10] for a in self.library.articles() if a.date), default=None)
+        where = stories.window(since, until, sources, include_undated,
+                               date.fromisoformat(newest) if newest else None, today)
+        found = stories.find_stories(self.library, where)
+        shown = found if limit is None else found[:limit]
+        for story in shown:
+            if write:
+                story_text.write(story, self.llm, self.encoder)
+            else:
+                story_text.quote(story)
+        last = stories_seen.mark_new(found, self.library.address, record=mark_seen)
+        return StoryList(shown, where, sum(len(s.all_articles) for s in found), last)
 
     @property
     def llm_name(self) -> str:
@@ -310,4 +332,4 @@ class Conversation:
         return _last(self.stream(question, k, today, **options))
 
 
-__all__ = ["Answer", "Assistant", "Conversation", "LibraryError", "Sources"]
+__all__ = ["Answer", "Assistant", "Conversation", "LibraryError", "Sources", "StoryList"]

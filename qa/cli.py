@@ -68,7 +68,7 @@ class _Commands(click.Group):
 
     lazy = {"remove": ("qa.maintenance", "remove"), "doctor": ("qa.maintenance", "doctor"),
             "info": ("qa.info", "info"), "serve": ("qa.serve", "serve"), "mcp": ("qa.mcp_server", "mcp_command"),
-            "libraries": ("qa.libraries", "libraries")}
+            "libraries": ("qa.libraries", "libraries"), "stories": ("qa.cli_stories", "stories_command")}
 
     def invoke(self, ctx: click.Context):
         try:

@@ -2,7 +2,8 @@
 
 They speak the Model Context Protocol rather than HTTP: the client starts ``qa mcp`` as a
 child process and calls its tools. ``search_articles`` is retrieval only (no LLM is loaded
-until ``ask`` is called); ``ask`` is the cited answer; ``get_article`` one whole article.
+until ``ask`` is called); ``ask`` is the cited answer; ``get_article`` one whole article;
+``list_stories`` what happened in a window (``qa stories --json``).
 The tools return the same objects as ``qa ask --json`` and the HTTP server, and read the
 library only.
 """
@@ -91,6 +92,18 @@ def build_server(assistant: "Assistant"):
         article = await in_turn(read)
         return article.to_dict()
 
+    @server.tool()
+    async def list_stories(since: str = "7d", until: str | None = None, source: str | None = None,
+                           limit: int = 10, write: bool = False) -> dict[str, Any]:
+        """What happened: the library's articles in a window grouped into stories (one event each,
+        any outlet), best covered first, each with a one-line text citing its own articles as [n],
+        its outlets, first and last dates and articles. since: "7d"/"2w" back from the newest
+        article, or YYYY[-MM[-DD]]; until: YYYY[-MM[-DD]]; source: an outlet's name or domain.
+        write: have the LLM write each line (slower) instead of quoting the central article."""
+        limit = max(1, min(int(limit), 100))
+        return await in_turn(lambda: assistant.stories(since, until, (source,) if source else (), limit=limit,
+                                                       write=write, mark_seen=False).to_dict())
+
     return server
 
 
@@ -98,7 +111,7 @@ def build_server(assistant: "Assistant"):
 @library_option
 @model_option
 def mcp_command(library: Path | str | None, model: str | None) -> None:
-    """Serve a library to MCP clients over stdio: search_articles, ask, get_article.
+    """Serve a library to MCP clients over stdio: search_articles, ask, get_article, list_stories.
 
     The client starts this command itself; in its configuration (Claude Desktop,
     oterm, editors):

@@ -244,6 +244,22 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
         found = await anyio.to_thread.run_sync(read)
         return JSONResponse(found) if found else error(404, f"no article {article_id!r} in {model_id}", "not_found")
 
+    async def stories(request: Request) -> Response:
+        """``qa stories --json --no-llm``: ?since=7d|YYYY[-MM[-DD]]&until=…&source=NAME (repeatable)&limit=N."""
+        q = request.query_params
+        try:
+            limit = int(q.get("limit", "10"))
+            if not 1 <= limit <= 100:
+                raise ValueError("limit must be 1 to 100")
+
+            def group() -> dict:
+                with assistant.reads:
+                    return assistant.stories(q.get("since", "7d"), q.get("until"), q.getlist("source"), limit=limit,
+                                             write=False, mark_seen=False).to_dict()
+            return JSONResponse(await anyio.to_thread.run_sync(group))
+        except ValueError as e:
+            return error(400, str(e))
+
     async def ask(request: Request) -> Response:
         try:
             asked = parse(AskRequest, await read_json(request))
@@ -318,7 +334,7 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
     routes = [Route("/health", health), Route("/v1/models", models),
               Route("/v1/chat/completions", chat_completions, methods=["POST"]),
               Route("/v1/search", search, methods=["POST"]), Route("/v1/ask", ask, methods=["POST"]),
-              Route("/v1/articles/{article_id:path}", article)]
+              Route("/v1/articles/{article_id:path}", article), Route("/v1/stories", stories)]
     app = Starlette(routes=routes)
     app.state.generations = generations
     return Guard(app, api_key, max_body, body_timeout_s)

@@ -107,12 +107,13 @@ def test_no_llm_says_when_the_articles_do_not_answer(fakes):
 
 
 def test_commands_from_other_modules_are_listed_and_run_when_asked_for():
-    """serve, mcp, info, libraries, remove and doctor are imported only when named (or listed)."""
+    """serve, mcp, info, libraries, remove, doctor and stories are imported only when named (or listed)."""
     out = run("--help").output
     for name in ("ask", "chat", "doctor", "eval", "info", "ingest", "libraries", "list", "mcp", "remove", "serve",
-                 "timeline"):
+                 "stories", "timeline"):
         assert f"  {name} " in out, name
     assert "--port" in run("serve", "--help").output
+    assert "--no-llm" in run("stories", "--help").output
     assert "--yes" in run("libraries", "rm", "--help").output
     assert run("no-such-command").exit_code == 2
 

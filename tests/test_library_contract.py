@@ -10,6 +10,7 @@ import threading
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import SEEDS
@@ -89,6 +90,19 @@ def test_chunks_vectors_and_article_chunks_agree(address, fake_encoder, tmp_path
     assert article is not None and article.source == OUTLETS[0] and article.date == "2020-04-15"
     assert [c.text for c in lib.article_chunks(third)] == [c.text for c in chunks if c.article.id == third]
     assert lib.article("nope") is None and lib.article_chunks("nope") == []
+
+
+def test_window_vectors_are_the_stored_vectors_of_the_window_articles_chunks(address, fake_encoder, tmp_path):
+    lib = create_library(address, fake_encoder)
+    lib.add([articles_file(tmp_path / "feed.jsonl")], fake_encoder)
+    owners, vectors = lib.window_vectors(Filters(since=date(2020, 3, 1), until=date(2020, 5, 31)))
+    assert sorted(owners) == sorted(article_id(lib, n) for n in (2, 3, 4))
+    rows = [c.row for aid in owners for c in lib.article_chunks(aid)]
+    assert np.allclose(vectors, lib.vectors(rows), atol=1e-6)
+    everything, _ = lib.window_vectors(None)
+    assert len(everything) == lib.counts["chunks"] == 12
+    coast, _ = lib.window_vectors(Filters(sources=("coast herald",)))
+    assert len(coast) == 4
 
 
 @pytest.mark.parametrize("search", ["dense", "keyword"])

@@ -41,20 +41,26 @@ def session_calls(args: list[str], env: dict[str, str], calls: list[tuple[str, d
 
 
 def test_the_sdk_client_calls_every_tool_over_stdio(qa_home):
-    tools, (found, dated, answer, article, missing) = session_calls(
+    tools, (found, dated, answer, article, missing, news) = session_calls(
         ["-c", LAUNCH_WITH_FAKES, "mcp"], {"QA_HOME": str(qa_home)},
         [("search_articles", {"query": Q2003, "k": 3}),
          ("search_articles", {"query": Q2003, "since": "2010", "source": "000_8e1adf5baa08f22c.txt"}),
          ("ask", {"question": Q2003}),
          ("get_article", {"id": "PLACEHOLDER"}),
-         ("get_article", {"id": "nope"})])
-    assert tools == ["ask", "get_article", "search_articles"]
+         ("get_article", {"id": "nope"}),
+         ("list_stories", {"since": "2000", "limit": 2})])
+    assert tools == ["ask", "get_article", "list_stories", "search_articles"]
     passages = found.structured_content["passages"]
     assert len(passages) == 3 and "003_c13b77ec0b5e076f" in passages[0]["article_id"]
     assert [p["date"] for p in dated.structured_content["passages"]] == ["2013-04-10"]
     assert answer.structured_content["answer"] == "Russia proposed six-sided discussions [1]."
     assert "003_c13b77ec0b5e076f" in answer.structured_content["citations"][0]["article_id"]
     assert article.is_error and missing.is_error and "nope" in missing.content[0].text
+    stories = news.structured_content["stories"]
+    assert len(stories) == 2 and news.structured_content["window"]["since"] == "2000-01-01"
+    for story in stories:
+        own = {a["article_id"] for a in story["articles"]}
+        assert story["text"].endswith("[1]") and story["citations"][0]["article_id"] in own
 
     (_, (whole,)) = session_calls(["-c", LAUNCH_WITH_FAKES, "mcp"], {"QA_HOME": str(qa_home)},
                                   [("get_article", {"id": passages[0]["article_id"]})])

@@ -377,3 +377,17 @@ def test_real_models_stream_a_cited_answer(seed_library, encoder):
         assert "[1]" in text and "Sources:" in text
         found = json.loads(httpx.post(f"{url}/v1/search", json={"query": Q2003}).text)
         assert "003_c13b77ec0b5e076f" in found["passages"][0]["article_id"]
+
+
+def test_stories_are_listed_with_their_window_and_bad_parameters_are_400(assistant_with):
+    with running(build_app(assistant_with(KeyedLLM()))) as url:
+        found = httpx.get(f"{url}/v1/stories", params={"since": "2000", "limit": 2}).json()
+        assert found["window"]["since"] == "2000-01-01" and len(found["stories"]) == 2
+        for story in found["stories"]:
+            own = {a["article_id"] for a in story["articles"]}
+            assert story["text"] and all(c["article_id"] in own for c in story["citations"])
+        late = httpx.get(f"{url}/v1/stories", params={"since": "2014-01-01"}).json()
+        assert late["stories"] == [] and late["window"]["articles"] == 0
+        for params in ({"limit": "0"}, {"since": "yesterday"}, {"since": "2014", "until": "2013"}):
+            bad = httpx.get(f"{url}/v1/stories", params=params)
+            assert bad.status_code == 400, params

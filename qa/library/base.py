@@ -153,6 +153,12 @@ class Library(ABC):
         """The stored vectors of these rows, exactly (float32, one row each)."""
 
     @abstractmethod
+    def window_vectors(self, where: Filters | None = None) -> tuple[list[str], np.ndarray]:
+        """Every chunk of the articles that pass ``where`` (all articles when None): its article's id
+        and its stored vector, row for row. What ``qa stories`` groups: one read of a date window,
+        not a search per article (Milvus: one query by the filter's expression)."""
+
+    @abstractmethod
     def dense_search(self, vector: np.ndarray, k: int, where: Filters | None = None) -> Hits:
         """The ``k`` chunks nearest to ``vector`` by cosine, among those that pass ``where``."""
 

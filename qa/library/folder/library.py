@@ -279,6 +279,19 @@ class FolderLibrary(Library):
     def vectors(self, rows: list[int]) -> np.ndarray:
         return self.index.vectors(rows)
 
+    def window_vectors(self, where: Filters | None = None) -> tuple[list[str], np.ndarray]:
+        db = self._connect()
+        if db is None:
+            return [], np.zeros((0, self.manifest["embedder"]["dim"]), np.float32)
+        with self._reading():
+            if self._owners is None:
+                self._owners = ChunkOwners(db)
+            owners = self._owners
+        rows = self._matching(where) if where else owners.rows
+        names = list(owners.ids)
+        owner = owners.owner[np.searchsorted(owners.rows, rows)]
+        return [names[i] for i in owner], self.index.vectors(rows.tolist())
+
     def chunk_texts(self) -> list[str]:
         db = self._connect()
         if db is None:

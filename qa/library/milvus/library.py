@@ -231,6 +231,12 @@ class MilvusLibrary(Library):
             self._remember(self.db.call("get", self.db.chunks, ids=missing, output_fields=["vector"]))
         return np.asarray([self._vectors[int(r)] for r in rows], np.float32)
 
+    def window_vectors(self, where: Filters | None = None) -> tuple[list[str], np.ndarray]:
+        expr = " and ".join(e for e in (self._live(), self._expr(where)) if e)
+        rows = sorted(self.db.query(self.db.chunks, expr, ["id", "article_id", "vector"]), key=lambda r: r["id"])
+        vectors = np.asarray([r["vector"] for r in rows], np.float32)
+        return [r["article_id"] for r in rows], vectors.reshape(len(rows), self.manifest["embedder"]["dim"])
+
     def _remember(self, rows: list[dict]) -> None:
         if len(self._vectors) > VECTOR_CACHE:
             self._vectors.clear()

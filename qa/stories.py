@@ -1,0 +1,319 @@
+"""What happened: a window's articles grouped into stories, ranked by how much they were covered.
+
+A story is the articles about one event or development, from any outlet. Grouping never compares
+every pair of the window: each article gets one vector (the mean of its stored chunk vectors, read
+through the library seam in one pass), FAISS finds its NEIGHBOURS nearest articles (exactly up to
+EXACT_UP_TO, by an inverted-file index above), and average-link clustering runs over that k-NN
+graph only. Average link needs no pair the graph leaves out: the mean cosine between two groups of
+unit vectors is the dot product of their sums divided by both sizes. Two groups merge while that
+mean stays at or above CUT. A syndicated copy (the same text from another outlet, ``twins.is_twin``)
+joins its original's story and counts once: a story's size is its distinct texts.
+
+Stories rank by distinct outlets, then distinct texts, then their latest date. The one-line text of
+a story (``story_text``) is written or quoted from its own articles only.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import faiss
+import numpy as np
+
+from qa.library.base import Library
+from qa.library.filters import Filters, make_filters
+from qa.library.twins import is_twin
+from qa.reading import Article
+
+NEIGHBOURS = 10     # nearest articles per article: the only pairs clustering looks at
+CUT = 0.55          # mean cosine between two groups at which they are one story (tuned: docs/quality.md)
+TIGHT_ABOVE = 6     # a group larger than this is grouped again within, at TIGHT_CUT
+TIGHT_CUT = 0.7
+COPY_COSINE = 0.95  # vectors this close are checked for a syndicated copy (edit similarity on the text)
+PROBES = 6            # IVF lists searched per article, of sqrt(n)
+EXACT_UP_TO = 10_000  # articles searched exactly; above, an inverted-file index (IVF) keeps k-NN sub-quadratic
+
+
+@dataclass
+class Story:
+    """One story: ``articles`` most central first (``articles[0]`` is what a quoted text quotes);
+    ``copies`` maps an article id to the syndicated copies of it that other outlets carry."""
+
+    articles: list[Article]
+    copies: dict[str, list[Article]] = field(default_factory=dict)
+    text: str = ""
+    citations: list = field(default_factory=list)  # qa.answering.Citation
+    new: bool = False
+
+    @property
+    def all_articles(self) -> list[Article]:
+        return [c for a in self.articles for c in (a, *self.copies.get(a.id, ()))]
+
+    @property
+    def outlets(self) -> list[str]:
+        return sorted({a.source for a in self.all_articles if a.source})
+
+    @property
+    def first_date(self) -> str | None:
+        return min((a.date[:10] for a in self.all_articles if a.date), default=None)
+
+    @property
+    def last_date(self) -> str | None:
+        return max((a.date[:10] for a in self.all_articles if a.date), default=None)
+
+    def to_dict(self) -> dict:
+        """One story of ``qa stories --json``."""
+        return {"text": self.text,
+                "citations": [{"n": c.n, "article_id": c.article_id, "title": c.title, "date": c.date,
+                               "source": c.source, "url": c.url, "quote": c.quote} for c in self.citations],
+                "articles": [{"article_id": a.id, "title": a.title, "source": a.source, "date": a.date,
+                              "url": a.url, **({"copy_of": original} if original else {})}
+                             for a, original in self._listed()],
+                "outlets": self.outlets, "first_date": self.first_date, "last_date": self.last_date,
+                "new": self.new}
+
+    def _listed(self) -> list[tuple[Article, str | None]]:
+        return [(c, None if c is a else a.id) for a in self.articles for c in (a, *self.copies.get(a.id, ()))]
+
+
+def article_vectors(owners: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """One unit vector per article (the mean of its chunks'), from the seam's chunk rows."""
+    ids, inverse = np.unique(np.asarray(owners, dtype=object), return_inverse=True)
+    sums = np.zeros((len(ids), vectors.shape[1]), np.float32)
+    np.add.at(sums, inverse, vectors)
+    return [str(i) for i in ids], _unit(sums)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def neighbours(vectors: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
+    """Each vector's ``k`` nearest others by cosine (scores, indices; -1 where fewer exist): exact up
+    to EXACT_UP_TO vectors, an IVF index with sqrt(n) lists above (k-NN of 100,000 articles in
+    seconds, where the exact search's n² products take minutes on 2 cores)."""
+    n, dim = vectors.shape
+    k = min(k + 1, n)
+    if n <= EXACT_UP_TO:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        lists = int(np.sqrt(n))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)
+        index.train(vectors[rng.choice(n, min(n, 40 * lists), replace=False)])
+        index.nprobe = PROBES
+    index.add(vectors)
+    scores, found = index.search(vectors, k)
+    own = found == np.arange(n)[:, None]
+    scores, found = np.where(own, -np.inf, scores), np.where(own, -1, found)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k - 1]
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(found, order, 1)
+
+
+def average_link(vectors: np.ndarray, scores: np.ndarray, found: np.ndarray, cut: float = CUT,
+                 joined: list[tuple[int, int]] = ()) -> np.ndarray:
+    """A group label per vector: average-link clustering over the k-NN graph (``scores``/``found``
+    from :func:`neighbours`) down to mean cosine ``cut``. ``joined``: pairs put together first,
+    whatever their cosine (copies).
+
+    In rounds, each group finds its closest adjacent group, and every two groups that are each
+    other's closest (reciprocal nearest neighbours) merge: average link is reducible, so merging
+    reciprocal pairs gives the same groups as merging the closest pair one at a time, and each
+    round is a few array operations over the graph's edges, not a Python loop over merges. Two
+    groups are adjacent when an edge of cosine ``cut`` or more joins them: no pair of groups can
+    average ``cut`` without such a pair of members (one the k-NN graph may have left out)."""
+    n = len(vectors)
+    rows = np.repeat(np.arange(n), found.shape[1])
+    keep = (found.ravel() >= 0) & (scores.ravel() >= cut)
+    edges = np.stack([rows[keep], found.ravel()[keep]], 1)
+    label = np.arange(n) if not len(joined) else _components(n, np.asarray(joined, np.int64).reshape(-1, 2))
+    sums = vectors.astype(np.float32, copy=True)
+    if len(joined):
+        sums = np.zeros_like(sums)
+        np.add.at(sums, label, vectors)
+    size = np.bincount(label, minlength=n).astype(np.float32)
+    changed = np.zeros(n, bool)  # two articles' mean is their edge's cosine: the first round computes none
+    changed[label[label != np.arange(n)]] = True
+    known_keys, first = np.unique(np.minimum(edges[:, 0], edges[:, 1]) * n + np.maximum(edges[:, 0], edges[:, 1]),
+                                  return_index=True)
+    known_means = scores.ravel()[keep][first].astype(np.float32)
+    while True:
+        a, b = label[edges[:, 0]], label[edges[:, 1]]
+        edges = edges[a != b]
+        a, b = a[a != b], b[a != b]
+        keys = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+        if not len(keys):
+            break
+        lo, hi = keys // n, keys % n
+        means = np.empty(len(keys), np.float32)
+        fresh = changed[lo] | changed[hi]
+        means[~fresh] = known_means[np.searchsorted(known_keys, keys[~fresh])]
+        means[fresh] = np.einsum("ij,ij->i", sums[lo[fresh]], sums[hi[fresh]]) / (size[lo[fresh]] * size[hi[fresh]])
+        known_keys, known_means = keys, means
+        close = means >= cut
+        if not close.any():
+            break
+        near = np.concatenate([np.stack([lo[close], hi[close]], 1), np.stack([hi[close], lo[close]], 1)])
+        order = np.lexsort((near[:, 1], -np.concatenate([means[close], means[close]]), near[:, 0]))
+        near = near[order]
+        first = np.ones(len(near), bool)
+        first[1:] = near[1:, 0] != near[:-1, 0]
+        best = np.full(n, -1)
+        best[near[first, 0]] = near[first, 1]
+        group = np.flatnonzero(best >= 0)
+        into = group[(best[best[group]] == group) & (group < best[group])]
+        drop = best[into]
+        sums[into] += sums[drop]
+        size[into] += size[drop]
+        changed[:] = False
+        changed[into] = True
+        moved = np.arange(n)
+        moved[drop] = into
+        label = moved[label]
+    return label
+
+
+def _components(n: int, pairs: np.ndarray) -> np.ndarray:
+    """The smallest member of each connected component of ``pairs``, per node."""
+    label = np.arange(n)
+    while True:
+        low = np.minimum(label[pairs[:, 0]], label[pairs[:, 1]])
+        changed = False
+        for side in (0, 1):
+            update = low < label[pairs[:, side]]
+            if update.any():
+                np.minimum.at(label, pairs[update, side], low[update])
+                changed = True
+        label = label[label]
+        if not changed:
+            return label
+
+
+def copy_pairs(scores: np.ndarray, found: np.ndarray, same_text: Callable[[int, int], bool] | None) -> list[tuple[int, int]]:
+    """The neighbour pairs that are one text syndicated twice: vectors at COPY_COSINE or closer,
+    confirmed by ``same_text`` (edit similarity) where given."""
+    pairs = []
+    for i, j in zip(*np.nonzero((scores >= COPY_COSINE) & (found >= 0))):
+        a, b = int(i), int(found[i, j])
+        if a < b and (same_text is None or same_text(a, b)):
+            pairs.append((a, b))
+    return pairs
+
+
+def build(ids: list[str], vectors: np.ndarray, labels: np.ndarray, articles: dict[str, Article],
+          copies: list[tuple[int, int]]) -> list[Story]:
+    """The stories of ``labels`` (one per group), each article most central first, its syndicated
+    copies folded under the earliest of them."""
+    original = np.arange(len(ids))
+    for a, b in sorted(copies, key=lambda p: (_day(articles[ids[p[0]]]), p[0])):
+        keep, drop = sorted((_top(original, a), _top(original, b)), key=lambda i: (_day(articles[ids[i]]), i))
+        original[drop] = keep
+    members: dict[int, list[int]] = {}
+    for i, label in enumerate(labels.tolist()):
+        members.setdefault(label, []).append(i)
+    stories = []
+    for group in members.values():
+        centre = _unit(vectors[group].sum(0, keepdims=True))[0]
+        closeness = vectors[group] @ centre
+        story = Story([])
+        for i in sorted(range(len(group)), key=lambda m: -closeness[m]):
+            member, top = group[i], _top(original, group[i])
+            if top == member:
+                story.articles.append(articles[ids[member]])
+            else:
+                story.copies.setdefault(ids[top], []).append(articles[ids[member]])
+        stories.append(story)
+    return stories
+
+
+def _top(original: np.ndarray, i: int) -> int:
+    while original[i] != i:
+        i = int(original[i])
+    return i
+
+
+def _day(article: Article) -> str:
+    return article.date or "9999"
+
+
+def rank(stories: list[Story]) -> list[Story]:
+    """Best covered first: distinct outlets of the story's own texts (a syndicated copy adds no
+    reporting), then its distinct texts, then how recent its latest article is."""
+    def key(story: Story) -> tuple:
+        own = {a.source for a in story.articles if a.source}
+        return (len(own), len(story.articles), story.last_date or "")
+    return sorted(stories, key=key, reverse=True)
+
+
+def find_stories(library: Library, where: Filters | None = None, cut: float = CUT) -> list[Story]:
+    """The stories of the articles that pass ``where``, best covered first (without their text)."""
+    owners, chunk_vectors = library.window_vectors(where)
+    if not owners:
+        return []
+    ids, vectors = article_vectors(owners, chunk_vectors)
+    known = {a.id: a for a in library.articles()}
+    articles = {i: known[i] for i in ids if i in known}
+    keep = [n for n, i in enumerate(ids) if i in articles]
+    ids, vectors = [ids[n] for n in keep], vectors[keep]
+    scores, found = neighbours(vectors)
+    copies = copy_pairs(scores, found, lambda a, b: is_twin(articles[ids[a]].text, articles[ids[b]].text))
+    labels = tighten(vectors, average_link(vectors, scores, found, cut, copies), copies)
+    return rank(build(ids, vectors, labels, articles, copies))
+
+
+def tighten(vectors: np.ndarray, labels: np.ndarray, copies: list[tuple[int, int]] = (),
+            above: int = TIGHT_ABOVE, cut: float = TIGHT_CUT) -> np.ndarray:
+    """``labels`` with every group of more than ``above`` articles grouped again within, at the
+    stricter mean cosine ``cut`` (copies kept together). One cut cannot suit both sizes: a pair of
+    reports on one event sits at ~0.55, but at that cut a large group chains several events of a
+    topic (a week of tariff news, a newsletter's digests) whose own reports sit at 0.7 and more."""
+    out = labels.copy()
+    order = np.argsort(labels, kind="stable")
+    starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
+    by_group: dict[int, list[tuple[int, int]]] = {}
+    for a, b in copies:
+        by_group.setdefault(int(labels[a]), []).append((a, b))
+    fresh = int(labels.max()) + 1
+    for start, end in zip(starts, np.r_[starts[1:], len(order)]):
+        members = order[start:end]
+        if len(members) <= above:
+            continue
+        local = {int(m): i for i, m in enumerate(members)}
+        joined = [(local[a], local[b]) for a, b in by_group.get(int(labels[members[0]]), ())]
+        inner = vectors[members]
+        out[members] = fresh + average_link(inner, *neighbours(inner), cut, joined)
+        fresh += len(members)
+    return out
+
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
+
+
+def window(since: str | date | None, until: str | date | None, sources=(), include_undated: bool = False,
+           newest: date | None = None, today: date | None = None) -> Filters:
+    """The window's filters: ``since`` is a day ("2025-01", a date) or a span back from the newest
+    article ("7d", "2w"; from today when the library holds something newer), ``until`` a day."""
+    anchor = min(d for d in (today or date.today(), newest) if d is not None)
+    match = _RELATIVE.match(since) if isinstance(since, str) else None
+    if match:
+        days = int(match[1]) * (7 if match[2] == "w" else 1)
+        since = anchor - timedelta(days=max(days - 1, 0))
+    return make_filters(since, until, sources, include_undated)
+
+
+@dataclass
+class StoryList:
+    """What ``Assistant.stories`` returns: the stories, best first, and the window they came from."""
+
+    stories: list[Story]
+    where: Filters
+    articles: int  # in the window
+    last_looked: str | None = None
+
+    def to_dict(self) -> dict:
+        """The ``qa stories --json`` object."""
+        return {"stories": [s.to_dict() for s in self.stories],
+                "window": {**self.where.to_dict(), "articles": self.articles, "last_looked": self.last_looked}}
