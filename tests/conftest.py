@@ -38,6 +38,20 @@ def encoder():
 
 
 @pytest.fixture(scope="session")
+def week_library(tmp_path_factory, encoder) -> Path:
+    """One real week of news (../shared/eval/rtqa-2025-week, 130 articles) ingested once with the
+    real embedder, for the slow tests that read it (several minutes on 2 cores: not once per test)."""
+    week = EVAL / "rtqa-2025-week"
+    if not week.is_dir():
+        pytest.skip("needs ../shared/eval/rtqa-2025-week")
+    from qa.library import create_library
+
+    path = tmp_path_factory.mktemp("weeklib") / "week"
+    create_library(path, encoder).add([week / "corpus.jsonl.gz"], encoder)
+    return path
+
+
+@pytest.fixture(scope="session")
 def seed_library(tmp_path_factory, encoder):
     """The four sample articles, ingested once with the real embedder."""
     from qa.library import FolderLibrary

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from conftest import FakeLLM
+from fakes import FakeLLM
 from qa.answering import ABSTAIN_TEXT
 from qa.api import Assistant
 from qa.coverage import named_span, outside_library

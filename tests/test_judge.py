@@ -104,7 +104,7 @@ def _passages(*texts: str):
 
 def test_evidence_follows_the_judge_and_it_decides_not_in_the_articles():
     from qa.answering import answer_stream, select_evidence
-    from tests.conftest import FakeLLM
+    from fakes import FakeLLM
 
     passages = _passages(TOPIC, ANSWER)
     evidence = select_evidence("Who did Lavrov meet in London?", passages, judge=KeywordJudge("Kerry"), limit=1)
@@ -122,7 +122,7 @@ def test_a_citation_the_judge_rejects_is_dropped():
         def scores(self, question, sentences):
             return np.array([0.06 if "Kerry" in s else 0.001 for s in sentences], np.float32)
 
-    from tests.conftest import FakeLLM
+    from fakes import FakeLLM
 
     passages = _passages(TOPIC, ANSWER)
     *_, kept = answer_stream("Who did Lavrov meet in London?", passages, FakeLLM("John Kerry met Lavrov [2]."),

@@ -16,7 +16,8 @@ from qa import cli
 from qa.library import FolderLibrary, LibraryError
 from qa.library import ingest as ingest_module
 
-from conftest import REPO, FakeEncoder
+from conftest import REPO
+from fakes import FakeEncoder
 
 STORIES = [
     "The harbour bridge reopened on Tuesday after eight months of repairs, city officials said.",

@@ -183,10 +183,9 @@ def _score_stories():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (EVAL / "rtqa-2025-week").exists(), reason="needs ../shared/eval")
-def test_rtqa_week_stories_cover_the_quiz_stories(encoder, tmp_path):
+def test_rtqa_week_stories_cover_the_quiz_stories(encoder, week_library):
     data = EVAL / "rtqa-2025-week"
-    assistant = Assistant.create(tmp_path / "lib", encoder=encoder)
-    assistant.add(data / "corpus.jsonl.gz")
+    assistant = Assistant(week_library, encoder=encoder)
     found = assistant.stories(since="1900", include_undated=True, limit=None, write=False)
     result = _score_stories().score(json.loads((data / "stories.json").read_text()), found.to_dict())
     assert result["well_formed"] == result["stories_scored"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import FakeLLM
+from fakes import FakeLLM
 from qa import cli
 from qa.api import Assistant
 from qa.answering.amounts import has_figure, has_price, names_a_price
@@ -119,14 +119,12 @@ def test_the_ask_footer_shows_the_timelines_generation_seconds(toll, fakes, monk
 
 @pytest.mark.slow
 @pytest.mark.skipif(not WEEK.exists(), reason="needs ../shared/eval/rtqa-2025-week")
-def test_the_congestion_toll_question_on_the_week_library(tmp_path, encoder):
+def test_the_congestion_toll_question_on_the_week_library(week_library, encoder):
     """The real encoder on one real week: the question finds the same years as the topic, and the
     2023 and 2024 entries' evidence holds the toll they reported ($23, $15)."""
     from qa.answering.timeline import entry_evidence, subject
 
-    library = create_library(tmp_path / "week", encoder)
-    library.add([WEEK / "corpus.jsonl.gz"], encoder)
-    assistant = Assistant(tmp_path / "week", encoder=encoder, llm=FakeLLM(), judge=None)
+    assistant = Assistant(week_library, encoder=encoder, llm=FakeLLM(), judge=None)
     question = "How did the planned New York City congestion pricing toll change over the years?"
     asked = [period.label for period, _ in assistant.periods(question)]
     assert {"2019", "2023", "2024"} <= set(asked)
