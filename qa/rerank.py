@@ -10,12 +10,12 @@ that sentence leads the article's chunks, so the passage cut around it keeps the
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.judge import Judge
 from qa.library import StoredChunk
-from qa.reading.chunking import sentence_spans
 from qa.words import overlap
 
 RERANK_ARTICLES = 12
@@ -35,10 +35,21 @@ class Judged:
     sentence: str = ""           # that sentence
 
 
+# A full stop, question or exclamation mark, then space and what starts a sentence; or a line break.
+# Cruder than syntok (qa.reading.chunking), which a cold ``qa ask --no-llm`` does not import: the
+# judge only needs the sentences roughly; the evidence the model reads is cut by syntok.
+_SENTENCE_END = re.compile(r"(?<=[.!?\"”’)])\s+(?=[\"“‘(A-Z0-9])|\n+")
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|(?:[A-Z]\.)+[A-Z]?)\.$")  # Mr. Jan. U.S.
+
+
 def candidate_sentences(question: str, chunk: StoredChunk) -> list[str]:
-    text = chunk.text
-    spans = sentence_spans(text) or [(0, len(text))]
-    sentences = [" ".join(text[a:b].split()) for a, b in spans]
+    sentences: list[str] = []
+    for piece in _SENTENCE_END.split(chunk.text):
+        piece = " ".join(piece.split())
+        if sentences and _ABBREVIATION.search(sentences[-1]):
+            sentences[-1] += f" {piece}"
+        elif piece:
+            sentences.append(piece)
     return [s for s in sentences if len(s.split()) >= 3 and not s.endswith("?")]
 
 
