@@ -13,26 +13,11 @@ from pathlib import Path
 import click
 
 from qa import __version__
-from qa.cli_assistant import open_assistant
+from qa.cli_assistant import open_assistant, start_encoder
 from qa.cli_common import (PathOrURL, filter_options, filters_from, library_option, model_option, progress_bar,
                            stderr_console)
 from qa.errors import EXIT_BAD_INPUT, BadInput, LibraryError
 
-
-
-def _start_encoder():
-    """The question encoder, its ONNX session already loading in a thread (~0.1 s of CPU), or None
-    where it cannot load (``open_assistant`` says why). A command calls this first, so that the
-    session builds while numpy, FAISS, bm25s and the library are imported and opened."""
-    from qa.embedder import load_encoder
-    from qa.models import ModelError
-
-    try:
-        encoder = load_encoder()
-        encoder.warm_up()
-    except ModelError:
-        return None
-    return encoder
 
 
 # ``qa ask`` and ``qa timeline`` run with the garbage collector off: a cold question creates some
@@ -187,7 +172,7 @@ def ask(question: str, library: Path | str | None, k: int, model: str | None, to
         qa ask "Who reported the talks?" --source voanews.com --source "Press Association"
     """
     where = filters_from(since, until, sources, include_undated)
-    encoder = _start_encoder()
+    encoder = start_encoder()
     _answer(question, library, model, k, today.date() if today else None, where, timeline, as_json, no_llm,
             compare_sources, encoder)
 
@@ -214,7 +199,7 @@ def timeline_command(topic: str, library: Path | str | None, model: str | None, 
         qa timeline "six-party talks" --since 2003 --until 2013 --json
     """
     where = filters_from(since, until, sources, include_undated)
-    encoder = _start_encoder()
+    encoder = start_encoder()
     _answer(topic, library, model, 5, None, where, True, as_json, no_llm, encoder=encoder)
 
 

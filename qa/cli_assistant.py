@@ -15,6 +15,21 @@ if TYPE_CHECKING:
     from qa.api import Assistant
 
 
+def start_encoder():
+    """The question encoder, its ONNX session already loading in a thread (~0.1 s of CPU), or None
+    where it cannot load (``open_assistant`` says why). A command calls this first, so that the
+    session builds while numpy, FAISS, bm25s and the library are imported and opened."""
+    from qa.embedder import load_encoder
+    from qa.models import ModelError
+
+    try:
+        encoder = load_encoder()
+        encoder.warm_up()
+    except ModelError:
+        return None
+    return encoder
+
+
 def open_assistant(library: Path | str | None, model: str | None = None, k: int = 5, encoder=None) -> Assistant:
     """The Assistant over ``library`` (None: the default library, made from the bundled sample
     articles on first use, with a progress bar); a model that cannot load is a ClickException,

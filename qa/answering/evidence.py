@@ -13,9 +13,9 @@ MIN_SCORE = 0.30            # no passage this close (cosine): abstain without as
                             # unless the encoder brings its own calibrated ``abstain_below``
 MAX_PASSAGES_IN_PROMPT = 4
 JUDGE_CANDIDATES = 12       # per passage, offered to the judge (it reads ~40 pairs in 0.1 s)
-JUDGE_WEIGHT = 9.0          # times the judge's probability, added to a sentence's score: the judge
-                            # leads, cosine and shared words break near-ties (tuning half: the answer in
-                            # the prompt for 0.444 of questions, against 0.413 at 1.0 and 0.381 at 0)
+JUDGE_WEIGHT = 3.0          # times the judge's probability, added to a sentence's score (cosine, plus half
+                            # the shared words): at 9 the judge alone led, which lost the sample articles'
+                            # "What did Russia propose in 2003?" (docs/quality.md)
 ANSWERS_BELOW = 0.03        # no evidence sentence the judge gives this: the articles don't answer (the
                             # highest line that declines no answerable tuning-half question cosine keeps)
 
