@@ -76,7 +76,10 @@ class Judge:
         return 1.0 / (1.0 + np.exp(-out))
 
     def scores(self, question: str, sentences: Sequence[str]) -> np.ndarray:
-        """The probability that each sentence answers ``question``, in order."""
+        """The probability that each sentence answers ``question``, in order. Sentences are keyed
+        with their white space folded (word pieces ignore it), so the rerank's and the evidence's
+        copies of one sentence are read once."""
+        sentences = [" ".join(s.split()) for s in sentences]
         with self._lock:
             if self._cache and next(iter(self._cache))[0] != question:
                 self._cache.clear()

@@ -32,7 +32,6 @@ class Judged:
 
     chunks: list[tuple[StoredChunk, float, float]]  # (chunk, cosine, fused score)
     best: float = 0.0            # the judge's probability for the article's best sentence
-    sentence: str = ""           # that sentence
 
 
 # A full stop, question or exclamation mark, then space and what starts a sentence; or a line break.
@@ -42,7 +41,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?\"”’)])\s+(?=[\"“‘(A-Z0-9])|\n+")
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,2}|(?:[A-Z]\.)+[A-Z]?)\.$")  # Mr. Jan. U.S.
 
 
-def candidate_sentences(question: str, chunk: StoredChunk) -> list[str]:
+def candidate_sentences(chunk: StoredChunk) -> list[str]:
     sentences: list[str] = []
     for piece in _SENTENCE_END.split(chunk.text):
         piece = " ".join(piece.split())
@@ -62,20 +61,16 @@ def rerank(question: str, scored: list[tuple[StoredChunk, float, float]], judge:
     for item in scored:
         groups.setdefault(item[0].article.id, Judged([])).chunks.append(item)
     heads = list(groups.values())[:RERANK_ARTICLES]
-    offered: list[tuple[int, int, str]] = []
+    chosen: list[tuple[int, int, str]] = []  # (article, chunk, sentence), the most lexical per article
     for g, judged in enumerate(heads):
-        for c, (chunk, _, _) in enumerate(judged.chunks[:CHUNKS_PER_ARTICLE]):
-            offered += [(g, c, s) for s in candidate_sentences(question, chunk)]
-    by_article: dict[int, list[tuple[int, int, str]]] = {}
-    for item in offered:
-        by_article.setdefault(item[0], []).append(item)
-    chosen = [item for items in by_article.values()
-              for item in sorted(items, key=lambda x: -overlap(question, x[2]))[:SENTENCES_PER_ARTICLE]]
+        offered = [(g, c, s) for c, (chunk, _, _) in enumerate(judged.chunks[:CHUNKS_PER_ARTICLE])
+                   for s in candidate_sentences(chunk)]
+        chosen += sorted(offered, key=lambda x: -overlap(question, x[2]))[:SENTENCES_PER_ARTICLE]
     probs = judge.scores(question, [s for _, _, s in chosen]) if chosen else []
     lead: dict[int, int] = {}
-    for (g, c, sentence), p in zip(chosen, probs):
-        if p > heads[g].best or not heads[g].sentence:
-            heads[g].best, heads[g].sentence, lead[g] = float(p), sentence, c
+    for (g, c, _), p in zip(chosen, probs):
+        if g not in lead or p > heads[g].best:
+            heads[g].best, lead[g] = float(p), c
     for g, c in lead.items():
         chunks = heads[g].chunks
         chunks.insert(0, chunks.pop(c))
