@@ -32,6 +32,15 @@ def lexical_baseline(groups: list[pairs.Group]) -> dict:
     return rank_metrics(groups, [np.array([overlap(g.question, t) for t in g.texts]) for g in groups])
 
 
+def earlier_run(checkpoint: Path | None) -> dict | None:
+    """What a continued run started from: the earlier run's steps and minutes (no machine paths)."""
+    if checkpoint is None:
+        return None
+    record = checkpoint.parent / "record.json"
+    earlier = json.loads(record.read_text()) if record.exists() else {}
+    return {"steps": earlier.get("training", {}).get("steps"), "minutes": earlier.get("minutes_total")}
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m training.judge", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,6 +50,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--val-from", default="2025-10-01", help="questions from this date on validate")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N questions (smoke runs)")
     ap.add_argument("--eval-every", type=int, default=200, help="steps between validations")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this checkpoint (a run's checkpoint/ folder) instead of the shipped MiniLM")
     ap.add_argument("--ship", action="store_true", help="copy the int8 graph into qa/weights and pin it")
     args = ap.parse_args(argv)
 
@@ -65,13 +76,13 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"lexical baseline on validation: {baseline}")
     base = model_path(embedder_spec()).parent
     settings = Settings(minutes=args.minutes, eval_every=args.eval_every)
-    trained = train(base, train_groups, val_groups, args.out / "checkpoint", settings)
+    trained = train(args.init or base, train_groups, val_groups, args.out / "checkpoint", settings)
     print(f"trained: best {trained['best']} after {trained['steps']} steps in {trained['seconds']}s")
     from training.judge.export import export
 
     exported = export(args.out / "checkpoint", base / "tokenizer.json", val_groups, args.out)
     print(f"exported: {json.dumps(exported)}")
-    record = {"data": str(args.data.name), "val_from": args.val_from, "limit": args.limit,
+    record = {"data": str(args.data.name), "init": earlier_run(args.init), "val_from": args.val_from, "limit": args.limit,
               "train_groups": len(train_groups), "val_groups": len(val_groups),
               "train_weeks": [min(g.date for g in train_groups), max(g.date for g in train_groups)],
               "val_weeks": [min(g.date for g in val_groups), max(g.date for g in val_groups)],

@@ -27,6 +27,14 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
 
+def _start(r: dict) -> str:
+    init = r.get("init")
+    if not init:
+        return ""
+    return (f"- **Continued**: these steps started from the best checkpoint of an earlier run of this pipeline "
+            f"({init['steps']} steps, {init['minutes']} minutes, same data and split), not from the base weights.\n")
+
+
 def render(r: dict) -> str:
     t, e = r["training"], r["export"]
     return f"""# Model card: {NAME}
@@ -49,13 +57,13 @@ decide support (`qa/judge.py`).
 - **Training**: listwise softmax over one positive and seven negatives plus a pointwise binary
   term (weight {r['settings']['pointwise']}), AdamW lr {r['settings']['lr']}, {t['steps']} steps
   ({t['epochs']:.2f} epochs) in {t['seconds']} s on {r['machine']}; seed {r['settings']['seed']}.
-- **Validation** (the held-out questions' candidate sentences; P@1: the top sentence answers;
+{_start(r)}- **Validation** (the held-out questions' candidate sentences; P@1: the top sentence answers;
   MRR of the first that does):
 
 | ranker | P@1 | MRR |
 |---|---|---|
 | shared words (qa's judgment before the judge) | {r['baseline']['p@1']} | {r['baseline']['mrr']} |
-| base weights, untrained head (step 0) | {t['history'][0]['p@1']} | {t['history'][0]['mrr']} |
+| {'the earlier run, where this one started' if r.get('init') else 'base weights, untrained head'} (step 0) | {t['history'][0]['p@1']} | {t['history'][0]['mrr']} |
 | judge, torch (best step {t['best']['step']}) | {t['best']['p@1']} | {t['best']['mrr']} |
 | judge, ONNX float | {e['float']['p@1']} | {e['float']['mrr']} |
 | judge, ONNX int8 (shipped) | {e['int8']['p@1']} | {e['int8']['mrr']} |
