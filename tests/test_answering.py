@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -19,8 +20,11 @@ from qa.answering import (
     best_sentence,
     select_evidence,
 )
+from qa.answering.verify import another_time, finish
 from qa.api import Assistant
-from qa.library import FolderLibrary
+from qa.library import FolderLibrary, StoredChunk
+from qa.reading.article import Article
+from qa.retrieval import Passage
 
 from conftest import SEEDS
 from fakes import FakeLLM
@@ -287,3 +291,35 @@ def test_a_wrong_marker_is_moved_to_the_passage_that_supports_the_sentence(assis
     answer = a.ask(Q2003)
     assert len(answer.citations) == 1 and answer.citations[0].n in supporting
     assert "six-sided discussions" in answer.citations[0].quote
+
+
+VENICE_2024 = Article("venice", "h1", "Venice renews tourist tax system for 2025, hikes price",
+                      "In a world first, Venice introduced a 5 euro charge in April for daytrippers. "
+                      "He said the price would rise, without saying how much visitors might have to pay in 2025.",
+                      "usatoday.com", "", "2024-07-12")
+
+
+def _venice_evidence(fake_encoder) -> list:
+    passage = Passage(StoredChunk(0, VENICE_2024, 0, len(VENICE_2024.text)), 0.8)
+    return select_evidence("How much will Venice charge day-trippers in 2025?", [passage], fake_encoder)
+
+
+def test_a_figure_from_another_year_does_not_answer_a_question_naming_its_year(fake_encoder):
+    evidence = _venice_evidence(fake_encoder)
+    question = "How much will Venice charge day-trippers in 2025?"
+    answer = finish(question, "Venice will charge 5 euro [1].", evidence, [ev.passage for ev in evidence], "fake")
+    assert "5 euro [1]" not in answer.text and not answer.checks[0].verified
+    # What is quoted instead is the sentence about 2025: the articles do not give its price.
+    assert answer.extractive and all("2025" in c.quote for c in answer.citations)
+    same_year = finish("How much did Venice charge day-trippers in 2024?", "Venice charged 5 euro [1].",
+                       evidence, [ev.passage for ev in evidence], "fake")
+    assert same_year.text == "Venice charged 5 euro [1]." and same_year.checks[0].verified
+
+
+def test_another_time_reads_the_sentence_years_and_the_article_year():
+    span = (date(2025, 1, 1), date(2025, 12, 31))
+    assert another_time("Venice introduced a 5 euro charge in April.", "2024-07-12", span)
+    assert not another_time("The fee will be 10 euro in 2025.", "2024-07-12", span)
+    assert not another_time("The fee is 10 euro.", None, span)
+    assert not another_time("Venice introduced a 5 euro charge in April.", "2024-07-12", None)
+    assert not another_time("In 2003 Russia proposed talks.", "2013-04-10", (date(2003, 1, 1), date(2003, 12, 31)))

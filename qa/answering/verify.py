@@ -8,12 +8,14 @@ when none is left, the evidence itself is quoted.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import numpy as np
 
 from qa.answering.answer import ABSTAIN_TEXT, CITATION_MARK, Answer, Check, Citation, Evidence, passage_sources
 from qa.answering.prompt import ABSTAIN_MARK
 from qa.answering.words import ADDRESSED, STOPWORDS, WORD, content_words, split_sentences
+from qa.coverage import named_span
 from qa.grammar import words
 from qa.retrieval import Passage
 
@@ -24,6 +26,7 @@ JUDGED_SUPPORT = 0.02       # and, where the judge scored the quote, at least th
                             # answers the question (calibrated on the dev set's tuning half: docs/quality.md)
 EXTRACTIVE_LEAD = "The articles may not say it directly; the closest they come: "
 
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _PLACEHOLDER = re.compile(r"\s*\[n\]", re.I)  # the prompt's "[n]", copied by a small model
 _NAME = re.compile(r"(?<![\w'’])(?:[A-Z][\w'’-]*|\d[\d,.]*\d|\d)")
 
@@ -54,6 +57,20 @@ def missing_names(claim: str, support: str) -> list[str]:
     return missing
 
 
+def another_time(sentence: str, article_date: str | None, span: tuple[date, date] | None) -> bool:
+    """Whether a sentence speaks of another time than the one a question names (``span``, from
+    ``qa.coverage.named_span``): none of the years it names, nor its article's year, falls in the
+    span. "Venice introduced a 5 euro charge in April", in an article of July 2024, does not say
+    what Venice charges in 2025; "Russia is now advancing a plan" in an article of 2003 does say
+    what Russia proposed in 2003. A sentence with no year and no dated article is given the benefit."""
+    if span is None:
+        return False
+    years = {int(y) for y in _YEAR.findall(sentence)}
+    if article_date and article_date[:4].isdigit():
+        years.add(int(article_date[:4]))
+    return bool(years) and not any(span[0].year <= y <= span[1].year for y in years)
+
+
 def _verify(body: str, cited: list[int], question_words: set[str], evidence: list[Evidence],
             vector: np.ndarray | None, question: str = "",
             names: bool = False) -> tuple[list[int], float, float, dict[int, int]]:
@@ -80,9 +97,12 @@ def _verify(body: str, cited: list[int], question_words: set[str], evidence: lis
         ev = by_n[n]
         if ev.answers and ev.answers[quote(n)] < JUDGED_SUPPORT:
             return False
+        if another_time(ev.sentences[quote(n)], ev.passage.article.date, span):
+            return False
         return not names or not missing_names(body, f"{ev.sentences[quote(n)]} {ev.passage.article.title} {question}")
 
     by_n = {ev.n: ev for ev in evidence}
+    span = named_span(question)
     keep = [n for n in dict.fromkeys(cited) if ok(n)]
     if not keep:
         best = max(found, key=lambda n: (found[n][0], sims.get(n, (0.0, 0))[0]), default=None)
@@ -162,10 +182,13 @@ def quote_evidence(question: str, evidence: list[Evidence], passages: list[Passa
     model often declines (or strays) where its passages do hold the answer. Quoting
     the QUOTED_SENTENCES sentences that bear most on the question, each cited, says
     nothing the articles don't; ``extractive`` marks such an answer. Where the judge scored the
-    evidence, only sentences it lets support an answer are quoted. With none, it abstains."""
+    evidence, only sentences it lets support an answer are quoted, and never one about another
+    time than the question names (``another_time``). With none, it abstains."""
+    span = named_span(question)
     ranked = sorted(((score, ev.n, sentence) for ev in evidence
                      for score, sentence, judged in zip(ev.scores, ev.sentences, ev.answers or ev.scores)
-                     if content_words(sentence) and (not ev.answers or judged >= JUDGED_SUPPORT)),
+                     if content_words(sentence) and (not ev.answers or judged >= JUDGED_SUPPORT)
+                     and not another_time(sentence, ev.passage.article.date, span)),
                     key=lambda x: -x[0])[:QUOTED_SENTENCES]
     if not ranked:
         return Answer(question, ABSTAIN_TEXT, True, [], passages, model, checks=checks or [])
