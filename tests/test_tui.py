@@ -16,8 +16,9 @@ from textual.widgets import Input
 from qa.api import Assistant
 from qa.library import FolderLibrary
 from qa.models import load_manifest
-from tui.app import QAApp, load_keymap
+from tui.app import QAApp
 from tui.export import chat_markdown
+from tui.keymap import load_keymap
 from tui.store import ChatStore, Turn
 from tui.widgets import (QUOTE_STYLE, AnswerMessage, ArticleScreen, ChoiceScreen, PassageItem, PassagesPanel,
                          PromptInput, PromptScreen, QuestionMessage, answer_markdown)
@@ -49,6 +50,7 @@ def fake_library(tmp_path_factory) -> Path:
 def make_app(library: Path, *replies: str, llm=None, **kwargs) -> QAApp:
     assistant = Assistant(library, llm=llm or FakeLLM(*replies), encoder=FakeEncoder())
     kwargs.setdefault("show_timings", False)
+    kwargs.setdefault("stories", False)  # the stories list takes the focus: test_tui_stories.py
     return QAApp(assistant, **kwargs)
 
 
@@ -249,7 +251,7 @@ def test_the_app_is_usable_while_models_load(fake_library):
         return Assistant(fake_library, llm=FakeLLM(REPLY), encoder=FakeEncoder())
 
     async def main():
-        app = QAApp(assistant_factory=slow_factory, show_timings=False)
+        app = QAApp(assistant_factory=slow_factory, show_timings=False, stories=False)
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: status(app) == "Loading models…", what="the loading status")
             await pilot.press("o", "k")                       # typing works meanwhile
@@ -632,7 +634,7 @@ def test_sources_beside_on_wide_and_below_on_narrow_terminals(fake_library, size
 @pytest.mark.slow
 def test_real_models_answer_in_the_app(seed_library, encoder):
     async def main():
-        app = QAApp(assistant_factory=lambda: Assistant(seed_library, encoder=encoder))
+        app = QAApp(assistant_factory=lambda: Assistant(seed_library, encoder=encoder), stories=False)
         async with app.run_test(size=(140, 40)) as pilot:
             message = await ask(pilot, "What did Russia propose in 2003?", timeout=600)
             assert message.turn.text.strip()
@@ -656,7 +658,7 @@ def test_a_timeline_answer_shows_dated_entries_and_sources_by_period(fake_librar
 
     async def main():
         app = QAApp(Assistant(fake_library, llm=FakeLLM(*replies), encoder=encoder), show_timings=False,
-                    store=ChatStore(tmp_path / "chats.db"))
+                    store=ChatStore(tmp_path / "chats.db"), stories=False)
         async with app.run_test(size=(140, 40)) as pilot:
             message = await ask(pilot, TIMELINE_Q)
             turn = message.turn

@@ -6,8 +6,8 @@ split three ways:
 
 - :mod:`tui.session`: the library and models, loaded in a worker thread so the window is usable
   at once, and the answer worker, which streams an answer's pieces here with ``call_from_thread``;
-- this module: the layout, the key bindings (remappable in ``keymap.json``), and showing what the
-  session reports (the passages found, the streamed words, the final answer, errors);
+- this module: the layout, the key bindings (remapped by ``keymap.json``: :mod:`tui.keymap`), and
+  showing what the session reports (the passages found, the streamed words, the final answer, errors);
 - :mod:`tui.commands`: chats (new, open, clear, export; saved in ``chats.db``) and switching
   library, model or filters, through this module's public methods only.
 
@@ -15,7 +15,6 @@ The widgets, each with its CSS, are in :mod:`tui.widgets`; ``app.tcss`` is the l
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -32,18 +31,16 @@ from textual.worker import get_current_worker
 
 from qa.answering import Answer, Sources
 from qa.api import Assistant
-from qa.paths import data_dir
 from tui.commands import ChatCommands
+from tui.keymap import load_keymap
 from tui.session import PendingAnswer, Session
 from tui.store import ChatStore, Turn
 from tui.widgets import AnswerMessage, ArticleScreen, KeysPanel, PassagesPanel, PromptInput, QuestionMessage
 
-KEYMAP_FILE = "keymap.json"
-
-
 class QAApp(ChatCommands, App[None]):
     """The chat. ``assistant`` (ready) or ``assistant_factory`` (called in a worker thread)
-    injects the backend; by default it is ``Assistant(library, model)``."""
+    injects the backend; by default it is ``Assistant(library, model)``. ``stories``: open on
+    the library's current stories (they take the focus; tests of other things turn them off)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "qa"
@@ -66,8 +63,9 @@ class QAApp(ChatCommands, App[None]):
                  assistant_factory: Callable[[], Assistant] | None = None,
                  library: Path | str | None = None, model: str | None = None,
                  store: ChatStore | None = None, show_timings: bool = True, preload: bool = True,
-                 keymap: dict[str, str] | None = None) -> None:
+                 keymap: dict[str, str] | None = None, stories: bool = True) -> None:
         super().__init__()
+        self.open_on_stories = stories  # a new chat shows the library's current stories
         self.session = Session(self, assistant, library=library, model=model, preload=preload)
         self._factory = assistant_factory
         self.store = store
@@ -167,6 +165,9 @@ class QAApp(ChatCommands, App[None]):
 
     def library_opened(self, assistant: Assistant, new_chat: bool = False) -> None:
         self.session.use(assistant, [t.question for t in self.turns])
+        if self.open_on_stories:
+            self.run_worker(partial(self.session.list_stories, assistant), thread=True, group="stories",
+                            exclusive=True, exit_on_error=False)
         self.update_info()
         self.set_idle_status("Ready.")
         if new_chat:
@@ -378,18 +379,6 @@ class QAApp(ChatCommands, App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from self.chat_commands()
-
-
-def load_keymap(path: Path | None = None) -> dict[str, str]:
-    """Key remappings from ``keymap.json`` in the data directory: {"binding id": "keys"}."""
-    path = path or data_dir() / KEYMAP_FILE
-    try:
-        keymap = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in keymap.items()} if isinstance(keymap, dict) else {}
 
 
 def run_app(library: Path | None = None, model: str | None = None) -> None:

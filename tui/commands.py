@@ -1,5 +1,7 @@
 """What the chat's keys and command palette do: chats (new, open, clear, export, and saving
-each answer) and switching the library, the model or the filters.
+each answer) and switching the library, the model or the filters; and how a chat opens: the
+welcome text and the library's current stories (:class:`~tui.widgets.StoriesList`), which the
+session finds in a worker thread once a library opens, and which go when the first question comes.
 
 :class:`ChatCommands` is a mixin of :class:`tui.app.QAApp`, kept apart so the app module holds
 the layout and showing answers, and this one the commands. It uses only the app's public
@@ -16,11 +18,13 @@ from pathlib import Path
 from textual.app import SystemCommand
 from textual.widgets import Static
 
+from qa.api import Assistant
 from qa.library import LibraryError, library_address, library_exists
 from qa.library.filters import parse_filter_args
 from tui.export import default_export_name, export_chat
+from qa.stories import Story
 from tui.store import Turn
-from tui.widgets import AnswerMessage, ChoiceScreen, PromptScreen, QuestionMessage
+from tui.widgets import AnswerMessage, ChoiceScreen, PromptScreen, QuestionMessage, StoriesList
 
 
 class ChatCommands:
@@ -44,12 +48,36 @@ class ChatCommands:
 
     # -- chats ----------------------------------------------------------------------------
     async def remove_welcome(self) -> None:
-        for w in self.query("#welcome"):
+        """Take away what a chat opens on (the welcome text, the stories): the chat has begun."""
+        for w in self.query("#welcome, #stories"):
             await w.remove()
 
     async def show_welcome(self) -> None:
+        """What a chat opens on: the welcome text, then the library's stories if it has some."""
         if not self.query("#welcome"):
             await self.conversation.mount(Static(self.WELCOME, id="welcome"))
+        if self.session.stories and not self.query(StoriesList):
+            await self.conversation.mount(StoriesList(self.session.stories))
+
+    def focus_opening(self) -> None:
+        """The stories list if the chat opens on one, else the question box."""
+        (next(iter(self.query(StoriesList)), None) or self.prompt).focus()
+
+    async def stories_found(self, assistant: Assistant, stories: list[Story]) -> None:
+        """The library's current stories (SessionView): shown if the chat has not begun, and
+        focused unless the user has started typing."""
+        if assistant is not self.assistant:
+            return
+        self.session.stories = stories
+        if not stories or self.turns or self.pending is not None:
+            return
+        await self.show_welcome()
+        if self.prompt.has_focus and not self.prompt.text.strip():
+            self.focus_opening()
+
+    async def on_stories_list_ask(self, event: StoriesList.Ask) -> None:
+        await self.ask(event.question)
+        self.prompt.focus()
 
     def save(self, turn: Turn) -> None:
         """Add ``turn`` to this chat in the store (the first turn creates the chat)."""
@@ -79,7 +107,7 @@ class ChatCommands:
     async def new_chat(self) -> None:
         await self._reset()
         self.set_status("New chat.")
-        self.prompt.focus()
+        self.focus_opening()
 
     async def action_new_chat(self) -> None:
         await self.new_chat()

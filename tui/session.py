@@ -7,12 +7,14 @@ Two locks keep the threads apart: one thread loads the models (``warm_up``), and
 a time uses them (``answer_lock``: a cancelled answer lets go of the model only once its stream
 is closed, so the next one waits for it).
 
-:class:`Session` holds this state and the bodies of both workers (:meth:`Session.load`,
-:meth:`Session.answer`); the app runs them in Textual thread workers and hears back through
-:class:`SessionView`, whose methods the session calls on the UI thread. No Textual here.
+:class:`Session` holds this state and the bodies of the workers (:meth:`Session.load`,
+:meth:`Session.answer`, and :meth:`Session.list_stories`, the library's current stories a new chat
+opens on); the app runs them in Textual thread workers and hears back through :class:`SessionView`,
+whose methods the session calls on the UI thread. No Textual here.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +24,10 @@ from typing import Any, Protocol
 from qa.answering import Answer, Sources
 from qa.api import Assistant, Conversation
 from qa.library import Filters, library_address
+from qa.stories import Story
+
+STORIES = 5   # the library's stories a new chat opens on, best covered first
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -50,6 +56,7 @@ class SessionView(Protocol):
     def models_loading(self) -> None: ...
     def models_ready(self) -> None: ...
     def models_failed(self, error: Exception) -> None: ...
+    async def stories_found(self, assistant: Assistant, stories: list[Story]) -> None: ...
     async def passages_found(self, pending: PendingAnswer, found: Sources) -> None: ...
     async def answer_piece(self, pending: PendingAnswer, piece: str) -> None: ...
     async def answer_done(self, pending: PendingAnswer, answer: Answer) -> None: ...
@@ -71,10 +78,12 @@ class Session:
         self.conversation: Conversation | None = None
         self.filters = Filters()                   # what questions are searched in (palette: Filter)
         self.load_error: str | None = None
+        self.stories: list[Story] = []             # the open library's current stories
         self.loaded = threading.Event()            # an assistant is open (or opening it failed)
         self.answer_lock = threading.Lock()        # one answer at a time uses the model
         self._model_lock = threading.Lock()        # one thread loads the models
         self._warm_for: Assistant | None = None    # the assistant whose models are loaded
+        self._listing = threading.Event()          # list_stories holds the answer lock
 
     # -- the library and the models ------------------------------------------------------
     def default_assistant(self) -> Assistant:
@@ -113,6 +122,8 @@ class Session:
 
     def use(self, assistant: Assistant, questions: list[str]) -> None:
         """Answer with ``assistant`` from now on, continuing a chat of ``questions`` (UI thread)."""
+        if assistant is not self.assistant:
+            self.stories = []
         self.assistant = assistant
         self.load_error = None
         self.start_conversation(questions)
@@ -179,6 +190,21 @@ class Session:
         view.from_thread(view.models_ready)
         view.from_thread(view.update_info)
 
+    def list_stories(self, assistant: Assistant) -> None:
+        """Find ``assistant``'s library's current stories (its last 7 days, each quoted from its
+        most central article: no model call) and hand them to the view. They read the library,
+        so they hold the answer lock; a failure is logged and the chat opens without them."""
+        self._listing.set()
+        try:
+            with self.answer_lock:
+                found = assistant.stories(limit=STORIES, write=False, mark_seen=False).stories
+        except Exception:
+            log.warning("Could not list the stories of %s", assistant.library.name, exc_info=True)
+            return
+        finally:
+            self._listing.clear()
+        self.view.from_thread(self.view.stories_found, assistant, found)
+
     def answer(self, pending: PendingAnswer, cancelled: Callable[[], bool]) -> None:
         """Write ``pending``'s answer: wait for the library and the model, search, stream the
         answer's pieces to the view, and stop as soon as ``cancelled()``; a turn cancelled as
@@ -195,7 +221,8 @@ class Session:
             if cancelled():
                 return
         if not self.answer_lock.acquire(timeout=0.05):
-            ui(view.set_status, "Waiting for the cancelled answer to stop…", "busy")
+            ui(view.set_status, "Waiting for the library's stories…" if self._listing.is_set()
+               else "Waiting for the cancelled answer to stop…", "busy")
             while not self.answer_lock.acquire(timeout=0.05):
                 if cancelled():
                     return

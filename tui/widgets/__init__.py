@@ -4,7 +4,8 @@ status line).
 
 In the main screen, top to bottom: the conversation of :class:`QuestionMessage` and
 :class:`AnswerMessage`, the :class:`PassagesPanel` of the selected answer (rows:
-:class:`PassageItem`, :class:`PeriodItem`), and the :class:`PromptInput`; F1's
+:class:`PassageItem`, :class:`PeriodItem`), and the :class:`PromptInput`; a new chat opens on
+the library's :class:`StoriesList` (rows: :class:`StoryItem`); F1's
 :class:`KeysPanel` docks at the right. Over it: :class:`ArticleScreen` (a passage's whole
 article), :class:`PromptScreen` and :class:`ChoiceScreen` (small :class:`Dialog` boxes).
 """
@@ -18,8 +19,9 @@ from tui.widgets.passages_panel import PassagesPanel
 from tui.widgets.prompt_input import PromptInput
 from tui.widgets.prompt_screen import PromptScreen
 from tui.widgets.question_message import QuestionMessage
+from tui.widgets.stories_list import StoriesList, StoryItem
 from tui.widgets.text import QUOTE_STYLE
 
 __all__ = ["QUOTE_STYLE", "AnswerMessage", "ArticleScreen", "ChoiceScreen", "Dialog", "KeysPanel", "PassageItem",
-           "PassagesPanel", "PeriodItem", "PromptInput", "PromptScreen", "QuestionMessage", "answer_markdown",
-           "passage_content"]
+           "PassagesPanel", "PeriodItem", "PromptInput", "PromptScreen", "QuestionMessage", "StoriesList", "StoryItem",
+           "answer_markdown", "passage_content"]
