@@ -193,16 +193,18 @@ class Session:
     def list_stories(self, assistant: Assistant) -> None:
         """Find ``assistant``'s library's current stories (its last 7 days, each quoted from its
         most central article: no model call) and hand them to the view. They read the library,
-        so they hold the answer lock; a failure is logged and the chat opens without them."""
-        self._listing.set()
+        so they hold the answer lock; a failure is logged and the chat opens without them. Not
+        a look that ``qa stories`` remembers: what it marks new stays as it was."""
         try:
             with self.answer_lock:
-                found = assistant.stories(limit=STORIES, write=False, mark_seen=False).stories
+                self._listing.set()
+                try:
+                    found = assistant.stories(limit=STORIES, write=False, mark_seen=False).stories
+                finally:
+                    self._listing.clear()
         except Exception:
             log.warning("Could not list the stories of %s", assistant.library.name, exc_info=True)
             return
-        finally:
-            self._listing.clear()
         self.view.from_thread(self.view.stories_found, assistant, found)
 
     def answer(self, pending: PendingAnswer, cancelled: Callable[[], bool]) -> None:
