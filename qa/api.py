@@ -331,5 +331,16 @@ class Conversation:
     def ask(self, question: str, k: int | None = None, today: date | None = None, **options) -> Answer:
         return _last(self.stream(question, k, today, **options))
 
+    def forget_last(self, answer: Answer) -> bool:
+        """Forget the last turn if its answer is ``answer``; say whether it was forgotten.
+
+        ``stream`` records a turn as soon as it yields the answer, but a front end may drop that
+        answer anyway: the chat's user cancelled just as it finished, so it was never shown.
+        Follow-up questions must not lean on a turn the user never saw."""
+        if self.turns and self.turns[-1][1] is answer:
+            self.turns.pop()
+            return True
+        return False
+
 
 __all__ = ["Answer", "Assistant", "Conversation", "LibraryError", "Sources", "StoryList"]

@@ -248,6 +248,17 @@ def test_a_conversation_from_history_follows_up_as_one_that_asked_them(assistant
     assert any("003_c13b77ec0b5e076f" in p.article.id for p in answer.passages[:2])
 
 
+def test_forget_last_drops_only_the_answer_named(assistant_with):
+    a = assistant_with("Russia proposed six-sided discussions [1].", "Losyukov said the standoff was dangerous [1].")
+    chat = a.chat()
+    first = chat.ask(Q2003)
+    second = chat.ask("And what did he say about it?")
+    assert not chat.forget_last(first), "not the last turn: kept"
+    assert chat.forget_last(second) and [answer for _, answer in chat.turns] == [first]
+    assert not chat.forget_last(second), "already forgotten"
+    assert chat.context_for("What did Losyukov say about it?") == Q2003
+
+
 def test_retrieve_only_lists_passages_without_the_model(assistant_with):
     a = assistant_with()
     found = a.retrieve_only(Q2003)

@@ -108,12 +108,12 @@ def test_json_has_no_compare_field_unless_asked(fakes, outlets_library):
 def test_the_chat_sources_panel_names_the_other_outlet(fakes, outlets_library):
     from qa.api import Assistant
     from tui.store import Turn
-    from tui.widgets import source_content
+    from tui.widgets import passage_content
 
     fakes.replies.append("Russia proposed six-sided discussions [1].")
     answer = Assistant(outlets_library).ask(Q)
     [source] = Turn.from_answer(answer).sources()
-    assert source_content(source).plain.splitlines()[2] == "also reported by Wire Digest"
+    assert passage_content(source).plain.splitlines()[2] == "also reported by Wire Digest"
 
 
 @pytest.mark.slow

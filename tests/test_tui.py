@@ -16,11 +16,12 @@ from textual.widgets import Input
 from qa.api import Assistant
 from qa.library import FolderLibrary
 from qa.models import load_manifest
-from tui.app import QAApp, load_keymap
+from tui.app import QAApp
 from tui.export import chat_markdown
+from tui.keymap import load_keymap
 from tui.store import ChatStore, Turn
-from tui.widgets import (QUOTE_STYLE, AnswerMessage, ArticleScreen, ChoiceScreen, PromptInput, PromptScreen,
-                         QuestionMessage, SourceItem, SourcesPanel, answer_markdown)
+from tui.widgets import (QUOTE_STYLE, AnswerMessage, ArticleScreen, ChoiceScreen, PassageItem, PassagesPanel,
+                         PromptInput, PromptScreen, QuestionMessage, answer_markdown)
 
 from conftest import SEEDS
 from fakes import GATE_S, FakeEncoder, FakeLLM, GatedLLM
@@ -49,6 +50,7 @@ def fake_library(tmp_path_factory) -> Path:
 def make_app(library: Path, *replies: str, llm=None, **kwargs) -> QAApp:
     assistant = Assistant(library, llm=llm or FakeLLM(*replies), encoder=FakeEncoder())
     kwargs.setdefault("show_timings", False)
+    kwargs.setdefault("stories", False)  # the stories list takes the focus: test_tui_stories.py
     return QAApp(assistant, **kwargs)
 
 
@@ -79,8 +81,8 @@ def answered(app, count: int) -> bool:
 def showing(app, message: AnswerMessage) -> bool:
     """The sources panel has finished showing ``message``'s passages: it empties its list,
     refills it, then highlights an entry, so an entry is highlighted only once it is done."""
-    panel = app.query_one(SourcesPanel)
-    return panel.turn is message.turn and panel.query_one("#sources-list").highlighted_child is not None
+    panel = app.query_one(PassagesPanel)
+    return panel.turn is message.turn and panel.query_one("#passages-list").highlighted_child is not None
 
 
 def article_shown(app) -> bool:
@@ -161,7 +163,7 @@ def test_answer_streams_into_the_conversation_then_is_final(fake_library):
             await wait_for(pilot, lambda: "discussions with China and Japan [1]." in screen_text(app),
                            what="the final answer on the screen")
             assert status(app).startswith("Answered with 1 cited passage")
-            assert len(app.turns) == 1 and len(app._conversation.turns) == 1
+            assert len(app.turns) == 1 and len(app.session.conversation.turns) == 1
             chats = app.store.list_chats()
             assert [(c.title, c.turns) for c in chats] == [(Q2003, 1)]
     run(main())
@@ -198,19 +200,19 @@ def test_escape_cancels_restores_the_question_and_saves_nothing(fake_library):
             await pilot.press("enter")
             await wait_for(pilot, lambda: llm.waiting.is_set(), what="the model to reach the gate")
             assert app.query_one(AnswerMessage).partial == "Russia proposed"
-            assert app._generation is not None
-            worker = app._generation.worker
+            assert app.pending is not None
+            worker = app.pending.worker
             await pilot.press("escape")
             # Cancelling removes the messages, puts the question back, then says so.
             await wait_for(pilot, lambda: status(app).startswith("Cancelled"), what="the cancellation")
             assert not app.query(AnswerMessage) and not app.query(QuestionMessage)
             assert app.prompt.text == Q2003
-            assert app._generation is None and worker.is_cancelled
+            assert app.pending is None and worker.is_cancelled
             llm.gate.set()                       # let the cancelled stream go on: the worker stops it
             # The worker closes the model's stream before it lets go of the model.
-            await wait_for(pilot, lambda: not app._answer_lock.locked(), what="the cancelled worker")
+            await wait_for(pilot, lambda: not app.session.answer_lock.locked(), what="the cancelled worker")
             assert llm.finished == 0, "the model's stream was closed, not run to the end"
-            assert app.turns == [] and app._conversation.turns == []
+            assert app.turns == [] and app.session.conversation.turns == []
             assert app.store.list_chats() == []
             assert not app.query(AnswerMessage), "nothing of the cancelled answer comes back"
             # The app still answers afterwards (the question is in the box: Enter sends it).
@@ -249,7 +251,7 @@ def test_the_app_is_usable_while_models_load(fake_library):
         return Assistant(fake_library, llm=FakeLLM(REPLY), encoder=FakeEncoder())
 
     async def main():
-        app = QAApp(assistant_factory=slow_factory, show_timings=False)
+        app = QAApp(assistant_factory=slow_factory, show_timings=False, stories=False)
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: status(app) == "Loading models…", what="the loading status")
             await pilot.press("o", "k")                       # typing works meanwhile
@@ -274,7 +276,7 @@ def test_sources_panel_shows_the_cited_passage_with_its_quote(fake_library):
         app = make_app(fake_library, REPLY)
         async with app.run_test(size=(120, 36)) as pilot:
             await ask(pilot, Q2003)
-            panel = app.query_one(SourcesPanel)
+            panel = app.query_one(PassagesPanel)
             first = panel.entries[0]
             assert first["n"] == 1 and ARTICLE_2003 in first["article_id"]
             assert first["title"].startswith("Russia Urges Washington, Pyongyang")
@@ -282,7 +284,7 @@ def test_sources_panel_shows_the_cited_passage_with_its_quote(fake_library):
             assert first["quote"].startswith(QUOTE)
             assert str(panel.border_title) == "Sources · answer 1"
             # The quote is highlighted inside the passage text shown.
-            content = panel.query_one(SourceItem).query_one(".source-text").content
+            content = panel.query_one(PassageItem).query_one(".passage-text").content
             plain = content.plain
             assert plain.startswith("[1] Russia Urges Washington")
             assert "2003-04-08 · 003_c13b77ec0b5e076f.txt" in plain
@@ -304,7 +306,7 @@ def test_sources_panel_fills_before_the_first_word_and_marks_what_the_answer_cit
             app.prompt.text = Q2003
             await pilot.press("enter")
             await wait_for(pilot, llm.waiting.is_set, what="the model to start")
-            panel = app.query_one(SourcesPanel)
+            panel = app.query_one(PassagesPanel)
             await wait_for(pilot, lambda: str(panel.border_title) == "Passages found · answer 1",
                            what="the passages in the panel")
             found = [e["n"] for e in panel.entries]
@@ -327,7 +329,7 @@ def test_selecting_an_earlier_answer_or_its_marker_switches_the_panel(fake_libra
         async with app.run_test(size=(120, 40)) as pilot:
             first = await ask(pilot, Q2003)
             second = await ask(pilot, "What did Lavrov say in London about North Korea and Washington?")
-            panel = app.query_one(SourcesPanel)
+            panel = app.query_one(PassagesPanel)
             assert panel.turn is second.turn and second.has_class("-selected")
             await pilot.click(first)
             await wait_for(pilot, lambda: showing(app, first), what="the first answer's sources")
@@ -339,8 +341,8 @@ def test_selecting_an_earlier_answer_or_its_marker_switches_the_panel(fake_libra
             second.markdown.post_message(second.markdown.LinkClicked(second.markdown, f"cite:{cited}"))
             await wait_for(pilot, lambda: showing(app, second), what="the second answer's sources")
             assert panel.turn is second.turn
-            listing = panel.query_one("#sources-list")
-            assert listing.highlighted_child.source["n"] == cited
+            listing = panel.query_one("#passages-list")
+            assert listing.highlighted_child.passage["n"] == cited
             await pilot.press("ctrl+up")
             await wait_for(pilot, lambda: showing(app, first), what="the previous answer's sources")
             assert panel.turn is first.turn
@@ -352,8 +354,8 @@ def test_opening_a_source_shows_the_whole_article_at_the_quote(fake_library):
         app = make_app(fake_library, REPLY)
         async with app.run_test(size=(100, 24)) as pilot:
             await ask(pilot, Q2003)
-            source = app.query_one(SourcesPanel).entries[0]
-            app.query_one("#sources-list").focus()
+            source = app.query_one(PassagesPanel).entries[0]
+            app.query_one("#passages-list").focus()
             await pilot.press("enter")
             await wait_for(pilot, lambda: article_shown(app), what="the article")
             screen = app.screen
@@ -374,7 +376,7 @@ def test_opening_a_source_shows_the_whole_article_at_the_quote(fake_library):
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, ArticleScreen), what="the article to close")
             # A click on an entry opens it too.
-            await pilot.click(SourceItem)
+            await pilot.click(PassageItem)
             await wait_for(pilot, lambda: article_shown(app), what="the article (click)")
     run(main())
 
@@ -390,7 +392,7 @@ def test_abstention_looks_different_and_lists_the_closest_passages(fake_library)
             assert message.has_class("-abstained") and message.turn.abstained
             assert message.markdown.source.startswith("The articles don't say — closest passages:")
             assert "not in the articles" in str(message.border_title)
-            panel = app.query_one(SourcesPanel)
+            panel = app.query_one(PassagesPanel)
             assert panel.has_class("-abstained")
             assert str(panel.border_title).startswith("Closest passages")
             assert [e["n"] for e in panel.entries] == list(range(1, len(message.turn.passages) + 1))
@@ -437,11 +439,11 @@ def test_a_saved_chat_reopens_in_a_new_app_and_continues(fake_library):
             await wait_for(pilot, lambda: "Lavrov agreed with Washington [1]." in screen_text(app),
                            what="the reopened answers on the screen")
             # Follow-ups continue the conversation (its questions are retrieval context) and the chat.
-            assert app._conversation.context_for("And what did he warn?") == f"{Q2003} {q2}"
+            assert app.session.conversation.context_for("And what did he warn?") == f"{Q2003} {q2}"
             await ask(pilot, "And what did he warn?")
             assert [c.turns for c in app.store.list_chats()] == [3]
             # Opening the article of a reopened answer works from the stored ids.
-            app.open_article(app.query_one(SourcesPanel).entries[0])
+            app.open_article(app.query_one(PassagesPanel).entries[0])
             await wait_for(pilot, lambda: article_shown(app), what="the article")
             assert not app.screen.note
 
@@ -460,8 +462,8 @@ def test_new_chat_starts_over_and_the_old_one_stays_saved(fake_library):
             first = app.chat_id
             await pilot.press("ctrl+n")
             await wait_for(pilot, lambda: status(app) == "New chat.", what="the new chat")
-            assert not app.query(AnswerMessage) and app.turns == [] and app._conversation.turns == []
-            assert app.query_one(SourcesPanel).turn is None
+            assert not app.query(AnswerMessage) and app.turns == [] and app.session.conversation.turns == []
+            assert app.query_one(PassagesPanel).turn is None
             await ask(pilot, Q2003)
             assert app.chat_id != first
             assert sorted(c.turns for c in app.store.list_chats()) == [1, 1]
@@ -551,7 +553,7 @@ def test_palette_switches_the_model(fake_library, monkeypatch):
             assert [options.get_option_at_index(i).id for i in range(options.option_count)] == names
             await pilot.press("down", "enter")
             await wait_for(pilot, lambda: loaded and app.assistant.llm.name == names[1], what="the new model")
-            assert app.model_arg == names[1]
+            assert app.session.model_arg == names[1]
             message = await ask(pilot, Q2003)
             assert message.turn.model == names[1]
             await wait_for(pilot, lambda: names[1] in str(app.query_one("#info").content), what="info")
@@ -591,11 +593,11 @@ def test_bindings_have_ids_and_can_be_remapped(fake_library, qa_home):
         async with app.run_test(size=(120, 30)) as pilot:
             await ready(pilot)
             await pilot.press("f5")
-            await wait_for(pilot, lambda: app.screen.has_class("-hide-sources"), what="f5 to hide the sources")
+            await wait_for(pilot, lambda: app.screen.has_class("-hide-passages"), what="f5 to hide the sources")
             await pilot.press("f3", "f1")                            # f3: remapped away
             # Keys are handled in order: once F1's help is up, F3 has been handled too.
             await wait_for(pilot, lambda: app.screen.query("KeysPanel"), what="the keys panel")
-            assert app.screen.has_class("-hide-sources")
+            assert app.screen.has_class("-hide-passages")
             await pilot.press("f1")
             await wait_for(pilot, lambda: not app.screen.query("KeysPanel"), what="the keys panel to close")
 
@@ -615,7 +617,7 @@ def test_sources_beside_on_wide_and_below_on_narrow_terminals(fake_library, size
 
             def placed() -> bool:
                 conversation = app.query_one("#conversation").region
-                panel = app.query_one(SourcesPanel).region
+                panel = app.query_one(PassagesPanel).region
                 if beside:
                     where = panel.x >= conversation.right and panel.y == conversation.y
                 else:
@@ -623,7 +625,7 @@ def test_sources_beside_on_wide_and_below_on_narrow_terminals(fake_library, size
                 return where and panel.height >= 6 and conversation.height >= 6
             await wait_for(pilot, placed, what=f"the sources {'beside' if beside else 'below'} the conversation")
             await pilot.press("f3")
-            await wait_for(pilot, lambda: app.query_one(SourcesPanel).region.area == 0, what="f3 to hide the sources")
+            await wait_for(pilot, lambda: app.query_one(PassagesPanel).region.area == 0, what="f3 to hide the sources")
     run(main())
 
 
@@ -632,11 +634,11 @@ def test_sources_beside_on_wide_and_below_on_narrow_terminals(fake_library, size
 @pytest.mark.slow
 def test_real_models_answer_in_the_app(seed_library, encoder):
     async def main():
-        app = QAApp(assistant_factory=lambda: Assistant(seed_library, encoder=encoder))
+        app = QAApp(assistant_factory=lambda: Assistant(seed_library, encoder=encoder), stories=False)
         async with app.run_test(size=(140, 40)) as pilot:
             message = await ask(pilot, "What did Russia propose in 2003?", timeout=600)
             assert message.turn.text.strip()
-            ids = [e["article_id"] for e in app.query_one(SourcesPanel).entries]
+            ids = [e["article_id"] for e in app.query_one(PassagesPanel).entries]
             assert any(ARTICLE_2003 in i for i in ids), ids
             assert status(app).startswith(("Answered", "Not in the articles"))
     run(main())
@@ -656,7 +658,7 @@ def test_a_timeline_answer_shows_dated_entries_and_sources_by_period(fake_librar
 
     async def main():
         app = QAApp(Assistant(fake_library, llm=FakeLLM(*replies), encoder=encoder), show_timings=False,
-                    store=ChatStore(tmp_path / "chats.db"))
+                    store=ChatStore(tmp_path / "chats.db"), stories=False)
         async with app.run_test(size=(140, 40)) as pilot:
             message = await ask(pilot, TIMELINE_Q)
             turn = message.turn
@@ -665,10 +667,10 @@ def test_a_timeline_answer_shows_dated_entries_and_sources_by_period(fake_librar
             source = message.markdown.source
             assert source.startswith("- **2003** · 2003-04-08 — Russia called on the United States")
             assert "- **2013** · 2013-04-10 — Lavrov warned" in source
-            listing = app.query_one("#sources-list")
-            headings = [item.period for item in listing.children if not isinstance(item, SourceItem)]
+            listing = app.query_one("#passages-list")
+            headings = [item.period for item in listing.children if not isinstance(item, PassageItem)]
             assert headings[:2] == ["2003", "2013"]
-            assert isinstance(listing.highlighted_child, SourceItem)  # a heading is never selected
+            assert isinstance(listing.highlighted_child, PassageItem)  # a heading is never selected
             saved = ChatStore(tmp_path / "chats.db").turns(app.chat_id)[-1]
             assert saved.timeline == turn.timeline  # a reopened chat shows the same timeline
     run(main())
@@ -685,7 +687,7 @@ def test_the_filter_command_restricts_the_next_questions(fake_library):
                            what="the filter prompt")
             app.screen.query_one(Input).value = "--since 2010 --until 2014"
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.filters.since is not None, what="the filters")
+            await wait_for(pilot, lambda: app.session.filters.since is not None, what="the filters")
             assert "--since 2010-01-01 --until 2014-12-31" in str(app.query_one("#info").content)
             message = await ask(pilot, "What did Lavrov say about North Korea?")
             assert message.turn.passages and all(p["date"].startswith("2013") for p in message.turn.passages)
@@ -695,11 +697,11 @@ def test_the_filter_command_restricts_the_next_questions(fake_library):
             app.screen.query_one(Input).value = "--since soon"
             await pilot.press("enter")
             await wait_for(pilot, lambda: not isinstance(app.screen, PromptScreen), what="the prompt to close")
-            assert app.filters.since.year == 2010  # a bad filter is refused, the old one kept
+            assert app.session.filters.since.year == 2010  # a bad filter is refused, the old one kept
             app.action_filter()
             await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen.query("Input"),
                            what="the filter prompt")
             app.screen.query_one(Input).value = ""
             await pilot.press("enter")
-            await wait_for(pilot, lambda: not app.filters, what="the filters cleared")
+            await wait_for(pilot, lambda: not app.session.filters, what="the filters cleared")
     run(main())

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from test_tui import Q2003, REPLY, article_shown, ask, fake_library, make_app, ready, run, showing, wait_for  # noqa: F401
-from tui.widgets import PromptInput, SourcesPanel
+from tui.widgets import PassagesPanel, PromptInput
 
 
 def test_f2_goes_to_the_sources_and_back(fake_library):
@@ -19,7 +19,7 @@ def test_f2_goes_to_the_sources_and_back(fake_library):
             message = app.answers()[-1]
             await wait_for(pilot, lambda: showing(app, message), what="the sources of the last answer")
             await pilot.press("f2")
-            listing = app.query_one(SourcesPanel).query_one("#sources-list")
+            listing = app.query_one(PassagesPanel).query_one("#passages-list")
             await wait_for(pilot, lambda: listing.has_focus, what="f2 to focus the sources")
             await pilot.press("enter")
             await wait_for(pilot, lambda: article_shown(app), what="Enter to open the source's article")
@@ -28,9 +28,9 @@ def test_f2_goes_to_the_sources_and_back(fake_library):
             await pilot.press("f2")
             await wait_for(pilot, lambda: app.query_one(PromptInput).has_focus, what="f2 back to the prompt")
             await pilot.press("f3")
-            await wait_for(pilot, lambda: app.screen.has_class("-hide-sources"), what="f3 to hide the sources")
+            await wait_for(pilot, lambda: app.screen.has_class("-hide-passages"), what="f3 to hide the sources")
             await pilot.press("f2")
-            await wait_for(pilot, lambda: listing.has_focus and not app.screen.has_class("-hide-sources"),
+            await wait_for(pilot, lambda: listing.has_focus and not app.screen.has_class("-hide-passages"),
                            what="f2 to show and focus the hidden sources")
     run(main())
 

@@ -93,7 +93,7 @@ class ScriptedAssistant:
 def _app():
     from tui.app import QAApp
 
-    return QAApp(ScriptedAssistant(ANSWERED, ABSTAINED), show_timings=False)
+    return QAApp(ScriptedAssistant(ANSWERED, ABSTAINED), show_timings=False, stories=False)
 
 
 def _asking(question: str):

@@ -1,68 +1,59 @@
 """``qa chat``: the full-screen chat over a library of news articles.
 
-Answers stream as the model writes (a thread worker drives the blocking
-generator and hands each piece to the UI with ``call_from_thread``); the
-sources panel shows the passages behind the selected answer; chats are saved
-in ``chats.db`` in the data directory and can be reopened or exported to
-Markdown. Models load in the background, so the window is usable at once.
+:class:`QAApp` is the window: a top bar (the chat's title, the library and model), the
+conversation beside the passages panel, a status line and the question box. What it does is
+split three ways:
+
+- :mod:`tui.session`: the library and models, loaded in a worker thread so the window is usable
+  at once, and the answer worker, which streams an answer's pieces here with ``call_from_thread``;
+- this module: the layout, the key bindings (remapped by ``keymap.json``: :mod:`tui.keymap`), and
+  showing what the session reports (the passages found, the streamed words, the final answer, errors);
+- :mod:`tui.commands`: chats (new, open, clear, export; saved in ``chats.db``) and switching
+  library, model or filters, through this module's public methods only.
+
+The widgets, each with its CSS, are in :mod:`tui.widgets`; ``app.tcss`` is the layout.
 """
 from __future__ import annotations
 
-import json
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from functools import partial
 from itertools import count
 from pathlib import Path
 
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
-from textual.worker import Worker, get_current_worker
+from textual.worker import get_current_worker
 
 from qa.answering import Answer, Sources
-from qa.api import Assistant, Conversation
-from qa.library import Filters, library_address
-from qa.paths import data_dir
-from tui.commands import WELCOME, ChatCommands
-from tui.keys import KeysPanel
+from qa.api import Assistant
+from tui.commands import ChatCommands
+from tui.keymap import load_keymap
+from tui.session import PendingAnswer, Session
 from tui.store import ChatStore, Turn
-from tui.widgets import AnswerMessage, ArticleScreen, PromptInput, QuestionMessage, SourcesPanel
-
-KEYMAP_FILE = "keymap.json"
-
-
-@dataclass(eq=False)
-class Generation:
-    """An answer being written: its question, its two messages and its worker."""
-
-    id: int
-    question: str
-    conversation: Conversation | None
-    question_msg: QuestionMessage
-    answer_msg: AnswerMessage
-    worker: Worker | None = None
-
+from tui.widgets import AnswerMessage, ArticleScreen, KeysPanel, PassagesPanel, PromptInput, QuestionMessage
 
 class QAApp(ChatCommands, App[None]):
     """The chat. ``assistant`` (ready) or ``assistant_factory`` (called in a worker thread)
-    injects the backend; by default it is ``Assistant(library, model)``."""
+    injects the backend; by default it is ``Assistant(library, model)``. ``stories``: open on
+    the library's current stories (they take the focus; tests of other things turn them off)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "qa"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    # The ids are what keymap.json names: they stay as they were when the panel was "sources".
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel"),
         Binding("ctrl+n", "new_chat", "New", id="new_chat"),
         Binding("ctrl+o", "open_chat", "Open", id="open_chat"),
         Binding("ctrl+s", "export", "Export", id="export"),
-        Binding("f2", "focus_sources", "Sources", id="focus_sources"),
+        Binding("f2", "focus_passages", "Sources", id="focus_sources"),
         Binding("f1", "toggle_keys", "Keys", id="keys"),
-        Binding("f3", "toggle_sources", "Hide or show sources", id="toggle_sources", show=False),
+        Binding("f3", "toggle_passages", "Hide or show sources", id="toggle_sources", show=False),
         Binding("ctrl+up", "previous_answer", "Previous answer", id="previous_answer", show=False),
         Binding("ctrl+down", "next_answer", "Next answer", id="next_answer", show=False),
         Binding("ctrl+l", "clear", "Clear chat", id="clear", show=False),
@@ -72,30 +63,25 @@ class QAApp(ChatCommands, App[None]):
                  assistant_factory: Callable[[], Assistant] | None = None,
                  library: Path | str | None = None, model: str | None = None,
                  store: ChatStore | None = None, show_timings: bool = True, preload: bool = True,
-                 keymap: dict[str, str] | None = None) -> None:
+                 keymap: dict[str, str] | None = None, stories: bool = True) -> None:
         super().__init__()
-        self.library_arg = library_address(library) if library else None
-        self.model_arg = model
+        self.open_on_stories = stories  # a new chat shows the library's current stories
+        self.session = Session(self, assistant, library=library, model=model, preload=preload)
         self._factory = assistant_factory
-        self.assistant: Assistant | None = assistant
         self.store = store
         self.show_timings = show_timings
-        self.preload = preload
         self._user_keymap = keymap or {}
         self.turns: list[Turn] = []
         self.chat_id: int | None = None
         self.chat_title: str | None = None
-        self._conversation: Conversation | None = None
-        self._generation: Generation | None = None
+        self.pending: PendingAnswer | None = None   # the answer being written, if any
         self._selected: AnswerMessage | None = None
         self._articles: dict = {}
         self._ids = count(1)
-        self._loaded = threading.Event()           # an assistant is loaded (or loading failed)
-        self._model_lock = threading.Lock()       # one thread loads the models
-        self._answer_lock = threading.Lock()      # one answer at a time uses the model
-        self._warm_for: Assistant | None = None    # the assistant whose models are loaded
-        self._load_error: str | None = None
-        self.filters = Filters()                   # what questions are searched in (palette: Filter)
+
+    @property
+    def assistant(self) -> Assistant | None:
+        return self.session.assistant
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -104,8 +90,8 @@ class QAApp(ChatCommands, App[None]):
             yield Static("", id="info")
         with Horizontal(id="main"):
             with VerticalScroll(id="conversation"):
-                yield Static(WELCOME, id="welcome")
-            yield SourcesPanel(id="sources")
+                yield Static(self.WELCOME, id="welcome")
+            yield PassagesPanel(id="passages")
         yield Static("", id="status")
         yield PromptInput(id="prompt", placeholder="Ask about the articles…", soft_wrap=True,
                           show_line_numbers=False)
@@ -121,251 +107,121 @@ class QAApp(ChatCommands, App[None]):
                 self.notify(f"Chats will not be saved: {e}", severity="warning")
         self.query_one(PromptInput).focus()
         if self.assistant is not None:
-            self._assistant_ready(self.assistant)
-            if self.preload:
-                self._load(lambda: self.assistant, preload_only=True)
+            self.library_opened(self.assistant)
+            if self.session.preload:
+                self.load(None)
         else:
-            factory = self._factory or (lambda: self._default_assistant())
-            self._load(factory)
-
-    def _default_assistant(self) -> Assistant:
-        return Assistant(self.library_arg, self.model_arg, progress=self._indexing_progress)
-
-    def _indexing_progress(self, stage: str, done: int, total: int) -> None:
-        if stage == "assemble":
-            text = f"Preparing the language model (once, ~{total / 1e9:.1f} GB): {done * 100 // max(total, 1)}%…"
-        elif stage == "load":
-            text = "Loading the language model…"
-        else:
-            text = f"Indexing the sample articles: {stage} {done}/{total}…"
-        self._from_thread(self._set_status, text, "busy")
+            self.load(self._factory or self.session.default_assistant)
 
     @property
     def conversation(self) -> VerticalScroll:
         return self.query_one("#conversation", VerticalScroll)
 
     @property
-    def sources(self) -> SourcesPanel:
-        return self.query_one(SourcesPanel)
+    def passages(self) -> PassagesPanel:
+        return self.query_one(PassagesPanel)
 
     @property
     def prompt(self) -> PromptInput:
         return self.query_one(PromptInput)
 
-    def _set_status(self, text: str, kind: str = "") -> None:
+    def set_status(self, text: str, kind: str = "") -> None:
+        """The status line: ``kind`` "busy", "error", "done", "warning" or "" colours it."""
         status = self.query_one("#status", Static)
         status.update(text)
         for k in ("busy", "error", "done", "warning"):
             status.set_class(k == kind, f"-{k}")
 
-    def _set_idle_status(self, text: str, kind: str = "") -> None:
-        if self._generation is None:
-            self._set_status(text, kind)
+    def set_idle_status(self, text: str, kind: str = "") -> None:
+        """The status line, unless an answer is being written (its status matters more)."""
+        if self.pending is None:
+            self.set_status(text, kind)
 
-    def _update_info(self) -> None:
+    def update_info(self) -> None:
+        """The top bar: the chat's title; the library, its size, the model and the filters."""
         a = self.assistant
         if a is None:
-            info = "no library" if self._load_error else "loading…"
+            info = "no library" if self.session.load_error else "loading…"
         else:
-            model = a.llm.name if self._warm_for is a else (self.model_arg or "default model")
-            info = f"{a.library.name} · {a.library.counts.get('articles', 0)} articles · {model}"
-            if self.filters:
-                info += f" · {self.filters.describe()}"
+            info = f"{a.library.name} · {a.library.counts.get('articles', 0)} articles · {self.session.model_name()}"
+            if self.session.filters:
+                info += f" · {self.session.filters.describe()}"
         self.query_one("#info", Static).update(info)
         self.query_one("#chat-title", Static).update(f"qa · {self.chat_title or 'new chat'}")
 
-    def _from_thread(self, callback: Callable, *args) -> object:
+    def from_thread(self, callback: Callable, *args) -> object:
         """Run ``callback`` on the UI thread from a worker; nothing if the app has gone."""
         try:
             return self.call_from_thread(callback, *args)
         except RuntimeError:
             return None
 
-    # -- loading models -------------------------------------------------------------------
-    @work(thread=True, group="load", exclusive=True, exit_on_error=False)
-    def _load(self, factory: Callable[[], Assistant], preload_only: bool = False,
-              new_chat: bool = False) -> None:
-        if not preload_only:
-            self._loaded.clear()
-            self._from_thread(self._set_idle_status, "Loading models…", "busy")
-            try:
-                assistant = factory()
-            except Exception as e:  # a missing library, a bad model name: say so, stay usable
-                self._from_thread(self._assistant_failed, e)
-                return
-            self._from_thread(self._assistant_ready, assistant, new_chat)
-        assistant = self.assistant
-        if assistant is None or not self.preload:
-            return
-        if self._warm_for is not assistant:
-            self._from_thread(self._say_loading)
-            try:
-                self._warm_up(assistant)
-            except Exception as e:
-                self._from_thread(self._llm_failed, e)
-                return
-        self._from_thread(self._say_ready)
-        self._from_thread(self._update_info)
+    # -- what the session reports (SessionView) -------------------------------------------
+    def load(self, factory: Callable[[], Assistant] | None, new_chat: bool = False) -> None:
+        """Open the assistant ``factory`` makes (None: the open one) and load its models, in a
+        worker thread; a newer load cancels an older one."""
+        self.run_worker(partial(self.session.load, factory, new_chat),
+                        thread=True, group="load", exclusive=True, exit_on_error=False)
 
-    def _say_loading(self) -> None:
-        """The loading status in place of "Ready." (or none); a newer one (a new chat after a switch
-        of library, an answer) stays: the warm-up thread may start after it was shown."""
-        if str(self.query_one("#status", Static).content) in ("", "Ready."):
-            self._set_idle_status("Loading the models… (you can type)", "busy")
-
-    def _say_ready(self) -> None:
-        """"Ready." in place of a loading status; whatever came since (an answer, a new chat) stays."""
-        if str(self.query_one("#status", Static).content).startswith("Loading"):
-            self._set_idle_status("Ready.")
-
-    def _warm_up(self, assistant: Assistant) -> None:
-        """Load the embedder (its first use imports torch: seconds) and the LLM, once."""
-        with self._model_lock:
-            if self._warm_for is assistant:
-                return
-            assistant.encoder.encode(["warm up"])
-            assistant.llm  # noqa: B018  (loads it)
-            self._warm_for = assistant
-
-    def _assistant_ready(self, assistant: Assistant, new_chat: bool = False) -> None:
-        self.assistant = assistant
-        self._load_error = None
-        self._conversation = self._seeded_conversation()
-        self._loaded.set()
-        self._update_info()
-        self._set_idle_status("Ready.")
+    def library_opened(self, assistant: Assistant, new_chat: bool = False) -> None:
+        self.session.use(assistant, [t.question for t in self.turns])
+        if self.open_on_stories:
+            self.run_worker(partial(self.session.list_stories, assistant), thread=True, group="stories",
+                            exclusive=True, exit_on_error=False)
+        self.update_info()
+        self.set_idle_status("Ready.")
         if new_chat:
             self.call_later(self.new_chat)
 
-    def _assistant_failed(self, error: Exception) -> None:
-        self._load_error = str(error)
-        self._loaded.set()
-        self._update_info()
-        self._set_status(f"Could not open the library: {error}", "error")
+    def library_failed(self, error: Exception) -> None:
+        self.session.failed(error)
+        self.update_info()
+        self.set_status(f"Could not open the library: {error}", "error")
         self.notify(str(error), title="Could not open the library", severity="error", timeout=10)
 
-    def _llm_failed(self, error: Exception) -> None:
-        self._set_idle_status(f"Could not load the model: {error}", "error")
+    def models_loading(self) -> None:
+        """The loading status in place of "Ready." (or none); a newer one (a new chat after a switch
+        of library, an answer) stays: the warm-up thread may start after it was shown."""
+        if str(self.query_one("#status", Static).content) in ("", "Ready."):
+            self.set_idle_status("Loading the models… (you can type)", "busy")
+
+    def models_ready(self) -> None:
+        """"Ready." in place of a loading status; whatever came since (an answer, a new chat) stays."""
+        if str(self.query_one("#status", Static).content).startswith("Loading"):
+            self.set_idle_status("Ready.")
+
+    def models_failed(self, error: Exception) -> None:
+        self.set_idle_status(f"Could not load the model: {error}", "error")
         self.notify(str(error), title="Could not load the model", severity="error", timeout=10)
 
-    def _seeded_conversation(self) -> Conversation | None:
-        """A Conversation for this chat that knows its earlier questions (follow-ups)."""
-        if self.assistant is None:
-            return None
-        return self.assistant.chat([t.question for t in self.turns])
-
-    # -- asking -------------------------------------------------------------------------
-    @on(PromptInput.Submitted)
-    async def _submitted(self, event: PromptInput.Submitted) -> None:
-        await self.ask(event.text)
-
-    async def ask(self, question: str) -> None:
-        question = question.strip()
-        if not question:
-            return
-        if self._generation is not None:
-            self.notify("Still answering the last question (Esc cancels it).", severity="warning")
-            return
-        if self._loaded.is_set() and self.assistant is None:
-            self.notify(f"No library is open: {self._load_error}. Use Ctrl+P › Switch library.",
-                        severity="error")
-            return
-        self.prompt.text = ""
-        await self._remove_welcome()
-        question_msg = QuestionMessage(question)
-        answer_msg = AnswerMessage(len(self.turns) + 1)
-        await self.conversation.mount_all([question_msg, answer_msg])
-        self.conversation.scroll_end(animate=False)
-        gen = Generation(next(self._ids), question, self._conversation, question_msg, answer_msg)
-        self._generation = gen
-        gen.worker = self._answer(gen)
-        self.refresh_bindings()
-
-    @work(thread=True, group="answer", exit_on_error=False)
-    def _answer(self, gen: Generation) -> None:
-        worker = get_current_worker()
-
-        def ui(callback: Callable, *args) -> None:
-            if not worker.is_cancelled:
-                self._from_thread(callback, *args)
-
-        if not self._loaded.is_set():
-            ui(self._set_status, "Loading models… your question comes next.", "busy")
-        while not self._loaded.wait(0.05):
-            if worker.is_cancelled:
-                return
-        if not self._answer_lock.acquire(timeout=0.05):
-            ui(self._set_status, "Waiting for the cancelled answer to stop…", "busy")
-            while not self._answer_lock.acquire(timeout=0.05):
-                if worker.is_cancelled:
-                    return
-        try:
-            assistant = self.assistant
-            conversation = gen.conversation or self._conversation
-            if assistant is None or conversation is None:
-                ui(self._answer_failed, gen, RuntimeError(self._load_error or "no library is open"))
-                return
-            if self._warm_for is not assistant:
-                ui(self._set_status, "Loading the models…", "busy")
-                self._warm_up(assistant)
-                ui(self._update_info)
-            if worker.is_cancelled:
-                return
-            articles = assistant.library.counts.get("articles", 0)
-            ui(self._set_status, f"Searching {articles} articles…", "busy")
-            stream = conversation.stream(gen.question, where=self.filters)
-            answer = None
-            try:
-                for item in stream:
-                    if worker.is_cancelled:
-                        break
-                    if isinstance(item, Answer):
-                        answer = item
-                        ui(self._answer_done, gen, item)
-                    elif isinstance(item, Sources):
-                        ui(self._sources_found, gen, item)
-                    else:
-                        if not gen.answer_msg.partial:
-                            ui(self._set_status, "Writing…", "busy")
-                        ui(self._answer_piece, gen, item)
-            finally:
-                stream.close()
-            if worker.is_cancelled and answer is not None and conversation.turns \
-                    and conversation.turns[-1][1] is answer:
-                conversation.turns.pop()     # cancelled as it finished: forget that turn
-        except Exception as e:
-            ui(self._answer_failed, gen, e)
-        finally:
-            self._answer_lock.release()
-
-    async def _sources_found(self, gen: Generation, found: Sources) -> None:
+    async def passages_found(self, pending: PendingAnswer, found: Sources) -> None:
         """The passages, in the panel while the model reads them (seconds on a CPU)."""
-        if gen is not self._generation:
+        if pending is not self.pending:
             return
-        self._set_status(f"Found {len(found.passages)} passages · the model is reading them…", "busy")
-        pending = Turn.from_answer(Answer(found.question, "", False, [], found.passages, ""))
-        await self.sources.show(pending, gen.answer_msg.number, found=True)
+        self.set_status(f"Found {len(found.passages)} passages · the model is reading them…", "busy")
+        reading = Turn.from_answer(Answer(found.question, "", False, [], found.passages, ""))
+        await self.passages.show(reading, pending.answer_msg.number, found=True)
 
-    async def _answer_piece(self, gen: Generation, piece: str) -> None:
-        if gen is not self._generation:
+    async def answer_piece(self, pending: PendingAnswer, piece: str) -> None:
+        if pending is not self.pending:
             return
-        await gen.answer_msg.append(piece)
+        await pending.answer_msg.append(piece)
         self.conversation.scroll_end(animate=False)
 
-    async def _answer_done(self, gen: Generation, answer: Answer) -> None:
-        if gen is not self._generation:
+    async def answer_done(self, pending: PendingAnswer, answer: Answer) -> None:
+        if pending is not self.pending:
             return
         turn = Turn.from_answer(answer)
         for p in answer.passages:
             self._articles[p.article.id] = p.article
-        await gen.answer_msg.finish(turn)
+        await pending.answer_msg.finish(turn)
         self.turns.append(turn)
-        self._save(turn)
-        self._generation = None
+        self.save(turn)
+        self.pending = None
         self.refresh_bindings()
-        await self.select_answer(gen.answer_msg)
+        await self.select_answer(pending.answer_msg)
         self.conversation.scroll_end(animate=False)
-        self._set_status(self._done_text(turn), "warning" if turn.abstained else "done")
+        self.set_status(self._done_text(turn), "warning" if turn.abstained else "done")
 
     def _done_text(self, turn: Turn) -> str:
         what = "Not in the articles — the closest passages are in the sources panel." if turn.abstained \
@@ -376,62 +232,84 @@ class QAApp(ChatCommands, App[None]):
         return (f"{what} {t.get('total_s', 0):.1f} s (search {t.get('retrieve_s', 0):.1f} s, "
                 f"writing {t.get('generate_s', 0):.1f} s)")
 
-    async def _answer_failed(self, gen: Generation, error: Exception) -> None:
-        if gen is not self._generation:
+    async def answer_failed(self, pending: PendingAnswer, error: Exception) -> None:
+        if pending is not self.pending:
             return
-        await self._drop_generation(gen)
-        self._set_status(f"Could not answer: {error}", "error")
+        await self.drop_pending()
+        self.set_status(f"Could not answer: {error}", "error")
         self.notify(str(error), title="Could not answer", severity="error", timeout=10)
 
-    async def _drop_generation(self, gen: Generation) -> None:
-        """Remove an unfinished answer and its question; the question goes back to the box."""
-        self._generation = None
-        if gen.worker is not None:
-            gen.worker.cancel()
-        await gen.answer_msg.stop_stream()
-        await gen.question_msg.remove()
-        await gen.answer_msg.remove()
+    # -- asking -------------------------------------------------------------------------
+    @on(PromptInput.Submitted)
+    async def _submitted(self, event: PromptInput.Submitted) -> None:
+        await self.ask(event.text)
+
+    async def ask(self, question: str) -> None:
+        """Ask ``question`` in this chat: its messages appear and a worker writes the answer."""
+        question = question.strip()
+        if not question:
+            return
+        if self.pending is not None:
+            self.notify("Still answering the last question (Esc cancels it).", severity="warning")
+            return
+        if self.session.loaded.is_set() and self.assistant is None:
+            self.notify(f"No library is open: {self.session.load_error}. Use Ctrl+P › Switch library.",
+                        severity="error")
+            return
+        self.prompt.text = ""
+        await self.remove_welcome()
+        question_msg = QuestionMessage(question)
+        answer_msg = AnswerMessage(len(self.turns) + 1)
+        await self.conversation.mount_all([question_msg, answer_msg])
+        self.conversation.scroll_end(animate=False)
+        pending = PendingAnswer(next(self._ids), question, self.session.conversation, question_msg, answer_msg)
+        self.pending = pending
+        pending.worker = self.run_worker(partial(self._write_answer, pending), thread=True, group="answer",
+                                         exit_on_error=False)
+        self.refresh_bindings()
+
+    def _write_answer(self, pending: PendingAnswer) -> None:
+        worker = get_current_worker()
+        self.session.answer(pending, lambda: worker.is_cancelled)
+
+    async def drop_pending(self) -> None:
+        """Remove the unfinished answer and its question; the question goes back to the box."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        if pending.worker is not None:
+            pending.worker.cancel()
+        await pending.answer_msg.stop_stream()
+        await pending.question_msg.remove()
+        await pending.answer_msg.remove()
         typed = self.prompt.text.strip()
-        self.prompt.set_question(gen.question + (f"\n{typed}" if typed else ""))
+        self.prompt.set_question(pending.question + (f"\n{typed}" if typed else ""))
         self.prompt.focus()
         if not self.turns:
-            await self._show_welcome()
+            await self.show_welcome()
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel":
-            return self._generation is not None
+            return self.pending is not None
         return True
 
     async def action_cancel(self) -> None:
-        gen = self._generation
-        if gen is None:
+        if self.pending is None:
             return
-        await self._drop_generation(gen)
-        self._set_status("Cancelled — your question is back in the box.")
+        await self.drop_pending()
+        self.set_status("Cancelled — your question is back in the box.")
 
-    def _save(self, turn: Turn) -> None:
-        if self.store is None:
-            return
-        try:
-            if self.chat_id is None:
-                self.chat_title = " ".join(turn.question.split())[:80]
-                library = str(self.assistant.library.address) if self.assistant else None
-                self.chat_id = self.store.create_chat(self.chat_title, library, turn.model)
-                self._update_info()
-            self.store.add_turn(self.chat_id, turn)
-        except sqlite3.Error as e:
-            self.notify(f"Could not save the chat: {e}", severity="error")
-
-    # -- answers and sources ---------------------------------------------------------------
+    # -- answers and their passages ---------------------------------------------------------
     def answers(self) -> list[AnswerMessage]:
         return [m for m in self.query(AnswerMessage) if m.turn is not None]
 
     async def select_answer(self, message: AnswerMessage | None) -> None:
+        """Mark ``message`` selected and show its passages (None: none)."""
         self._selected = message
         for m in self.query(AnswerMessage):
             m.set_class(m is message, "-selected")
-        await self.sources.show(message.turn if message else None, message.number if message else None)
+        await self.passages.show(message.turn if message else None, message.number if message else None)
 
     @on(AnswerMessage.Selected)
     async def _answer_selected(self, event: AnswerMessage.Selected) -> None:
@@ -440,7 +318,7 @@ class QAApp(ChatCommands, App[None]):
 
     @on(Markdown.LinkClicked)
     async def _link_clicked(self, event: Markdown.LinkClicked) -> None:
-        """A citation marker [n]: select its answer and highlight source n."""
+        """A citation marker [n]: select its answer and highlight passage n."""
         event.stop()
         if not event.href.startswith("cite:"):
             self.open_url(event.href)
@@ -450,8 +328,8 @@ class QAApp(ChatCommands, App[None]):
             return
         if message is not self._selected:
             await self.select_answer(message)
-        self.screen.remove_class("-hide-sources")
-        self.sources.highlight(int(event.href.split(":", 1)[1]))
+        self.screen.remove_class("-hide-passages")
+        self.passages.highlight(int(event.href.split(":", 1)[1]))
 
     async def _move_selection(self, step: int) -> None:
         answers = self.answers()
@@ -468,19 +346,19 @@ class QAApp(ChatCommands, App[None]):
     async def action_next_answer(self) -> None:
         await self._move_selection(1)
 
-    def action_toggle_sources(self) -> None:
-        self.screen.toggle_class("-hide-sources")
+    def action_toggle_passages(self) -> None:
+        self.screen.toggle_class("-hide-passages")
 
-    def action_focus_sources(self) -> None:
-        """Into the sources list (shown if hidden), where Enter opens an article; from there,
+    def action_focus_passages(self) -> None:
+        """Into the passages list (shown if hidden), where Enter opens an article; from there,
         back to the prompt."""
-        listing = self.sources.query_one("#sources-list")
+        listing = self.passages.query_one("#passages-list")
         if listing.has_focus:
             self.query_one(PromptInput).focus()
-        elif not self.sources.entries:
+        elif not self.passages.entries:
             self.notify("No sources yet: they come with an answer.")
         else:
-            self.screen.remove_class("-hide-sources")
+            self.screen.remove_class("-hide-passages")
             listing.focus()
 
     def action_toggle_keys(self) -> None:
@@ -489,51 +367,18 @@ class QAApp(ChatCommands, App[None]):
         else:
             self.screen.mount(KeysPanel())
 
-    @on(SourcesPanel.Open)
-    def _open_source(self, event: SourcesPanel.Open) -> None:
-        self.open_article(event.source)
+    @on(PassagesPanel.Open)
+    def _open_passage(self, event: PassagesPanel.Open) -> None:
+        self.open_article(event.passage)
 
-    def open_article(self, source: dict) -> None:
-        """The whole article behind a source, scrolled to its quote."""
-        article = self._articles.get(source.get("article_id"))
-        if article is None and self.assistant is not None:
-            try:
-                article = self.assistant.library.article(source.get("article_id"))
-            except Exception:
-                article = None
-        span = (source["start"], source["end"]) if "start" in source and "end" in source else None
-        if article is not None:
-            title, text, note = article.title, article.text, ""
-            meta = [article.date, article.source, article.url]
-        else:
-            title, text, span = source.get("title") or "Untitled", source.get("text", ""), None
-            meta = [source.get("date"), source.get("source"), source.get("url")]
-            note = "This article is not in the open library; showing the passage only."
-        self.push_screen(ArticleScreen(title, " · ".join(str(m) for m in meta if m) or "undated", text,
-                                       source.get("quote") or "", span, note))
+    def open_article(self, passage: dict) -> None:
+        """The whole article behind a passage, scrolled to its quote."""
+        article = self._articles.get(passage.get("article_id")) or self.session.article(passage.get("article_id"))
+        self.push_screen(ArticleScreen.of_passage(passage, article))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("New chat", "Start a new conversation (this one stays saved)", self.action_new_chat)
-        yield SystemCommand("Open chat", "Reopen a saved conversation", self.action_open_chat)
-        yield SystemCommand("Export chat", "Write this conversation to a Markdown file", self.action_export)
-        yield SystemCommand("Switch library", "Answer from another library folder", self.action_switch_library)
-        yield SystemCommand("Switch model", "Answer with another LLM from models.txt", self.action_switch_model)
-        yield SystemCommand("Filter by date or outlet", "Search only --since/--until a date, or --source outlets",
-                            self.action_filter)
-        yield SystemCommand("Clear chat", "Delete this conversation and start over", self.action_clear)
-
-
-def load_keymap(path: Path | None = None) -> dict[str, str]:
-    """Key remappings from ``keymap.json`` in the data directory: {"binding id": "keys"}."""
-    path = path or data_dir() / KEYMAP_FILE
-    try:
-        keymap = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in keymap.items()} if isinstance(keymap, dict) else {}
+        yield from self.chat_commands()
 
 
 def run_app(library: Path | None = None, model: str | None = None) -> None:

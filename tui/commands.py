@@ -1,53 +1,113 @@
-"""The chat app's commands: chats (new, open, clear, export) and switching library or model.
+"""What the chat's keys and command palette do: chats (new, open, clear, export, and saving
+each answer) and switching the library, the model or the filters; and how a chat opens: the
+welcome text and the library's current stories (:class:`~tui.widgets.StoriesList`), which the
+session finds in a worker thread once a library opens, and which go when the first question comes.
 
-A mixin of :class:`tui.app.QAApp`, kept apart so the app module holds the layout and
-the answer loop, and this one what the key bindings and the command palette do.
+:class:`ChatCommands` is a mixin of :class:`tui.app.QAApp`, kept apart so the app module holds
+the layout and showing answers, and this one the commands. It uses only the app's public
+names (``session``, ``pending``, ``drop_pending``, ``set_status``, ``update_info``, ``load``,
+``select_answer``, ``conversation``, ``prompt``, ``turns``, ``chat_id``, ``chat_title``,
+``store``) and the session's (:class:`tui.session.Session`).
 """
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+from textual.app import SystemCommand
 from textual.widgets import Static
 
 from qa.api import Assistant
 from qa.library import LibraryError, library_address, library_exists
 from qa.library.filters import parse_filter_args
 from tui.export import default_export_name, export_chat
-from tui.widgets import AnswerMessage, ChoiceScreen, PromptScreen, QuestionMessage
-
-WELCOME = ("Ask a question about the articles in this library. Answers cite the passages they "
-           "come from as [1], [2]…; the sources panel shows them, and Enter on a source opens "
-           "the whole article.\n\nEnter sends · Ctrl+J new line · Esc cancels an answer · "
-           "F2 sources · Ctrl+P commands · F1 keys")
+from qa.stories import Story
+from tui.store import Turn
+from tui.widgets import AnswerMessage, ChoiceScreen, PromptScreen, QuestionMessage, StoriesList
 
 
 class ChatCommands:
-    """New, open, clear and export chats; switch the library or the model."""
+    """New, open, clear, save and export chats; switch the library, the model or the filters."""
+
+    WELCOME = ("Ask a question about the articles in this library. Answers cite the passages they "
+               "come from as [1], [2]…; the sources panel shows them, and Enter on a source opens "
+               "the whole article.\n\nEnter sends · Ctrl+J new line · Esc cancels an answer · "
+               "F2 sources · Ctrl+P commands · F1 keys")
+
+    def chat_commands(self) -> Iterator[SystemCommand]:
+        """The command palette's entries for these commands."""
+        yield SystemCommand("New chat", "Start a new conversation (this one stays saved)", self.action_new_chat)
+        yield SystemCommand("Open chat", "Reopen a saved conversation", self.action_open_chat)
+        yield SystemCommand("Export chat", "Write this conversation to a Markdown file", self.action_export)
+        yield SystemCommand("Switch library", "Answer from another library folder", self.action_switch_library)
+        yield SystemCommand("Switch model", "Answer with another LLM from models.txt", self.action_switch_model)
+        yield SystemCommand("Filter by date or outlet", "Search only --since/--until a date, or --source outlets",
+                            self.action_filter)
+        yield SystemCommand("Clear chat", "Delete this conversation and start over", self.action_clear)
 
     # -- chats ----------------------------------------------------------------------------
-    async def _remove_welcome(self) -> None:
-        for w in self.query("#welcome"):
+    async def remove_welcome(self) -> None:
+        """Take away what a chat opens on (the welcome text, the stories): the chat has begun."""
+        for w in self.query("#welcome, #stories"):
             await w.remove()
 
-    async def _show_welcome(self) -> None:
+    async def show_welcome(self) -> None:
+        """What a chat opens on: the welcome text, then the library's stories if it has some."""
         if not self.query("#welcome"):
-            await self.conversation.mount(Static(WELCOME, id="welcome"))
+            await self.conversation.mount(Static(self.WELCOME, id="welcome"))
+        if self.session.stories and not self.query(StoriesList):
+            await self.conversation.mount(StoriesList(self.session.stories))
+
+    def focus_opening(self) -> None:
+        """The stories list if the chat opens on one, else the question box."""
+        (next(iter(self.query(StoriesList)), None) or self.prompt).focus()
+
+    async def stories_found(self, assistant: Assistant, stories: list[Story]) -> None:
+        """The library's current stories (SessionView): shown if the chat has not begun, and
+        focused unless the user has started typing."""
+        if assistant is not self.assistant:
+            return
+        self.session.stories = stories
+        if not stories or self.turns or self.pending is not None:
+            return
+        await self.show_welcome()
+        if self.prompt.has_focus and not self.prompt.text.strip():
+            self.focus_opening()
+
+    async def on_stories_list_ask(self, event: StoriesList.Ask) -> None:
+        await self.ask(event.question)
+        self.prompt.focus()
+
+    def save(self, turn: Turn) -> None:
+        """Add ``turn`` to this chat in the store (the first turn creates the chat)."""
+        if self.store is None:
+            return
+        try:
+            if self.chat_id is None:
+                self.chat_title = " ".join(turn.question.split())[:80]
+                library = str(self.assistant.library.address) if self.assistant else None
+                self.chat_id = self.store.create_chat(self.chat_title, library, turn.model)
+                self.update_info()
+            self.store.add_turn(self.chat_id, turn)
+        except sqlite3.Error as e:
+            self.notify(f"Could not save the chat: {e}", severity="error")
 
     async def _reset(self) -> None:
-        if self._generation is not None:
-            await self._drop_generation(self._generation)
+        if self.pending is not None:
+            await self.drop_pending()
             self.prompt.text = ""
         await self.conversation.remove_children()
         self.turns, self.chat_id, self.chat_title = [], None, None
-        self._conversation = self._seeded_conversation()
+        self.session.start_conversation([])
         await self.select_answer(None)
-        await self._show_welcome()
-        self._update_info()
+        await self.show_welcome()
+        self.update_info()
 
     async def new_chat(self) -> None:
         await self._reset()
-        self._set_status("New chat.")
-        self.prompt.focus()
+        self.set_status("New chat.")
+        self.focus_opening()
 
     async def action_new_chat(self) -> None:
         await self.new_chat()
@@ -62,9 +122,9 @@ class ChatCommands:
             return
         turns = self.store.turns(chat_id)
         await self._reset()
-        await self._remove_welcome()
+        await self.remove_welcome()
         self.turns, self.chat_id, self.chat_title = turns, chat_id, summary.title
-        self._conversation = self._seeded_conversation()
+        self.session.start_conversation([t.question for t in turns])
         widgets = []
         for i, turn in enumerate(turns, 1):
             widgets += [QuestionMessage(turn.question), AnswerMessage(i, turn)]
@@ -72,10 +132,10 @@ class ChatCommands:
             await self.conversation.mount_all(widgets)
             await self.select_answer(widgets[-1])
         else:
-            await self._show_welcome()
+            await self.show_welcome()
         self.conversation.scroll_end(animate=False)
-        self._update_info()
-        self._set_status(f"Opened “{summary.title}” ({len(turns)} answer{'s' * (len(turns) != 1)}).")
+        self.update_info()
+        self.set_status(f"Opened “{summary.title}” ({len(turns)} answer{'s' * (len(turns) != 1)}).")
         self.prompt.focus()
 
     def action_open_chat(self) -> None:
@@ -93,13 +153,13 @@ class ChatCommands:
         if self.chat_id is not None and self.store is not None:
             self.store.delete_chat(self.chat_id)
         await self._reset()
-        self._set_status("Chat cleared.")
+        self.set_status("Chat cleared.")
 
     def export_to(self, path: str | Path | None = None) -> Path:
         library = str(self.assistant.library.address) if self.assistant else None
         model = self.turns[-1].model if self.turns else None
         written = export_chat(self.turns, path, title=self.chat_title, library=library, model=model)
-        self._set_status(f"Exported to {written}", "done")
+        self.set_status(f"Exported to {written}", "done")
         self.notify(f"Exported to {written}", title="Export")
         return written
 
@@ -114,29 +174,19 @@ class ChatCommands:
                 try:
                     self.export_to(path)
                 except OSError as e:
-                    self._set_status(f"Could not export: {e}", "error")
+                    self.set_status(f"Could not export: {e}", "error")
                     self.notify(str(e), title="Could not export", severity="error")
         self.push_screen(PromptScreen("Export this chat to Markdown", str(default)), chosen)
 
-    # -- switching library or model -----------------------------------------------------------
+    # -- switching library, model or filters -------------------------------------------------
     def _switch(self, library: Path | str | None = None, model: str | None = None) -> None:
-        old = self.assistant
-        library = library or (old.library.address if old else self.library_arg)
-        keep_llm = old is not None and model is None and self._warm_for is old
-        model = model or self.model_arg
-        self.library_arg, self.model_arg = library, model
-        encoder = old.encoder if old else None
-        llm = old.llm if keep_llm else None
-        new_chat = old is None or library != old.library.address
-
-        def factory() -> Assistant:
-            return Assistant(library, model, encoder=encoder, llm=llm)
-        self._load(factory, new_chat=new_chat)
+        factory, new_chat = self.session.reopen(library, model)
+        self.load(factory, new_chat=new_chat)
 
     def _busy(self) -> bool:
-        if self._generation is not None:
+        if self.pending is not None:
             self.notify("An answer is being written: wait for it or cancel it (Esc) first.", severity="warning")
-        return self._generation is not None
+        return self.pending is not None
 
     def action_switch_library(self) -> None:
         if self._busy():
@@ -161,25 +211,27 @@ class ChatCommands:
 
     def action_filter(self) -> None:
         """Ask for filters in the command line's spelling; empty clears them."""
+        session = self.session
+
         def chosen(text: str | None) -> None:
             if text is None:
                 return
             try:
-                self.filters = parse_filter_args(text)
+                session.filters = parse_filter_args(text)
             except ValueError as e:
                 self.notify(str(e), severity="error", timeout=10)
                 return
-            self._update_info()
-            self._set_status(f"Searching only {self.filters.describe()}." if self.filters else "No filters.")
+            self.update_info()
+            self.set_status(f"Searching only {session.filters.describe()}." if session.filters else "No filters.")
         self.push_screen(PromptScreen("Filter: --since YYYY[-MM[-DD]] --until … --source NAME (empty: none)",
-                                      self.filters.describe(), "--since 2010 --until 2014"), chosen)
+                                      session.filters.describe(), "--since 2010 --until 2014"), chosen)
 
     def action_switch_model(self) -> None:
         from qa.models import load_manifest
 
         if self._busy():
             return
-        current = self.model_arg
+        current = self.session.model_arg
         names = [s.name for s in load_manifest() if s.role == "llm"]
         choices = [(n, f"{n}{'  (current)' if n == current else ''}") for n in names]
 
