@@ -157,7 +157,8 @@ class Assistant:
                       where: Filters | None = None, timeline: bool | None = False) -> Answer:
         """The passages found, without the LLM (``qa ask --no-llm``, the HTTP and MCP search): an
         Answer with no text when they come close enough to answer, else abstained with
-        ABSTAIN_TEXT (or the filters nothing passes). ``timeline`` (None: when the question asks
+        ABSTAIN_TEXT (or the filters nothing passes, or the time the question names and the library
+        does not reach, as :meth:`stream` says it). ``timeline`` (None: when the question asks
         for one): each period's passages, oldest first, counted in ``Answer.periods``."""
         start = time.perf_counter()
         groups = None
@@ -166,9 +167,10 @@ class Assistant:
             passages = [p for _, mine in groups for p in mine]
         else:
             passages = self.search(question, k, today=today, where=where)
-        found = self.in_library(passages)
+        outside = self._outside(question)
+        found = self.in_library(passages) and outside is None
         elapsed = time.perf_counter() - start
-        text = "" if found else ABSTAIN_TEXT
+        text = "" if found else outside or ABSTAIN_TEXT
         if not passages and where:
             text = where.nothing_matches()
         return Answer(question, text, not found, [], passages, "", {"retrieve_s": elapsed, "total_s": elapsed},

@@ -63,3 +63,13 @@ def test_a_timeline_since_a_later_time_an_earlier_time_and_an_ordinary_decline(h
     assert early.abstained and early.text.startswith("Your library has nothing before 10 April 2013")
     inside = assistant.ask("What did the council say about the whale migration in 2019?")
     assert inside.abstained and inside.text == ABSTAIN_TEXT
+
+
+def test_retrieval_alone_declines_a_time_outside_the_library_saying_so(harbour, fake_encoder):
+    """``qa ask --no-llm``, the HTTP and MCP search: the same decline as an answer, passages still shown."""
+    assistant = Assistant(harbour, encoder=fake_encoder, llm=FakeLLM(), judge=None)
+    found = assistant.retrieve_only("What happened to the harbour bridge toll in 2030?")
+    assert found.abstained and found.text.startswith("Your library has nothing after 19 June 2024")
+    assert found.passages
+    inside = assistant.retrieve_only("What happened to the harbour bridge toll in 2013?")
+    assert not inside.abstained and inside.text == ""
