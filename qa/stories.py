@@ -130,8 +130,9 @@ def average_link(vectors: np.ndarray, scores: np.ndarray, found: np.ndarray, cut
     round is a few array operations over the graph's edges, not a Python loop over merges. Two
     groups are adjacent when an edge of cosine ``cut`` or more joins them: no pair of groups can
     average ``cut`` without such a pair of members (one the k-NN graph may have left out). With the
-    size limit each group merges with its closest group it may still merge with, so every round
-    still merges at least the closest allowed pair."""
+    size limit each group looks only at the groups it may still merge with; every round still
+    merges the closest allowed pair, but the limit makes the order matter, so the groups are
+    those of these rounds (a merge at a time could fill a group differently)."""
     n = len(vectors)
     rows = np.repeat(np.arange(n), found.shape[1])
     keep = (found.ravel() >= 0) & (scores.ravel() >= cut)
