@@ -160,6 +160,18 @@ def test_average_link_over_the_knn_graph_is_exact_when_the_graph_holds_every_pai
         _all_pairs_average_link(vectors, 0.4)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(4, 40), st.integers(2, 6))
+def test_no_group_of_loose_links_outgrows_the_limit(seed, n, loose_max):
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((3, 16))[rng.integers(0, 3, n)] + 0.5 * rng.standard_normal((n, 16))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    labels = average_link(vectors, *neighbours(vectors), cut=0.2, loose_max=loose_max, firm=1.01)
+    sizes = np.bincount(labels)
+    assert sizes.max() <= loose_max
+    assert sizes.max() >= 2  # and it still groups: of 4+ vectors in 3 clusters two share one (cosine ~0.8)
+
+
 def test_a_loose_link_makes_a_small_story_never_a_large_one():
     rng = np.random.default_rng(7)
     shared, a, b = (v / np.linalg.norm(v) for v in rng.standard_normal((3, 64)))
