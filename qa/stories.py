@@ -6,7 +6,9 @@ through the library seam in one pass), FAISS finds its NEIGHBOURS nearest articl
 EXACT_UP_TO, by an inverted-file index above), and average-link clustering runs over that k-NN
 graph only. Average link needs no pair the graph leaves out: the mean cosine between two groups of
 unit vectors is the dot product of their sums divided by both sizes. Two groups merge while that
-mean stays at or above CUT. A syndicated copy (the same text from another outlet, ``twins.is_twin``)
+mean stays at or above CUT, and, unless it reaches FIRM_CUT, only while the merged group stays at
+LOOSE_MAX articles or fewer: a loose link may make a small story, never a large one (a large group
+of loosely linked articles is a topic, several events, not one story). A syndicated copy (the same text from another outlet, ``twins.is_twin``)
 joins its original's story and counts once: a story's size is its distinct texts.
 
 Stories rank by distinct outlets, then distinct texts, then their latest date. The one-line text of
@@ -28,9 +30,10 @@ from qa.library.twins import is_twin
 from qa.reading import Article
 
 NEIGHBOURS = 10     # nearest articles per article: the only pairs clustering looks at
-CUT = 0.55          # mean cosine between two groups at which they are one story (tuned: docs/quality.md)
-TIGHT_ABOVE = 6     # a group larger than this is grouped again within, at TIGHT_CUT
-TIGHT_CUT = 0.7
+# Tuned on rtqa-2025's even weeks and rtqa-2025-week (docs/quality.md, "Stories"):
+CUT = 0.4           # mean cosine between two groups at which they may be one story
+LOOSE_MAX = 5       # ... if the merged group has at most this many articles
+FIRM_CUT = 0.85     # ... or whatever its size, at this mean cosine
 COPY_COSINE = 0.95  # vectors this close are checked for a syndicated copy (edit similarity on the text)
 PROBES = 6            # IVF lists searched per article, of sqrt(n)
 EXACT_UP_TO = 10_000  # articles searched exactly; above, an inverted-file index (IVF) keeps k-NN sub-quadratic
@@ -114,17 +117,22 @@ def neighbours(vectors: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np
 
 
 def average_link(vectors: np.ndarray, scores: np.ndarray, found: np.ndarray, cut: float = CUT,
-                 joined: list[tuple[int, int]] = ()) -> np.ndarray:
+                 joined: list[tuple[int, int]] = (), loose_max: int | None = LOOSE_MAX,
+                 firm: float = FIRM_CUT) -> np.ndarray:
     """A group label per vector: average-link clustering over the k-NN graph (``scores``/``found``
-    from :func:`neighbours`) down to mean cosine ``cut``. ``joined``: pairs put together first,
-    whatever their cosine (copies).
+    from :func:`neighbours`) down to mean cosine ``cut``; a merge under ``firm`` only while the
+    merged group has at most ``loose_max`` vectors (None: no limit, plain average link).
+    ``joined``: pairs put together first, whatever their cosine (copies).
 
     In rounds, each group finds its closest adjacent group, and every two groups that are each
     other's closest (reciprocal nearest neighbours) merge: average link is reducible, so merging
     reciprocal pairs gives the same groups as merging the closest pair one at a time, and each
     round is a few array operations over the graph's edges, not a Python loop over merges. Two
     groups are adjacent when an edge of cosine ``cut`` or more joins them: no pair of groups can
-    average ``cut`` without such a pair of members (one the k-NN graph may have left out)."""
+    average ``cut`` without such a pair of members (one the k-NN graph may have left out). With the
+    size limit each group looks only at the groups it may still merge with; every round still
+    merges the closest allowed pair, but the limit makes the order matter, so the groups are
+    those of these rounds (a merge at a time could fill a group differently)."""
     n = len(vectors)
     rows = np.repeat(np.arange(n), found.shape[1])
     keep = (found.ravel() >= 0) & (scores.ravel() >= cut)
@@ -154,6 +162,8 @@ def average_link(vectors: np.ndarray, scores: np.ndarray, found: np.ndarray, cut
         means[fresh] = np.einsum("ij,ij->i", sums[lo[fresh]], sums[hi[fresh]]) / (size[lo[fresh]] * size[hi[fresh]])
         known_keys, known_means = keys, means
         close = means >= cut
+        if loose_max is not None:
+            close &= (means >= firm) | (size[lo] + size[hi] <= loose_max)
         if not close.any():
             break
         near = np.concatenate([np.stack([lo[close], hi[close]], 1), np.stack([hi[close], lo[close]], 1)])
@@ -260,33 +270,8 @@ def find_stories(library: Library, where: Filters | None = None, cut: float = CU
     ids, vectors = [ids[n] for n in keep], vectors[keep]
     scores, found = neighbours(vectors)
     copies = copy_pairs(scores, found, lambda a, b: is_twin(articles[ids[a]].text, articles[ids[b]].text))
-    labels = tighten(vectors, average_link(vectors, scores, found, cut, copies), copies)
+    labels = average_link(vectors, scores, found, cut, copies)
     return rank(build(ids, vectors, labels, articles, copies))
-
-
-def tighten(vectors: np.ndarray, labels: np.ndarray, copies: list[tuple[int, int]] = (),
-            above: int = TIGHT_ABOVE, cut: float = TIGHT_CUT) -> np.ndarray:
-    """``labels`` with every group of more than ``above`` articles grouped again within, at the
-    stricter mean cosine ``cut`` (copies kept together). One cut cannot suit both sizes: a pair of
-    reports on one event sits at ~0.55, but at that cut a large group chains several events of a
-    topic (a week of tariff news, a newsletter's digests) whose own reports sit at 0.7 and more."""
-    out = labels.copy()
-    order = np.argsort(labels, kind="stable")
-    starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
-    by_group: dict[int, list[tuple[int, int]]] = {}
-    for a, b in copies:
-        by_group.setdefault(int(labels[a]), []).append((a, b))
-    fresh = int(labels.max()) + 1
-    for start, end in zip(starts, np.r_[starts[1:], len(order)]):
-        members = order[start:end]
-        if len(members) <= above:
-            continue
-        local = {int(m): i for i, m in enumerate(members)}
-        joined = [(local[a], local[b]) for a, b in by_group.get(int(labels[members[0]]), ())]
-        inner = vectors[members]
-        out[members] = fresh + average_link(inner, *neighbours(inner), cut, joined)
-        fresh += len(members)
-    return out
 
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([dw])\s*$")

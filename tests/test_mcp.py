@@ -8,6 +8,8 @@ import anyio
 import pytest
 
 from conftest import REPO
+from fakes import FakeEncoder
+from qa.api import Assistant
 
 Q2003 = "What did Russia propose in 2003 for North Korea six-sided discussions?"
 
@@ -57,7 +59,10 @@ def test_the_sdk_client_calls_every_tool_over_stdio(qa_home):
     assert "003_c13b77ec0b5e076f" in answer.structured_content["citations"][0]["article_id"]
     assert article.is_error and missing.is_error and "nope" in missing.content[0].text
     stories = news.structured_content["stories"]
-    assert len(stories) == 2 and news.structured_content["window"]["since"] == "2000-01-01"
+    expected = Assistant(encoder=FakeEncoder()).stories(since="2000", limit=2, write=False, mark_seen=False)
+    assert stories and news.structured_content["window"]["since"] == "2000-01-01"
+    assert [[a["article_id"] for a in s["articles"]] for s in stories] == \
+        [[a.id for a in s.all_articles] for s in expected.stories]  # what the Python API lists, limit applied
     for story in stories:
         own = {a["article_id"] for a in story["articles"]}
         assert story["text"].endswith("[1]") and story["citations"][0]["article_id"] in own

@@ -382,7 +382,10 @@ def test_real_models_stream_a_cited_answer(seed_library, encoder):
 def test_stories_are_listed_with_their_window_and_bad_parameters_are_400(assistant_with):
     with running(build_app(assistant_with(KeyedLLM()))) as url:
         found = httpx.get(f"{url}/v1/stories", params={"since": "2000", "limit": 2}).json()
-        assert found["window"]["since"] == "2000-01-01" and len(found["stories"]) == 2
+        expected = Assistant(encoder=FakeEncoder()).stories(since="2000", limit=2, write=False, mark_seen=False)
+        assert found["window"]["since"] == "2000-01-01" and found["stories"]
+        assert [[a["article_id"] for a in s["articles"]] for s in found["stories"]] == \
+            [[a.id for a in s.all_articles] for s in expected.stories]  # what the Python API lists, limit applied
         for story in found["stories"]:
             own = {a["article_id"] for a in story["articles"]}
             assert story["text"] and all(c["article_id"] in own for c in story["citations"])

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from conftest import EVAL
 from qa import cli
 from qa.api import Assistant
-from qa.stories import average_link, neighbours, tighten, window
+from qa.stories import average_link, neighbours, window
 
 BRIDGE = ("The Harbour bridge collapsed on Tuesday night during a violent storm, and engineers said its "
           "steel cables failed. The mayor closed the harbour road while ferries carried stranded commuters. ")
@@ -155,23 +155,39 @@ def test_average_link_over_the_knn_graph_is_exact_when_the_graph_holds_every_pai
     centres = rng.standard_normal((3, 16))
     vectors = centres[rng.integers(0, 3, n)] + rng.standard_normal((n, 16)) * rng.uniform(0.3, 1.2)
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    labels = average_link(vectors, *neighbours(vectors, n), cut=0.4)
+    labels = average_link(vectors, *neighbours(vectors, n), cut=0.4, loose_max=None)
     assert sorted(sorted(np.flatnonzero(labels == g).tolist()) for g in np.unique(labels)) == \
         _all_pairs_average_link(vectors, 0.4)
 
 
-def test_a_large_group_is_grouped_again_at_the_stricter_cut_and_copies_stay_together():
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(4, 40), st.integers(2, 6))
+def test_no_group_of_loose_links_outgrows_the_limit(seed, n, loose_max):
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((3, 16))[rng.integers(0, 3, n)] + 0.5 * rng.standard_normal((n, 16))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    labels = average_link(vectors, *neighbours(vectors), cut=0.2, loose_max=loose_max, firm=1.01)
+    sizes = np.bincount(labels)
+    assert sizes.max() <= loose_max
+    assert sizes.max() >= 2  # and it still groups: of 4+ vectors in 3 clusters two share one (cosine ~0.8)
+
+
+def test_a_loose_link_makes_a_small_story_never_a_large_one():
     rng = np.random.default_rng(7)
     shared, a, b = (v / np.linalg.norm(v) for v in rng.standard_normal((3, 64)))
     centres = [shared + 0.8 * a, shared + 0.8 * b]  # two events of one topic: centres at cosine ~0.6
     vectors = np.array([centres[i // 4] + 0.02 * rng.standard_normal(64) for i in range(8)])
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    loose = average_link(vectors, *neighbours(vectors), cut=0.55)
-    assert len(set(loose.tolist())) == 1  # at 0.55 the topic is one group of 8
-    tight = tighten(vectors, loose, copies=[(0, 7)], above=6, cut=0.7)
-    groups = sorted(sorted(np.flatnonzero(tight == g).tolist()) for g in np.unique(tight))
-    assert groups == [[0, 1, 2, 3, 7], [4, 5, 6]]  # the two events, with the copy 7 kept beside 0
-    assert (tighten(vectors, loose, above=8, cut=0.7) == loose).all()  # not above the size: left as it is
+
+    def groups(labels: np.ndarray) -> list[list[int]]:
+        return sorted(sorted(np.flatnonzero(labels == g).tolist()) for g in np.unique(labels))
+
+    assert groups(average_link(vectors, *neighbours(vectors), cut=0.55, loose_max=None)) == [list(range(8))]
+    limited = average_link(vectors, *neighbours(vectors), cut=0.55, loose_max=5, firm=0.9)
+    assert groups(limited) == [[0, 1, 2, 3], [4, 5, 6, 7]]  # each event whole (firm links), the topic not
+    few = vectors[[0, 1, 4]]  # three articles, two events: small enough for the loose link
+    assert groups(average_link(few, *neighbours(few), cut=0.55, loose_max=5, firm=0.9)) == [[0, 1, 2]]
+    assert groups(average_link(vectors, *neighbours(vectors), cut=0.55, loose_max=8, firm=0.9)) == [list(range(8))]
 
 
 def _score_stories():
