@@ -1,7 +1,7 @@
 """The reader: from the passages retrieval found to the answer, variant against variant.
 
     python benchmarks/experiments/reader.py [DATASET] --library LIB [--half tuning|held-out|all]
-        [--variants today,reader] [--limit N] [--out DIR]
+        [--variants today,reader] [--judge] [--limit N] [--out DIR]
 
 Retrieval runs once per question (as ``qa eval`` does: the question's date as ``today``, top
 10); then every variant answers it with the same passages, one after the other, so answer
@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from qa.embedder import load_encoder
+from qa.judge import load_judge
 from qa import answering, evaluation
 from qa.library import open_library
 from qa.llm import load_llm
@@ -43,10 +44,11 @@ def _today(question: str, passages, llm, encoder) -> tuple[answering.Answer, lis
 
 
 def _reader(question: str, passages, llm, encoder, pointer=None,
-            settings: answering.ReaderSettings = answering.SHIPPED) -> tuple[answering.Answer, list[str]]:
+            settings: answering.ReaderSettings = answering.SHIPPED, judge=None) -> tuple[answering.Answer, list[str]]:
     """The shipped reader (``answering.answer_stream``), noting the evidence it showed the model."""
     shown: list[answering.Evidence] = []
-    answer = [x for x in answering.answer_stream(question, passages, llm, encoder, pointer, settings, shown.extend)
+    answer = [x for x in answering.answer_stream(question, passages, llm, encoder, pointer, settings, shown.extend,
+                                                 judge=judge)
               if isinstance(x, answering.Answer)][-1]
     return answer, _read(shown)
 
@@ -58,7 +60,8 @@ def _read(evidence: list[answering.Evidence]) -> list[str]:
 # name: the reader settings it answers with, for the shipped reader's variants. The variants that
 # measured switches since taken out of answering (reader7/8, next6/7, noban, asking, qfirst, and
 # small10-25 without titles) are gone; their figures stay in docs/quality.md.
-SETTINGS = {"reader": answering.SHIPPED}
+SETTINGS = {"reader": answering.SHIPPED,
+            "sentences8": answering.ReaderSettings(prompt_sentences=8, choice_sentences=8)}
 # name: the model that copies spans, for variants where it is not the default model
 POINTERS = {}
 for n in (10, 15, 20, 25):
@@ -76,6 +79,8 @@ def main() -> None:
     ap.add_argument("--variants", default="today,reader", help=f"comma-separated, of {', '.join(VARIANTS)}")
     ap.add_argument("--limit", type=int, default=None, help="the first N answerable questions only")
     ap.add_argument("--skip", type=int, default=0, help="leave out the first N (to resume a run)")
+    ap.add_argument("--judge", action="store_true",
+                    help="the shipped judge reranks and chooses the evidence, as qa does (not for the 'today' variant)")
     ap.add_argument("--out", type=Path, default=None, help="a folder for each variant's predictions")
     a = ap.parse_args()
     names = a.variants.split(",")
@@ -83,7 +88,8 @@ def main() -> None:
         ap.error(f"unknown variants {', '.join(sorted(unknown))}; known: {', '.join(VARIANTS)}")
     encoder = load_encoder()
     library = open_library(a.library or dev_library(), encoder)
-    retriever = Retriever(library, encoder)
+    judge = load_judge() if a.judge else None
+    retriever = Retriever(library, encoder, judge=judge)
     corpus = [r["text"] for r in evaluation.read_jsonl(evaluation.corpus_path(a.dataset))]
     questions = split(evaluation.answerable(evaluation.read_jsonl(a.dataset / "questions.jsonl"), corpus),
                       HALVES[a.half])[a.skip:a.limit]
@@ -103,7 +109,8 @@ def main() -> None:
             if name == "today":
                 answer, read = _today(q["question"], passages, llms[name], encoder)
             else:
-                answer, read = _reader(q["question"], passages, llms[name], encoder, pointers.get(name), SETTINGS[name])
+                answer, read = _reader(q["question"], passages, llms[name], encoder, pointers.get(name), SETTINGS[name],
+                                       judge)
             seconds = time.perf_counter() - start
             correct = evaluation.is_correct(q, evaluation.without_citations(answer.text), answer.abstained)
             rows[name].append({"id": q["id"], "answer": answer.text, "abstained": answer.abstained,
