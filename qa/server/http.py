@@ -7,38 +7,33 @@ cited answer is the reply; a ``"qa"`` field beside ``choices`` carries the ``qa 
 ignore and qa-aware clients read. ``/v1/search``, ``/v1/ask`` and
 ``/v1/articles/{id}`` give the same objects as the command line.
 
-One model on few cores: generations take turns on one LLM thread, behind a bounded
-queue (past it: 503 with ``Retry-After``), and a client that goes away cancels its
-generation between two tokens. Retrieval runs on other threads, so a search never
-waits behind an answer. Safe by default: loopback only unless an API key is set, a
-request size and time cap (qa/serve_guard.py), every body field checked
-(qa/serve_requests.py), and nothing over HTTP writes to the library.
+One model on few cores: answers are written one at a time on one LLM thread, behind a
+bounded queue (qa/server/queue.py; past it: 503 with ``Retry-After``), and a client that
+goes away cancels its answer between two tokens (qa/server/events.py). Retrieval runs on
+other threads, so a search never waits behind an answer. Safe by default: loopback only
+unless an API key is set, a request size and time cap (qa/server/guard.py), every body
+field checked (qa/server/requests.py), and nothing over HTTP writes to the library.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from qa.cli_common import library_option, model_option
-from qa.errors import BadInput
-from qa.serve_guard import BODY_TIMEOUT_S, Guard, is_loopback, key_from_file
+from qa.server.events import EventStream, until_disconnect
+from qa.server.guard import BODY_TIMEOUT_S, Guard
+from qa.server.queue import DEFAULT_QUEUE, Busy, LLMQueue
 
 if TYPE_CHECKING:
     from qa.api import Assistant
 
 MAX_BODY = 1 << 20  # bytes of one request body; a question with its whole chat fits many times over
-DEFAULT_QUEUE = 4  # generations that may wait for the LLM while one runs
 RETRY_AFTER_S = 10
 
 
@@ -69,84 +64,6 @@ def share_between_threads(assistant: "Assistant") -> "Assistant":
     return assistant
 
 
-class Busy(Exception):
-    """The LLM's queue is full: the request is answered 503 with Retry-After."""
-
-
-class Generations:
-    """Turns on the one LLM. ``capacity`` generations at most are admitted (one running, the
-    rest waiting in order); a later one is refused at once rather than left to time out.
-    Every call into a generator runs on one thread, so closing a cancelled generation is
-    queued before the next generation's first token and llama.cpp never sees two at once."""
-
-    def __init__(self, queue: int = DEFAULT_QUEUE) -> None:
-        self.capacity = queue + 1
-        self.admitted = 0
-        self.running = 0
-        self._turn = asyncio.Lock()
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="qa-llm")
-
-    def run(self, make: Callable[[], Iterator[Any]]) -> "Turn":
-        """A place in the queue for ``make()``'s generator, whose items are made on the LLM thread
-        when this request's turn comes. Raises :class:`Busy` at once when the queue is full."""
-        if self.admitted >= self.capacity:
-            raise Busy()
-        self.admitted += 1
-        return Turn(self, make)
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=False, cancel_futures=True)
-
-
-class Turn:
-    """One admitted generation: iterate it for the items; ``aclose()`` (a client gone, or the
-    end) closes the generator on the LLM thread, which stops llama.cpp's own token loop, and
-    gives the place in the queue back, whether or not the turn ever came."""
-
-    def __init__(self, queue: Generations, make: Callable[[], Iterator[Any]]) -> None:
-        self._queue, self._items, self._left = queue, self._turn(make), False
-
-    def __aiter__(self) -> "Turn":
-        return self
-
-    async def __anext__(self) -> Any:
-        return await self._items.__anext__()
-
-    async def aclose(self) -> None:
-        await self._items.aclose()
-        self._leave()
-
-    def _leave(self) -> None:
-        if not self._left:
-            self._left = True
-            self._queue.admitted -= 1
-
-    async def _turn(self, make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
-        queue = self._queue
-        try:
-            async with queue._turn:
-                queue.running += 1
-                items = make()
-                done = object()
-                try:
-                    while True:
-                        item = await asyncio.wrap_future(queue._thread.submit(next, items, done))
-                        if item is done:
-                            return
-                        yield item
-                finally:
-                    queue.running -= 1
-                    queue._thread.submit(items.close)  # after the piece in flight, before the next turn
-        finally:
-            self._leave()
-
-
-def search_object(assistant: "Assistant", question: str, k: int | None, today: date | None, where) -> dict:
-    """The ``qa ask --no-llm --json`` object: the passages, and whether they come close enough
-    to the question to answer it."""
-    return assistant.retrieve_only(question, k, today, where).to_dict()
-
-
 def sources_footer(answer) -> str:
     """The citations as text under the answer, for clients that show only ``content``."""
     lines = []
@@ -168,17 +85,17 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
     from starlette.routing import Route
 
     from qa.answering import Answer
-    from qa.serve_requests import AskRequest, ChatRequest, SearchRequest, parse
+    from qa.server.requests import AskRequest, ChatRequest, SearchRequest, parse
 
     share_between_threads(assistant)
-    generations = Generations(queue)
+    llm_queue = LLMQueue(queue)
     model_id = f"qa/{assistant.library.name}"
 
     def error(status: int, message: str, kind: str = "invalid_request_error", **headers) -> JSONResponse:
         return JSONResponse({"error": {"message": message, "type": kind}}, status, headers=headers or None)
 
     def busy() -> JSONResponse:
-        return error(503, f"the model is busy: {generations.capacity} answers are running or waiting; retry later",
+        return error(503, f"the model is busy: {llm_queue.capacity} answers are running or waiting; retry later",
                      "server_busy", **{"Retry-After": str(RETRY_AFTER_S)})
 
     async def read_json(request: Request) -> dict:
@@ -189,23 +106,6 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
         if not isinstance(body, dict):
             raise ValueError("the body must be a JSON object")
         return body
-
-    async def watching(request: Request, work: Callable[[], Awaitable[Any]]) -> Any:
-        """``work()``'s result, or None when the client disconnects first (``work`` is cancelled)."""
-        result = None
-
-        async with anyio.create_task_group() as group:
-            async def watch() -> None:
-                while (await request.receive())["type"] != "http.disconnect":
-                    pass
-                group.cancel_scope.cancel()
-
-            group.start_soon(watch)
-            try:
-                result = await work()
-            finally:
-                group.cancel_scope.cancel()
-        return result
 
     async def collect(items: AsyncIterator[Any]) -> Answer | None:
         try:
@@ -219,8 +119,8 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
     async def health(request: Request) -> Response:
         counts = assistant.library.counts
         return JSONResponse({"status": "ok", "model": model_id, "articles": counts.get("articles", 0),
-                             "chunks": counts.get("chunks", 0), "generating": generations.running,
-                             "waiting": generations.admitted - generations.running})
+                             "chunks": counts.get("chunks", 0), "generating": llm_queue.running,
+                             "waiting": llm_queue.admitted - llm_queue.running})
 
     async def models(request: Request) -> Response:
         return JSONResponse({"object": "list", "data": [
@@ -232,7 +132,7 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
         except ValueError as e:
             return error(400, str(e))
         return JSONResponse(await anyio.to_thread.run_sync(
-            lambda: search_object(assistant, asked.text, asked.k, asked.today, asked.where())))
+            lambda: assistant.retrieve_only(asked.text, asked.k, asked.today, asked.where()).to_dict()))
 
     async def article(request: Request) -> Response:
         article_id = request.path_params["article_id"]
@@ -266,11 +166,11 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
         except ValueError as e:
             return error(400, str(e))
         try:
-            items = generations.run(lambda: assistant.stream(asked.question.strip(), asked.k, asked.today,
-                                                             where=asked.where()))
+            ticket = llm_queue.admit(lambda: assistant.stream(asked.question.strip(), asked.k, asked.today,
+                                                              where=asked.where()))
         except Busy:
             return busy()
-        answer = await watching(request, lambda: collect(items))
+        answer = await until_disconnect(request.receive, lambda: collect(ticket))
         return JSONResponse(answer.to_dict()) if answer else Response(status_code=499)
 
     async def chat_completions(request: Request) -> Response:
@@ -285,14 +185,14 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
         options = body.options
         context = assistant.chat(earlier).context_for(question)
         try:
-            items = generations.run(lambda: assistant.stream(question, options.k, options.today, context,
-                                                             where=options.where()))
+            ticket = llm_queue.admit(lambda: assistant.stream(question, options.k, options.today, context,
+                                                              where=options.where()))
         except Busy:
             return busy()
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if body.stream:
-            return EventStream(chat_events(items, reply_id, created))
-        answer = await watching(request, lambda: collect(items))
+            return EventStream(chat_events(ticket, reply_id, created))
+        answer = await until_disconnect(request.receive, lambda: collect(ticket))
         if answer is None:
             return Response(status_code=499)
         return JSONResponse({
@@ -336,41 +236,8 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
               Route("/v1/search", search, methods=["POST"]), Route("/v1/ask", ask, methods=["POST"]),
               Route("/v1/articles/{article_id:path}", article), Route("/v1/stories", stories)]
     app = Starlette(routes=routes)
-    app.state.generations = generations
+    app.state.llm_queue = llm_queue
     return Guard(app, api_key, max_body, body_timeout_s)
-
-
-class EventStream:
-    """A ``text/event-stream`` response that stops its events when the client disconnects (not
-    only when a write fails), and always closes them, so a cancelled answer frees the LLM."""
-
-    def __init__(self, events: AsyncIterator[str]) -> None:
-        self.events = events
-
-    async def __call__(self, scope, receive, send) -> None:
-        import anyio
-
-        try:
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"text/event-stream; charset=utf-8"),
-                                    (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]})
-            async with anyio.create_task_group() as group:
-                async def watch() -> None:
-                    while (await receive())["type"] != "http.disconnect":
-                        pass
-                    group.cancel_scope.cancel()
-
-                group.start_soon(watch)
-                try:
-                    async for data in self.events:
-                        await send({"type": "http.response.body", "body": f"data: {data}\n\n".encode(),
-                                    "more_body": True})
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-                except OSError:  # the client went away mid-write
-                    pass
-                group.cancel_scope.cancel()
-        finally:
-            await self.events.aclose()
 
 
 @contextmanager
@@ -395,64 +262,4 @@ def running(app, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
-        app.state.generations.close()
-
-
-@click.command()
-@library_option
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Anything but loopback needs --api-key.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--api-key", envvar="QA_API_KEY", metavar="KEY",
-              help="Require 'Authorization: Bearer KEY' on every request but /health. Others on this machine "
-                   "see a command line (ps): prefer QA_API_KEY=KEY or --api-key-file.")
-@click.option("--api-key-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Read the API key from the first line of FILE.")
-@model_option
-@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages per answer.")
-@click.option("--queue", default=DEFAULT_QUEUE, show_default=True, type=click.IntRange(0, 1000),
-              help="Answers that may wait for the LLM while one is written; more get 503 with Retry-After.")
-def serve(library: Path | str | None, host: str, port: int, api_key: str | None, api_key_file: Path | None,
-          model: str | None, k: int, queue: int) -> None:
-    """Serve a library over HTTP: an OpenAI-compatible chat API, search, answers, articles.
-
-    \b
-    Endpoints:
-        POST /v1/chat/completions  OpenAI chat (\"stream\": true for server-sent events);
-                                   the reply cites [n]; "qa" carries citations and passages
-        GET  /v1/models            the library as a model: qa/<library>
-        POST /v1/search            {"query": ...}: passages only (qa ask --no-llm --json)
-        POST /v1/ask               {"question": ...}: the qa ask --json object
-        GET  /v1/articles/ID       one article's text and metadata
-        GET  /health
-    Search and ask take "k", "since", "until", "sources", "include_undated", "today";
-    chat takes them under "qa". Nothing over HTTP changes the library.
-
-    \b
-    Use it from the OpenAI client:
-        qa serve --library ~/news-lib
-        OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="-")
-    """
-    from qa.cli_assistant import open_assistant
-
-    load_starlette()
-    import uvicorn
-
-    if api_key_file:
-        if api_key:
-            raise BadInput("give the API key one way: --api-key-file, or --api-key / QA_API_KEY, not both")
-        api_key = key_from_file(api_key_file)
-    if not is_loopback(host) and not api_key:
-        raise BadInput(f"--host {host} would let other machines in: set --api-key KEY (or QA_API_KEY), "
-                       f"or keep the default 127.0.0.1")
-    assistant = open_assistant(library, model, k)
-    from qa.models import ModelError
-
-    try:
-        click.echo(f"loading {assistant.llm.name} …", err=True)
-    except ModelError as e:
-        raise click.ClickException(str(e)) from None
-    app = build_app(assistant, api_key=api_key, queue=queue)
-    click.echo(f"qa serve: {assistant.library.name} ({assistant.library.counts['articles']} articles) on "
-               f"http://{host}:{port}/v1  (Ctrl+C stops)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+        app.state.llm_queue.close()
