@@ -48,22 +48,6 @@ def load_starlette():
                                    "pip install 'qa-news[serve]'") from None
 
 
-def share_between_threads(assistant: "Assistant") -> "Assistant":
-    """Make ``assistant``'s reads take one lock (``assistant.reads``), so that the server's
-    threads never search a library while another thread refreshes it. The LLM is not under
-    it: a search waits for another search at most, never for an answer being written."""
-    if getattr(assistant, "reads", None) is None:
-        assistant.reads = lock = threading.Lock()
-        for name in ("search", "periods"):
-            method = getattr(assistant, name)
-
-            def locked(*args, _method=method, **kwargs):
-                with lock:
-                    return _method(*args, **kwargs)
-            setattr(assistant, name, locked)
-    return assistant
-
-
 def sources_footer(answer) -> str:
     """The citations as text under the answer, for clients that show only ``content``."""
     lines = []
@@ -75,8 +59,8 @@ def sources_footer(answer) -> str:
 
 def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int = DEFAULT_QUEUE,
               max_body: int = MAX_BODY, body_timeout_s: float = BODY_TIMEOUT_S):
-    """The ASGI application over ``assistant`` (its reads are put under one lock).
-    ``api_key``: every request but ``/health`` must carry ``Authorization: Bearer KEY``."""
+    """The ASGI application over ``assistant``; its routes run on threads, searches beside an
+    answer being written (``Assistant.reads`` keeps them apart from a refresh). ``api_key``: every request but ``/health`` must carry ``Authorization: Bearer KEY``."""
     load_starlette()
     import anyio
     from starlette.applications import Starlette
@@ -87,7 +71,6 @@ def build_app(assistant: "Assistant", *, api_key: str | None = None, queue: int 
     from qa.answering import Answer
     from qa.server.requests import AskRequest, ChatRequest, SearchRequest, parse
 
-    share_between_threads(assistant)
     llm_queue = LLMQueue(queue)
     model_id = f"qa/{assistant.library.name}"
 
