@@ -16,13 +16,10 @@ class Since(click.ParamType):
     name = "7d|2w|YYYY[-MM[-DD]]"
 
     def convert(self, value, param, ctx):
-        from qa.library.filters import parse_day
-        from qa.stories import _RELATIVE
+        from qa.stories import window
 
-        if _RELATIVE.match(value):
-            return value
         try:
-            parse_day(value)
+            window(value, None)
         except ValueError:
             self.fail(f"{value!r} is neither a span (7d, 2w) nor a date (YYYY, YYYY-MM, YYYY-MM-DD)", param, ctx)
         return value
