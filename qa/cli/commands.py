@@ -34,7 +34,7 @@ COMMANDS = {
     "remove": Command("qa.cli.library", "remove", "common"),
     "doctor": Command("qa.cli.library", "doctor", "common"),
     "libraries": Command("qa.cli.library", "libraries"),
-    "stories": Command("qa.cli.stories", "stories_command"),
+    "stories": Command("qa.cli.stories", "stories_command", "common"),
     "eval": Command("qa.cli.evaluate", "evaluate"),
     "info": Command("qa.cli.info", "info"),
     "serve": Command("qa.cli.serve", "serve", "serve"),
