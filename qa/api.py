@@ -10,6 +10,7 @@ answer the same way.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import replace
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +48,10 @@ class Assistant:
     (stage, done, total) hears the slow steps of a first run: indexing the sample articles
     ("read", "embed"), joining and checking the weight parts ("assemble", in bytes) and reading
     them ("load"); it may be set later, before the first answer loads the model.
+
+    Threads may share one Assistant (``qa serve``, the chat's workers): its reads of the library
+    take ``reads``, so that no search runs while another thread refreshes the library. The LLM is
+    not under it: a search waits for another search at most, never for an answer being written.
     """
 
     def __init__(self, library_dir: str | Path | None = None, model: str | None = None, *,
@@ -57,6 +62,7 @@ class Assistant:
         self._model = model
         self._llm = llm
         self.progress = progress
+        self.reads = threading.RLock()
         if library_dir is None:
             self.library = self._default_library(progress)
         else:
@@ -100,8 +106,9 @@ class Assistant:
         question = question.strip()
         if not question:
             raise ValueError("empty question")
-        self.library.refresh(self.encoder)  # another process may have ingested since we opened
-        return self.retriever.search(question, k or self.k, today=today, context=context, where=where)
+        with self.reads:
+            self.library.refresh(self.encoder)  # another process may have ingested since we opened
+            return self.retriever.search(question, k or self.k, today=today, context=context, where=where)
 
     def in_library(self, passages: list[Passage]) -> bool:
         """Whether the best passage is close enough to the question to try answering."""
@@ -196,10 +203,11 @@ class Assistant:
         if not topic:
             raise ValueError("empty question")
         where = where or make_filters(**filters)
-        self.library.refresh(self.encoder)
-        scope = where if where.dated else replace(question_scope(topic), sources=where.sources)
-        return period_passages(subject(topic), scope,
-                               lambda q, k, w: self.retriever.search(q, k, today=today, where=w), self.encoder)
+        with self.reads:
+            self.library.refresh(self.encoder)
+            scope = where if where.dated else replace(question_scope(topic), sources=where.sources)
+            return period_passages(subject(topic), scope,
+                                   lambda q, k, w: self.retriever.search(q, k, today=today, where=w), self.encoder)
 
     def _timeline(self, topic: str, where: Filters, today: date | None) -> Iterator[Sources | str | Answer]:
         start = time.perf_counter()

@@ -86,7 +86,12 @@ def in_force(settings: Mapping[str, Any]) -> dict[str, Any]:
 class Defaults(Mapping):
     """Click's ``default_map`` for the ``qa`` group, read from config.toml when a command
     starts (not at import, so QA_HOME may change in between). Only defaults: a flag given on
-    the command line wins. The file's ``threads`` becomes QA_THREADS unless that is set."""
+    the command line wins. The file's ``threads`` becomes QA_THREADS unless that is set.
+    ``tables`` names, for each command that takes defaults, which: "common" (library, model, k)
+    or "serve" (those and the ``[serve]`` table)."""
+
+    def __init__(self, tables: Mapping[str, str]) -> None:
+        self.tables = dict(tables)
 
     def _table(self) -> dict[str, dict[str, Any]]:
         settings = load_settings()
@@ -96,8 +101,7 @@ class Defaults(Mapping):
         if "model" in settings and not os.environ.get("QA_MODEL"):
             common["model"] = settings["model"]
         serve = {**common, **settings.get("serve", {})}
-        return {name: serve if name == "serve" else common
-                for name in ("ask", "timeline", "chat", "ingest", "remove", "doctor", "list", "serve", "mcp")}
+        return {name: serve if table == "serve" else common for name, table in self.tables.items()}
 
     def __getitem__(self, command: str) -> dict[str, Any]:
         return self._table()[command]

@@ -107,7 +107,7 @@ def test_no_llm_says_when_the_articles_do_not_answer(fakes):
 
 
 def test_commands_from_other_modules_are_listed_and_run_when_asked_for():
-    """serve, mcp, info, libraries, remove, doctor and stories are imported only when named (or listed)."""
+    """Every command's module (qa/cli/commands.py: COMMANDS) is imported only when named (or listed)."""
     out = run("--help").output
     for name in ("ask", "chat", "doctor", "eval", "info", "ingest", "libraries", "list", "mcp", "remove", "serve",
                  "stories", "timeline"):

@@ -73,7 +73,7 @@ def test_the_sdk_client_calls_every_tool_over_stdio(qa_home):
 
 
 def test_arguments_have_the_http_limits_and_errors_name_the_field(qa_home):
-    from qa.serve_requests import K_MAX, MAX_QUESTION
+    from qa.server.requests import K_MAX, MAX_QUESTION
 
     calls = [("search_articles", {"query": Q2003, "k": 10**12}), ("search_articles", {"query": Q2003, "k": -5}),
              ("search_articles", {"query": Q2003, "k": True}), ("search_articles", {"query": "x" * 200_000}),

@@ -87,7 +87,7 @@ def test_assembly_reports_bytes_and_reads_each_part_once(fake_parts, monkeypatch
 
 
 def test_cli_names_the_first_run_preparation_on_stderr(capsys):
-    from qa.cli_stream import Waiting
+    from qa.cli.stream import Waiting
 
     waiting = Waiting()
     for done in (0, 500_000_000, 1_117_320_768):

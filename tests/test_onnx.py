@@ -91,8 +91,9 @@ def test_an_export_holding_its_weights_is_split_once_with_the_same_vectors(encod
 # (cleaning, sentences, date parsing, the write lock), of the other commands and of printing.
 NOT_FOR_A_QUESTION = ("torch", "sentence_transformers", "llama_cpp", "rich", "syntok", "regex", "dateutil",
                       "dateparser", "trafilatura", "filelock", "tomllib", "multiprocessing", "pydantic", "fastapi",
-                      "starlette", "mcp", "pymilvus", "qa.reading.cleaning", "qa.serve", "qa.mcp_server",
-                      "qa.maintenance", "qa.reading.web")
+                      "starlette", "mcp", "pymilvus", "qa.reading.cleaning", "qa.server", "qa.cli.serve",
+                      "qa.cli.library", "qa.cli.ingest", "qa.cli.stories", "qa.cli.evaluate", "qa.cli.info",
+                      "qa.reading.web")
 
 
 def test_a_question_is_retrieved_without_importing_torch(seed_library, encoder, tmp_path):

@@ -15,8 +15,9 @@ from click.testing import CliRunner
 
 from qa.api import Assistant
 from qa.llm import LLM, Messages
-from qa.serve import build_app, is_loopback, running
-from qa.serve_requests import BadRequest, ChatRequest, parse
+from qa.server.guard import is_loopback
+from qa.server.http import build_app, running
+from qa.server.requests import BadRequest, ChatRequest, parse
 
 from fakes import FakeEncoder, GatedLLM
 

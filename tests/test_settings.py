@@ -11,6 +11,7 @@ from qa import cli
 from conftest import SEEDS
 
 LAVROV = str(SEEDS / "000_8e1adf5baa08f22c.txt")
+LAVROV_ID = "000_8e1adf5baa08f22c"  # the seed file's name starts its article id
 
 
 def run(*args: str, **kwargs):
@@ -36,10 +37,21 @@ def test_config_defaults_and_what_wins(fakes, qa_home, monkeypatch):
     assert json.loads(run("info", "--json").stdout)["settings"]["threads"] == {"value": "3", "from": "$QA_THREADS"}
 
 
+def test_every_library_command_takes_the_configured_library(fakes, qa_home):
+    """The command table gives each command its config.toml defaults: `qa stories` reads the
+    configured library like `qa list` (it once read the sample articles)."""
+    (qa_home / "config.toml").write_text('library = "news"\n')
+    assert run("ingest", LAVROV).exit_code == 0
+    assert len(run("list").stdout.splitlines()) == 1
+    found = json.loads(run("stories", "--no-llm", "--json", "--since", "2000").stdout)
+    [only] = [a["article_id"] for s in found["stories"] for a in s["articles"]]
+    assert only.startswith(LAVROV_ID)
+
+
 def test_model_help_names_the_default_model():
     from qa.models import DEFAULT_LLM
 
-    for command in ("ask", "timeline", "chat", "eval", "serve", "mcp"):
+    for command in ("ask", "timeline", "chat", "eval", "serve", "mcp", "stories"):
         shown = " ".join(run(command, "--help").output.split())
         assert f"else {DEFAULT_LLM}]" in shown and "$QA_MODEL" in shown, command
 

@@ -114,7 +114,7 @@ def main() -> None:
     from qa.embedder import load_encoder
     from qa.api import SEEDS, Assistant
     from qa.library import create_library
-    from qa.serve import build_app, running
+    from qa.server.http import build_app, running
 
     encoder = load_encoder()
     library = args.library

@@ -36,7 +36,7 @@ from benchmarks.common import DATASET, REPO, describe, dev_library, on_a_termina
 
 QA = [sys.executable, "-c", "import sys; from qa.cli import main; sys.exit(main())"]
 FLOOR = "import onnxruntime, tokenizers, faiss, numpy, sqlite3, bm25s"
-# The same imports with the collector as a question runs (qa/cli.py: off, frozen at exit), to
+# The same imports with the collector as a question runs (qa/cli/commands.py: off, frozen at exit), to
 # tell how much of qa's lead over the floor is that, not work left out.
 FLOOR_GC = f"import gc; gc.disable(); {FLOOR}; gc.freeze()"
 SEED_QUESTIONS = (

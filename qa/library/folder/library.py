@@ -1,21 +1,6 @@
-"""The folder backend: a library kept as SQLite + FAISS + bm25s files in one directory.
-
-Layout: ``manifest.json`` names the current generation's files
-(``store-N.db``: the articles, chunk spans and source files, see ``store.py``;
-``index-N.faiss``: the vectors, row i = chunk i; ``bm25-N/``: the keyword
-index over the same rows). Writes go through ``generations.py`` (build N+1,
-sync, switch the manifest atomically); ``doctor.py`` checks and repairs.
-
-Readers open ("pin") the current generation's files when the library is
-opened; a switch afterwards does not disturb them (Linux keeps a deleted
-file's data while it is open). If the files vanish between reading the
-manifest and opening them, the manifest is read again.
-
-Nothing here is a pickle: the manifest is JSON, the store SQLite, the vectors
-a FAISS index whose header and size are checked before FAISS reads it
-(``checks.py``), and the keyword index numpy arrays (``allow_pickle=False``)
-and JSON, checked before use. A damaged file gives a LibraryError naming it,
-never a crash.
+"""The folder backend's library class: opening (a generation pinned by ``pinned.py``), reading
+and searching the pinned files, and writing the next generation through ``generations.py``. The
+layout, how readers and writers share it, and why no file is a pickle: the package's docstring.
 """
 from __future__ import annotations
 
@@ -38,11 +23,13 @@ from qa.library.base import Hits, Library, StoredChunk, day_span
 from qa.library.change import Change
 from qa.library.filters import Filters
 from qa.library.folder import generations
-from qa.library.folder.checks import Damaged, Vanished, check_index_file, load_keywords, read_index
+from qa.library.folder.checks import Vanished
 from qa.library.folder.doctor import doctor as check_folder
 from qa.library.folder.generations import LOCK, checkpoint, holding_write_lock, remove_leftovers
-from qa.library.folder.store import (ChunkOwners, article_columns, article_from_row, chunk_texts, describe_error,
-                                     file_hashes, has_table, links_by_path, open_store, store_shape)
+from qa.library.folder.pinned import mapped_index, pin
+from qa.library.folder.store import (ChunkOwners, all_articles, article_spans, articles_named, chunk_spans,
+                                     chunk_texts, date_bounds, describe_error, file_hashes, ids_by_hash,
+                                     links_by_path, read_article, source_paths)
 from qa.library.manifest import MANIFEST, check_embedder, doctor_hint, new_manifest, read_manifest
 from qa.library.reports import DoctorReport
 from qa.reading import Article
@@ -130,30 +117,11 @@ class FolderLibrary(Library):
 
     def _pin(self) -> None:
         """Open this generation's files now; raises Vanished if one is gone, LibraryError if damaged."""
-        files, counts = self.manifest["files"], self.manifest["counts"]
         self._pinned = True
-        if not files:
+        if not self.manifest["files"]:
             return
-        where = self.path / files["store"]
         try:
-            self._db = open_store(where)
-            n_articles, n_chunks, low, high = store_shape(self._db)
-            if (n_articles, n_chunks) != (counts["articles"], counts["chunks"]) or (
-                    n_chunks and (low, high) != (0, n_chunks - 1)):
-                raise Damaged(f"it holds {n_articles} articles and {n_chunks} chunks (rows {low}..{high}); "
-                              f"the manifest says {counts['articles']} and {counts['chunks']}")
-            where = self.path / files["index"]
-            try:
-                self._index_file = open(where, "rb")
-            except FileNotFoundError:
-                raise Vanished(where) from None
-            check_index_file(self._index_file, self.manifest["embedder"]["dim"], n_chunks)
-            where = self.path / files["bm25"]
-            self._keywords = load_keywords(where, n_chunks)
-        except (Damaged, sqlite3.Error, OSError) as e:
-            self.close()
-            why = describe_error(e) if isinstance(e, sqlite3.Error) else e
-            raise LibraryError(f"library file {where} is damaged ({why}); {doctor_hint(self.path)}") from None
+            self._db, self._index_file, self._keywords = pin(self.path, self.manifest)
         except BaseException:
             self.close()
             raise
@@ -232,15 +200,7 @@ class FolderLibrary(Library):
             self._ensure()
             with self._io:
                 if self._index is None:
-                    dim = self.manifest["embedder"]["dim"]
-                    if self._index_file is None:
-                        self._index = VectorIndex(dim)
-                    else:
-                        try:
-                            self._index = read_index(self._index_file, dim, mapped=True)
-                        except (RuntimeError, OSError, ValueError) as e:
-                            raise LibraryError(f"library index {self.path / self.manifest['files']['index']} "
-                                               f"is unreadable ({e}); {doctor_hint(self.path)}") from None
+                    self._index = mapped_index(self.path, self.manifest, self._index_file)
         return self._index
 
     @property
@@ -304,17 +264,15 @@ class FolderLibrary(Library):
         if db is None:
             return []
         with self._reading():
-            rows = db.execute(f"SELECT {article_columns(db)} FROM articles "
-                              "ORDER BY date IS NULL, date, title").fetchall()
-        return [article_from_row(r) for r in rows]
+            return all_articles(db)
 
     def date_range(self) -> tuple[date, date] | None:
         db = self._connect()
         if db is None:
             return None
         with self._reading():
-            first, last = db.execute("SELECT MIN(date), MAX(date) FROM articles WHERE coalesce(date, '') != ''").fetchone()
-        return day_span([first, last])
+            bounds = date_bounds(db)
+        return day_span(bounds)
 
     def article(self, article_id: str) -> Article | None:
         if article_id not in self._articles:
@@ -322,10 +280,10 @@ class FolderLibrary(Library):
             if db is None:
                 return None
             with self._reading():
-                row = db.execute(f"SELECT {article_columns(db)} FROM articles WHERE id = ?", (article_id,)).fetchone()
-            if not row:
+                article = read_article(db, article_id)
+            if article is None:
                 return None
-            self._articles[article_id] = article_from_row(row)
+            self._articles[article_id] = article
         return self._articles[article_id]
 
     def chunks(self, rows: Iterable[int]) -> list[StoredChunk]:
@@ -333,14 +291,8 @@ class FolderLibrary(Library):
         db = self._connect()
         if db is None or not rows:
             return []
-        found: dict[int, tuple[str, int, int]] = {}
         with self._reading():
-            for i in range(0, len(rows), 500):
-                part = rows[i:i + 500]
-                marks = ",".join("?" * len(part))
-                found.update({r: (a, s, e) for r, a, s, e in
-                              db.execute(f"SELECT row, article_id, start, end FROM chunks WHERE row IN ({marks})",
-                                         part)})
+            found = chunk_spans(db, rows)
         out = []
         for r in rows:
             if r in found:
@@ -356,9 +308,8 @@ class FolderLibrary(Library):
         if db is None or article is None:
             return []
         with self._reading():
-            rows = db.execute("SELECT row, start, end FROM chunks WHERE article_id = ? ORDER BY start, row",
-                              (article_id,)).fetchall()
-        return [StoredChunk(r, article, s, e) for r, s, e in rows]
+            spans = article_spans(db, article_id)
+        return [StoredChunk(r, article, s, e) for r, s, e in spans]
 
     def sources(self, article_id: str) -> list[str]:
         """The files an article was read from (empty for articles ingested before qa recorded them)."""
@@ -366,15 +317,12 @@ class FolderLibrary(Library):
         if db is None:
             return []
         with self._reading():
-            if not has_table(db, "sources"):
-                return []
-            return [p for (p,) in db.execute("SELECT path FROM sources WHERE article_id = ? ORDER BY path",
-                                             (article_id,))]
+            return source_paths(db, article_id)
 
     def known_hashes(self) -> dict[str, str]:
         db = self._db
         with self._reading():
-            return dict(db.execute("SELECT content_hash, id FROM articles")) if db else {}
+            return ids_by_hash(db) if db else {}
 
     def file_links(self) -> dict[str, set[str]]:
         with self._reading():
@@ -392,17 +340,7 @@ class FolderLibrary(Library):
             ids: list[str] = []
             if db is not None:
                 with self._reading():
-                    ids = [a for (a,) in db.execute("SELECT id FROM articles WHERE id = ? OR url = ?",
-                                                    (target, target))]
-                    key = str(Path(target).expanduser().resolve())
-                    pattern = key.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
-                    if has_table(db, "sources"):
-                        ids += [a for (a,) in db.execute(
-                            "SELECT DISTINCT article_id FROM sources WHERE path = ? OR path LIKE ? ESCAPE '\\'",
-                            (key, pattern))]
-                    else:  # a store from before sources were kept: files are known by their url
-                        ids += [a for (a,) in db.execute(
-                            "SELECT id FROM articles WHERE url = ? OR url LIKE ? ESCAPE '\\'", (key, pattern))]
+                    ids = articles_named(db, target)
             if ids:
                 found[target] = sorted(set(ids))
             else:

@@ -94,6 +94,44 @@ def article_from_row(row: tuple) -> Article:
                    date_source=date_source)
 
 
+def all_articles(db: sqlite3.Connection) -> list[Article]:
+    """Every article, by date (undated last), then title."""
+    rows = db.execute(f"SELECT {article_columns(db)} FROM articles ORDER BY date IS NULL, date, title").fetchall()
+    return [article_from_row(r) for r in rows]
+
+
+def read_article(db: sqlite3.Connection, article_id: str) -> Article | None:
+    row = db.execute(f"SELECT {article_columns(db)} FROM articles WHERE id = ?", (article_id,)).fetchone()
+    return article_from_row(row) if row else None
+
+
+def date_bounds(db: sqlite3.Connection) -> list[str | None]:
+    """The first and last of the articles' dates (None, None when none is dated)."""
+    return list(db.execute("SELECT MIN(date), MAX(date) FROM articles WHERE coalesce(date, '') != ''").fetchone())
+
+
+def ids_by_hash(db: sqlite3.Connection) -> dict[str, str]:
+    """Each article's id by its content hash: what an ingest checks a new text against."""
+    return dict(db.execute("SELECT content_hash, id FROM articles"))
+
+
+def chunk_spans(db: sqlite3.Connection, rows: list[int]) -> dict[int, tuple[str, int, int]]:
+    """The article id and character span of each of ``rows`` the store holds."""
+    found: dict[int, tuple[str, int, int]] = {}
+    for i in range(0, len(rows), 500):  # under SQLite's limit on a statement's parameters
+        part = rows[i:i + 500]
+        marks = ",".join("?" * len(part))
+        found.update({r: (a, s, e) for r, a, s, e in
+                      db.execute(f"SELECT row, article_id, start, end FROM chunks WHERE row IN ({marks})", part)})
+    return found
+
+
+def article_spans(db: sqlite3.Connection, article_id: str) -> list[tuple[int, int, int]]:
+    """An article's chunks as (row, start, end), in the order of its text."""
+    return db.execute("SELECT row, start, end FROM chunks WHERE article_id = ? ORDER BY start, row",
+                      (article_id,)).fetchall()
+
+
 def chunk_pairs(db: sqlite3.Connection) -> list[tuple[str, str]]:
     """``(title, chunk text)`` of every chunk, in row order."""
     rows = db.execute("SELECT a.title, substr(a.text, c.start + 1, c.end - c.start) FROM chunks c "
@@ -159,6 +197,27 @@ def links_by_path(db: sqlite3.Connection) -> dict[str, set[str]]:
 
 def file_hashes(db: sqlite3.Connection) -> dict[str, str]:
     return dict(db.execute("SELECT path, sha256 FROM files")) if has_table(db, "files") else {}
+
+
+def source_paths(db: sqlite3.Connection, article_id: str) -> list[str]:
+    """The files an article was read from (none for a store from before they were recorded)."""
+    if not has_table(db, "sources"):
+        return []
+    return [p for (p,) in db.execute("SELECT path FROM sources WHERE article_id = ? ORDER BY path", (article_id,))]
+
+
+def articles_named(db: sqlite3.Connection, target: str) -> list[str]:
+    """The ids of the articles ``target`` names: by id, by url, or as a file or folder they were read from."""
+    ids = [a for (a,) in db.execute("SELECT id FROM articles WHERE id = ? OR url = ?", (target, target))]
+    key = str(Path(target).expanduser().resolve())
+    pattern = key.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+    if has_table(db, "sources"):
+        ids += [a for (a,) in db.execute(
+            "SELECT DISTINCT article_id FROM sources WHERE path = ? OR path LIKE ? ESCAPE '\\'", (key, pattern))]
+    else:  # a store from before sources were kept: files are known by their url
+        ids += [a for (a,) in db.execute(
+            "SELECT id FROM articles WHERE url = ? OR url LIKE ? ESCAPE '\\'", (key, pattern))]
+    return ids
 
 
 def apply_removals(db: sqlite3.Connection, change: Change) -> list[int] | None:

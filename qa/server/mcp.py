@@ -10,12 +10,9 @@ library only.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-
-from qa.cli_common import library_option, model_option
 
 if TYPE_CHECKING:
     from qa.api import Assistant
@@ -34,12 +31,11 @@ def load_mcp():
 def build_server(assistant: "Assistant"):
     """An MCP server whose tools answer from ``assistant``'s library. Tools run on worker
     threads (the protocol keeps flowing while an answer is written), one at a time: one model.
-    Their arguments have the HTTP server's limits (qa/serve_requests.py): the SDK refuses a ``k``
+    Their arguments have the HTTP server's limits (qa/server/requests.py): the SDK refuses a ``k``
     or a question out of range by the field's name before the tool runs."""
     import anyio
 
-    from qa.serve import search_object
-    from qa.serve_requests import Options, k_field, parse, question_field
+    from qa.server.requests import Options, k_field, parse, question_field
 
     MCPServer = load_mcp()
     from mcp.server.mcpserver.exceptions import ToolError
@@ -48,13 +44,13 @@ def build_server(assistant: "Assistant"):
         f"Search and answer from the news library {assistant.library.name!r} "
         f"({assistant.library.counts.get('articles', 0)} articles). Answers cite passages as [n]; "
         "prefer search_articles to find what the articles say, ask for a checked, cited answer."))
-    turn = threading.Lock()
+    tool_lock = threading.Lock()
 
-    async def in_turn(work) -> Any:
+    async def run_tool(work) -> Any:
         """``work()`` on a worker thread, after any other tool's; bad arguments (a bad date, an
         empty question) come back as the tool's error message, for the model to read."""
         def locked():
-            with turn:
+            with tool_lock:
                 try:
                     return work()
                 except ValueError as e:
@@ -70,15 +66,15 @@ def build_server(assistant: "Assistant"):
         source: an outlet's name or domain. "abstained" is true when none comes close."""
         def search() -> dict[str, Any]:
             where = parse(Options, {"since": since, "until": until, "source": source}).where()
-            return search_object(assistant, query.strip(), k, None, where)
-        return await in_turn(search)
+            return assistant.retrieve_only(query.strip(), k, None, where).to_dict()
+        return await run_tool(search)
 
     @server.tool()
     async def ask(question: str = question_field()) -> dict[str, Any]:
         """A short answer from the articles, each sentence citing a passage as [n] and checked
         against it; "citations" quote the sentence behind each [n]. When the articles don't say,
         "abstained" is true and the answer says so instead of guessing."""
-        return await in_turn(lambda: assistant.ask(question.strip()).to_dict())
+        return await run_tool(lambda: assistant.ask(question.strip()).to_dict())
 
     @server.tool()
     async def get_article(id: str) -> dict[str, Any]:
@@ -89,7 +85,7 @@ def build_server(assistant: "Assistant"):
             if found is None:
                 raise ValueError(f"no article {id!r} in the library {assistant.library.name}")
             return found
-        article = await in_turn(read)
+        article = await run_tool(read)
         return article.to_dict()
 
     @server.tool()
@@ -101,25 +97,7 @@ def build_server(assistant: "Assistant"):
         article, or YYYY[-MM[-DD]]; until: YYYY[-MM[-DD]]; source: an outlet's name or domain.
         write: have the LLM write each line (slower) instead of quoting the central article."""
         limit = max(1, min(int(limit), 100))
-        return await in_turn(lambda: assistant.stories(since, until, (source,) if source else (), limit=limit,
-                                                       write=write, mark_seen=False).to_dict())
+        return await run_tool(lambda: assistant.stories(since, until, (source,) if source else (), limit=limit,
+                                                        write=write, mark_seen=False).to_dict())
 
     return server
-
-
-@click.command("mcp")
-@library_option
-@model_option
-def mcp_command(library: Path | str | None, model: str | None) -> None:
-    """Serve a library to MCP clients over stdio: search_articles, ask, get_article, list_stories.
-
-    The client starts this command itself; in its configuration (Claude Desktop,
-    oterm, editors):
-
-    \b
-        {"mcpServers": {"news": {"command": "qa", "args": ["mcp", "--library", "/home/me/news-lib"]}}}
-    """
-    from qa.cli_assistant import open_assistant
-
-    load_mcp()
-    build_server(open_assistant(library, model)).run("stdio")

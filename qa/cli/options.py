@@ -1,16 +1,10 @@
-"""What the command modules share: the ``--library`` option, which takes a folder or a Milvus URI, the
-other shared options, and the progress bar and console on stderr."""
+"""The options commands share, each written once: ``--library`` (a name, a folder or a Milvus URI),
+``--model``, and the filters (``--since``, ``--until``, ``--source``, ``--include-undated``)."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
-
-if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.progress import Progress
 
 
 class LibraryAddress(click.ParamType):
@@ -85,16 +79,23 @@ class Day(click.ParamType):
         return value
 
 
+source_option = click.option("--source", "sources", multiple=True, metavar="NAME",
+                             help="Only this outlet, by name or domain (voanews.com); repeat for several.")
+
+
+def include_undated_option(help: str):
+    """``--include-undated``, with the help of the command's window (``--since``/``--until``, ``qa stories``'s)."""
+    return click.option("--include-undated", is_flag=True, help=help)
+
+
 def filter_options(command):
     """``--since``, ``--until``, ``--source`` (repeatable) and ``--include-undated``: the search
     sees only the matching articles, so k passages come back whenever k of them match."""
     for option in reversed([
             click.option("--since", type=Day(), help="Only articles from this day on (2013 means 2013-01-01)."),
             click.option("--until", type=Day(), help="Only articles up to this day (2014 means 2014-12-31)."),
-            click.option("--source", "sources", multiple=True, metavar="NAME",
-                         help="Only this outlet, by name or domain (voanews.com); repeat for several."),
-            click.option("--include-undated", is_flag=True,
-                         help="Let articles without a date through --since/--until.")]):
+            source_option,
+            include_undated_option("Let articles without a date through --since/--until.")]):
         command = option(command)
     return command
 
@@ -108,26 +109,3 @@ def filters_from(since: str | None, until: str | None, sources: tuple[str, ...],
         return make_filters(since, until, sources, include_undated)
     except ValueError as e:
         raise BadInput(str(e)) from None
-
-
-def progress_bar() -> tuple[Progress, Callable[[str, int, int], None]]:
-    """A rich progress bar driven by the library's (stage, done, total) callbacks."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn(), console=stderr_console(), transient=False)
-    tasks: dict[str, int] = {}
-    labels = {"read": "reading articles", "embed": "embedding chunks", "ask": "asking questions"}
-
-    def update(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(labels.get(stage, stage), total=total or None)
-        bar.update(tasks[stage], completed=done, total=total or None)
-    return bar, update
-
-
-def stderr_console() -> Console:
-    """A rich console on stderr: progress and notices stay out of what a command prints on stdout."""
-    from rich.console import Console
-
-    return Console(stderr=True)

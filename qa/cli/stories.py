@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from qa.cli_common import Day, library_option
+from qa.cli.options import Day, include_undated_option, library_option, model_option, source_option
 from qa.errors import BadInput
 
 
@@ -16,13 +16,10 @@ class Since(click.ParamType):
     name = "7d|2w|YYYY[-MM[-DD]]"
 
     def convert(self, value, param, ctx):
-        from qa.library.filters import parse_day
-        from qa.stories import _RELATIVE
+        from qa.stories import window
 
-        if _RELATIVE.match(value):
-            return value
         try:
-            parse_day(value)
+            window(value, None)
         except ValueError:
             self.fail(f"{value!r} is neither a span (7d, 2w) nor a date (YYYY, YYYY-MM, YYYY-MM-DD)", param, ctx)
         return value
@@ -33,9 +30,8 @@ class Since(click.ParamType):
 @click.option("--since", default="7d", show_default=True, type=Since(), metavar="7d|2w|YYYY[-MM[-DD]]",
               help="Window start: a span back from the newest article (7d, 2w), or a day (2025-01-03).")
 @click.option("--until", type=Day(), help="Window end: a day (2025-01-10 or 2025-01, its last day).")
-@click.option("--source", "sources", multiple=True, metavar="NAME",
-              help="Only this outlet, by name or domain (voanews.com); repeat for several.")
-@click.option("--include-undated", is_flag=True, help="Let articles without a date into the window.")
+@source_option
+@include_undated_option("Let articles without a date into the window.")
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(0),
               help="Stories to show, best covered first (0: all).")
 @click.option("--json", "as_json", is_flag=True,
@@ -44,7 +40,7 @@ class Since(click.ParamType):
 @click.option("--no-llm", is_flag=True,
               help="Quote each story's most central article (title or lead) instead of writing a line: seconds, "
                    "not a model call per story.")
-@click.option("--model", "-m", help="A model name from models.txt or a path to a .gguf file (QA_MODEL sets a default).")
+@model_option
 def stories_command(library: Path | str | None, since: str, until: str | None, sources: tuple[str, ...],
                     include_undated: bool, limit: int, as_json: bool, no_llm: bool, model: str | None) -> None:
     """What happened: the window's articles grouped into stories, ranked by coverage.
@@ -61,7 +57,7 @@ def stories_command(library: Path | str | None, since: str, until: str | None, s
         qa stories --since 2025-01-01 --until 2025-01-31 --no-llm
         qa stories --source apnews.com --limit 5 --json
     """
-    from qa.cli_assistant import open_assistant, start_encoder
+    from qa.cli.assistant import open_assistant, start_encoder
     from qa.models import ModelError
 
     assistant = open_assistant(library, model, encoder=start_encoder())

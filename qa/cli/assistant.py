@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from qa.cli_common import progress_bar
+from qa.cli.output import progress_bar
 from qa.errors import BadInput
 
 if TYPE_CHECKING:
