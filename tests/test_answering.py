@@ -265,8 +265,10 @@ def test_retrieve_only_lists_passages_without_the_model(assistant_with):
     assert not found.abstained and found.text == "" and found.model == "" and found.passages
     assert found.passages[0].article.id.startswith("003_c13b77ec0b5e076f") and found.periods is None
     assert set(found.timings) == {"retrieve_s", "total_s"} and "periods" not in found.to_dict()
-    missing = a.retrieve_only("Who won the 2022 football World Cup final?")
+    missing = a.retrieve_only("Who won the football World Cup final?")
     assert missing.abstained and missing.text == ABSTAIN_TEXT
+    later = a.retrieve_only("Who won the 2022 football World Cup final?")
+    assert later.abstained and later.text.startswith("Your library has nothing after 10 April 2013")
     assert a.llm.prompts == [], "the model is never asked"
 
 
