@@ -33,11 +33,12 @@ from qa.answering import Answer, Sources
 from qa.api import Assistant
 from tui.commands import ChatCommands
 from tui.keymap import load_keymap
+from tui.navigation import AnswerNavigation
 from tui.session import PendingAnswer, Session
 from tui.store import ChatStore, Turn
-from tui.widgets import AnswerMessage, ArticleScreen, KeysPanel, PassagesPanel, PromptInput, QuestionMessage
+from tui.widgets import AnswerMessage, ArticleScreen, PassagesPanel, PromptInput, QuestionMessage
 
-class QAApp(ChatCommands, App[None]):
+class QAApp(ChatCommands, AnswerNavigation, App[None]):
     """The chat. ``assistant`` (ready) or ``assistant_factory`` (called in a worker thread)
     injects the backend; by default it is ``Assistant(library, model)``. ``stories``: open on
     the library's current stories (they take the focus; tests of other things turn them off)."""
@@ -301,16 +302,6 @@ class QAApp(ChatCommands, App[None]):
         self.set_status("Cancelled — your question is back in the box.")
 
     # -- answers and their passages ---------------------------------------------------------
-    def answers(self) -> list[AnswerMessage]:
-        return [m for m in self.query(AnswerMessage) if m.turn is not None]
-
-    async def select_answer(self, message: AnswerMessage | None) -> None:
-        """Mark ``message`` selected and show its passages (None: none)."""
-        self._selected = message
-        for m in self.query(AnswerMessage):
-            m.set_class(m is message, "-selected")
-        await self.passages.show(message.turn if message else None, message.number if message else None)
-
     @on(AnswerMessage.Selected)
     async def _answer_selected(self, event: AnswerMessage.Selected) -> None:
         if event.message is not self._selected:
@@ -330,42 +321,6 @@ class QAApp(ChatCommands, App[None]):
             await self.select_answer(message)
         self.screen.remove_class("-hide-passages")
         self.passages.highlight(int(event.href.split(":", 1)[1]))
-
-    async def _move_selection(self, step: int) -> None:
-        answers = self.answers()
-        if not answers:
-            return
-        i = answers.index(self._selected) if self._selected in answers else len(answers)
-        target = answers[max(0, min(len(answers) - 1, i + step))]
-        await self.select_answer(target)
-        target.scroll_visible(animate=False)
-
-    async def action_previous_answer(self) -> None:
-        await self._move_selection(-1)
-
-    async def action_next_answer(self) -> None:
-        await self._move_selection(1)
-
-    def action_toggle_passages(self) -> None:
-        self.screen.toggle_class("-hide-passages")
-
-    def action_focus_passages(self) -> None:
-        """Into the passages list (shown if hidden), where Enter opens an article; from there,
-        back to the prompt."""
-        listing = self.passages.query_one("#passages-list")
-        if listing.has_focus:
-            self.query_one(PromptInput).focus()
-        elif not self.passages.entries:
-            self.notify("No sources yet: they come with an answer.")
-        else:
-            self.screen.remove_class("-hide-passages")
-            listing.focus()
-
-    def action_toggle_keys(self) -> None:
-        if self.screen.query(KeysPanel):
-            self.screen.query_one(KeysPanel).remove()
-        else:
-            self.screen.mount(KeysPanel())
 
     @on(PassagesPanel.Open)
     def _open_passage(self, event: PassagesPanel.Open) -> None:
