@@ -112,7 +112,7 @@ def test_the_chat_sources_panel_names_the_other_outlet(fakes, outlets_library):
 
     fakes.replies.append("Russia proposed six-sided discussions [1].")
     answer = Assistant(outlets_library).ask(Q)
-    [source] = Turn.from_answer(answer).sources()
+    [source] = Turn.from_answer(answer).cited_passages()
     assert passage_content(source).plain.splitlines()[2] == "also reported by Wire Digest"
 
 

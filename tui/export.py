@@ -51,11 +51,11 @@ def chat_markdown(turns: list[Turn], title: str | None = None, library: str | No
             lines += [f"*{ABSTAIN_LINE}*", ""]
         else:
             lines += [turn.text.strip(), ""]
-        sources = turn.sources()
-        if sources:
+        cited = turn.cited_passages()
+        if cited:
             if not turn.abstained:
                 lines += ["Sources:" if turn.citations else "Passages (none cited):", ""]
-            for src in sources:
+            for src in cited:
                 lines.append(_source_line(src))
                 quote = src.get("quote") or _excerpt(src.get("text", ""))
                 if quote:

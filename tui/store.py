@@ -63,8 +63,8 @@ class Turn:
     def passage(self, n: int) -> dict | None:
         return self.passages[n - 1] if 0 < n <= len(self.passages) else None
 
-    def sources(self) -> list[dict]:
-        """What the sources panel and the export list: the cited passages, each with its
+    def cited_passages(self) -> list[dict]:
+        """What the passages panel and the export list: the cited passages, each with its
         number and quote; for an abstention (or an answer citing nothing) the closest
         passages, numbered in order, without a quote."""
         out = []

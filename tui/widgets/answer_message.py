@@ -25,7 +25,7 @@ def answer_markdown(turn: Turn) -> str:
     """The answer as Markdown, each [n] marker a link to passage n in the panel."""
     if turn.abstained:
         lines, groups = [ABSTAIN_LINE, ""], {}
-        for src in turn.sources():     # one line per article, with all its passage numbers
+        for src in turn.cited_passages():     # one line per article, with all its passage numbers
             groups.setdefault(src.get("article_id") or src["n"], []).append(src)
         for group in groups.values():
             marks = "".join(f"[\\[{s['n']}\\]](cite:{s['n']})" for s in group)

@@ -44,7 +44,7 @@ def _window(text: str, quote: str) -> Content:
 
 
 def passage_content(passage: dict) -> Content:
-    """One row's text: ``passage`` is a ``Turn.sources()`` entry (n, title, date, source (the
+    """One row's text: ``passage`` is a ``Turn.cited_passages()`` entry (n, title, date, source (the
     outlet), also_in, text, quote, and ``cited: False`` for a passage the answer did not cite)."""
     n = passage["n"]
     head = Content.assemble((f"[{n}]", CITE_STYLE), " ",

@@ -21,8 +21,8 @@ from tui.widgets.passage_item import PassageItem, PeriodItem
 def panel_passages(turn: Turn) -> list[dict]:
     """The panel's entries: for an answer that cites, its cited passages and then every other
     passage found, marked ``cited: False`` (the panel listed them all while the model read them);
-    otherwise ``Turn.sources()``."""
-    cited_passages = turn.sources()
+    otherwise ``Turn.cited_passages()``."""
+    cited_passages = turn.cited_passages()
     if turn.abstained or not turn.citations:
         return cited_passages
     cited = {s["n"] for s in cited_passages}
