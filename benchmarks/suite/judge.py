@@ -1,6 +1,6 @@
 """Retrieval and evidence with and without the judge, side by side in one run, on both halves.
 
-    python benchmarks/suite/judge.py ../shared/eval/rtqa-2025 --library LIB
+    python benchmarks/suite/judge.py ../shared/eval/rtqa-2025 --library LIB [--judge-graph RUN/judge-int8.onnx]
 
 Per variant, on the tuning half (ids with an even crc32), the held-out half and all answerable
 questions: recall@1/5/10 (score.py's rule: the correct choice in the first k passages), the
@@ -25,7 +25,8 @@ from benchmarks.common import describe  # noqa: E402
 from qa.embedder import load_encoder  # noqa: E402
 from qa import evaluation  # noqa: E402
 from qa.answering import close_enough, select_evidence  # noqa: E402
-from qa.judge import load_judge  # noqa: E402
+from qa.judge import Judge, load_judge  # noqa: E402
+from qa.models import embedder_spec, model_path  # noqa: E402
 from qa.library import open_library  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402
 
@@ -44,6 +45,8 @@ def main() -> None:
     ap.add_argument("--library", type=Path, required=True)
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--seed-library", type=Path, help="the four sample articles: calibrate the judge's abstain line")
+    ap.add_argument("--judge-graph", type=Path,
+                    help="also measure this judge (a training run's judge-int8.onnx) beside the shipped one")
     a = ap.parse_args()
     encoder = load_encoder()
     library = open_library(a.library, encoder)
@@ -53,6 +56,9 @@ def main() -> None:
     judge = load_judge()
     variants = {"before (fusion, cosine)": (Retriever(library, encoder), None),
                 "judge (rerank, evidence)": (Retriever(library, encoder, judge=judge), judge)}
+    if a.judge_graph:
+        candidate = Judge(a.judge_graph, model_path(embedder_spec()).parent / "tokenizer.json", a.judge_graph.name)
+        variants[f"candidate {a.judge_graph.name}"] = (Retriever(library, encoder, judge=candidate), candidate)
     print(describe())
     print(f"{'variant':>26} | half | R@1/5/10 | answer in prompt | median s | p90 s")
     for name, (retriever, judged) in variants.items():
@@ -75,6 +81,7 @@ def main() -> None:
               f"{share(prompt['tuning'] + prompt['held-out'])} | {statistics.median(times):.3f} | "
               f"{evaluation.p90(times):.3f}", flush=True)
         if judged is not None:
+            judge = judged  # the abstain line below is calibrated for the last judge measured
             qs = np.quantile(best, [0.02, 0.05, 0.1, 0.25, 0.5])
             print(f"judge's best evidence probability on answerable questions, quantiles 2/5/10/25/50%: "
                   f"{' '.join(f'{v:.3f}' for v in qs)}")
