@@ -18,18 +18,17 @@ from datetime import date
 from pathlib import Path
 
 from embeddings.encoder import Encoder
-from qa import outlets, stories, stories_seen, story_text
+from qa import loaders, outlets, stories, stories_seen, story_text
 from qa.answering import ABSTAIN_TEXT, Answer, Sources, answer_stream, close_enough
 from qa.answering.timeline import Period, is_timeline_question, period_passages, question_scope, subject, timeline_stream
 from qa.coverage import named_span, outside_library
-from qa.embedder import load_encoder
 from qa.library import (Filters, IngestReport, Library, LibraryError, Progress, create_library,
                         library_exists, open_library)
 from qa.library.filters import make_filters
-from qa.llm import LLM, load_llm
+from qa.llm import LLM
 from qa.paths import default_library_dir
 from qa.reading import ReadError
-from qa.judge import Judge, load_judge
+from qa.judge import Judge
 from qa.retrieval import Passage, Retriever
 from qa.stories import StoryList
 
@@ -57,7 +56,7 @@ class Assistant:
     def __init__(self, library_dir: str | Path | None = None, model: str | None = None, *,
                  llm: LLM | None = None, encoder: Encoder | None = None, k: int = 5,
                  progress: Progress | None = None, judge: Judge | None | object = SHIPPED_JUDGE) -> None:
-        self.encoder = encoder or load_encoder()
+        self.encoder = encoder or loaders.encoder()
         self.k = k
         self._model = model
         self._llm = llm
@@ -67,7 +66,7 @@ class Assistant:
             self.library = self._default_library(progress)
         else:
             self.library = open_library(library_dir, self.encoder)
-        self.judge = load_judge() if judge is SHIPPED_JUDGE else judge  # once the library opened
+        self.judge = loaders.judge() if judge is SHIPPED_JUDGE else judge  # once the library opened
         self.retriever = Retriever(self.library, self.encoder, judge=self.judge)
 
     def _default_library(self, progress: Progress | None) -> Library:
@@ -81,7 +80,7 @@ class Assistant:
     @classmethod
     def create(cls, library_dir: str | Path, **kwargs) -> "Assistant":
         """An Assistant over a new, empty library at ``library_dir`` (kept if it exists)."""
-        encoder = kwargs.pop("encoder", None) or load_encoder()
+        encoder = kwargs.pop("encoder", None) or loaders.encoder()
         create_library(library_dir, encoder)
         return cls(library_dir, encoder=encoder, **kwargs)
 
@@ -89,7 +88,7 @@ class Assistant:
     def llm(self) -> LLM:
         """The LLM, loaded on first use so that retrieval-only work never pays for it."""
         if self._llm is None:
-            self._llm = load_llm(self._model, self.progress)
+            self._llm = loaders.llm(self._model, self.progress)
         return self._llm
 
     def add(self, paths: Iterable[str | Path] | str | Path, progress: Progress | None = None,

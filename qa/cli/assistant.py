@@ -19,11 +19,11 @@ def start_encoder():
     """The question encoder, its ONNX session already loading in a thread (~0.1 s of CPU), or None
     where it cannot load (``open_assistant`` says why). A command calls this first, so that the
     session builds while numpy, FAISS, bm25s and the library are imported and opened."""
-    from qa.embedder import load_encoder
+    from qa import loaders
     from qa.models import ModelError
 
     try:
-        encoder = load_encoder()
+        encoder = loaders.encoder()
         encoder.warm_up()
     except ModelError:
         return None
@@ -38,9 +38,9 @@ def open_assistant(library: Path | str | None, model: str | None = None, k: int 
 
     try:
         if encoder is None:
-            from qa.embedder import load_encoder
+            from qa import loaders
 
-            encoder = load_encoder()
+            encoder = loaders.encoder()
             encoder.warm_up()
     except ModelError as e:
         raise click.ClickException(str(e)) from None

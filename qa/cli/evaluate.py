@@ -34,8 +34,7 @@ def evaluate(dataset: Path, library: Path | str | None, questions: Path | None, 
     shared/eval/README.md). Without --library the corpus is ingested once
     into a library named after the dataset and reused on later runs.
     """
-    from qa.embedder import load_encoder
-    from qa import evaluation
+    from qa import evaluation, loaders
     from qa.api import Assistant
     from qa.library import create_library, library_exists
     from qa.paths import data_dir
@@ -45,7 +44,7 @@ def evaluate(dataset: Path, library: Path | str | None, questions: Path | None, 
     except FileNotFoundError as e:
         raise BadInput(str(e)) from None
     target = library or data_dir() / "libraries" / f"eval-{dataset.resolve().name}"
-    encoder = load_encoder()
+    encoder = loaders.encoder()
     if not library_exists(target):
         bar, update = progress_bar()
         with bar:

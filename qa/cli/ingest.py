@@ -41,7 +41,7 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
     Into Milvus, embedding spread over Ray:
         qa ingest ~/archive --library milvus://HOST:19530/news --ray ray://HEAD:10001
     """
-    from qa.embedder import load_encoder
+    from qa import loaders
     from qa.paths import default_library_dir
     from qa.reading import web
 
@@ -49,12 +49,12 @@ def ingest(paths: tuple[Path | str, ...], library: Path | str | None, ray_addres
         every_s = web.parse_every(every)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--every") from None
-    encoder = load_encoder()
+    encoder = loaders.encoder()
     if ray_address:
         from embeddings.ray_encoder import RayEncoder
 
         try:
-            encoder = RayEncoder(encoder, ray_address, ray_actors, load=load_encoder)
+            encoder = RayEncoder(encoder, ray_address, ray_actors, load=loaders.encoder)
         except RuntimeError as e:
             raise click.ClickException(str(e)) from None
     run_ingest(paths, library or default_library_dir(), encoder, watch, every_s)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embeddings.encoder import Encoder
+from qa import loaders
 from qa.reading.chunking import LEGACY, ChunkParams, chunk_text, chunk_vectors
 from qa.errors import FormatError, LibraryError
 from qa.library.change import Change
@@ -33,12 +34,6 @@ if TYPE_CHECKING:
     from qa.library.folder.library import FolderLibrary
 
 
-def _default_encoder() -> Encoder:
-    import qa.embedder
-
-    return qa.embedder.load_encoder()
-
-
 def doctor(path: Path, repair: bool, get_encoder: Callable[[], Encoder] | None, lock_timeout: float,
            library: type["FolderLibrary"]) -> DoctorReport:
     """Check (and, with ``repair``, fix) the folder library at ``path``; ``library`` is the class
@@ -51,7 +46,7 @@ def doctor(path: Path, repair: bool, get_encoder: Callable[[], Encoder] | None, 
 
     def encoder() -> Encoder:
         if not loaded:
-            loaded.append((get_encoder or _default_encoder)())
+            loaded.append((get_encoder or loaders.encoder)())
         return loaded[0]
 
     with holding_write_lock(path, lock_timeout):
