@@ -3,12 +3,15 @@ and the fakes (tests/fakes.py) for fast logic tests (the real LLM is tested sepa
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from fakes import FakeEncoder, FakeLLM
+from fakes import FakeEncoder, FakeLLM, loads
+from qa import loaders
 
 # In CI (CI=true) Hypothesis draws the same examples every run and never times data generation,
 # so a landing cannot fail on a case drawn by chance or on a slow machine; developers' runs draw
@@ -71,21 +74,30 @@ def seed_library(tmp_path_factory, encoder):
 
 
 @pytest.fixture(autouse=True)
-def no_judge_in_logic_tests(request, monkeypatch) -> None:
+def no_judge_in_logic_tests(request) -> Iterator[None]:
     """Fast logic tests run on fakes, so the Assistant gets no judge there; the shipped judge, a
     real model, answers in the slow tests (and in tests/test_judge.py)."""
-    if request.node.get_closest_marker("slow") is None:
-        monkeypatch.setattr("qa.api.load_judge", lambda: None)
+    if request.node.get_closest_marker("slow") is not None:
+        yield
+        return
+    with loaders.use(judge=lambda: None):
+        yield
 
 
 @pytest.fixture
-def fakes(monkeypatch) -> FakeLLM:
+def fakes() -> Iterator[FakeLLM]:
     """The CLI and API load the fake encoder and this fake LLM (queue its replies)."""
     llm = FakeLLM()
-    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: llm)
-    return llm
+    with loaders.use(encoder=FakeEncoder, llm=loads(llm)):
+        yield llm
+
+
+@pytest.fixture
+def use_loaders() -> Iterator[Callable[..., None]]:
+    """``use_loaders(llm=…)``: ``loaders.use(…)`` from there until the test ends, for a test that
+    changes a loader part way through (or on top of ``fakes``)."""
+    with ExitStack() as stack:
+        yield lambda **given: stack.enter_context(loaders.use(**given))
 
 
 @pytest.fixture

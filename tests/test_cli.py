@@ -91,8 +91,8 @@ def test_bad_input_exit_codes(fakes, tmp_path):
     assert f"{bad}:2" in result.output and "1 articles added" in result.output
 
 
-def test_no_llm_prints_passages_without_loading_the_model(fakes, monkeypatch):
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: pytest.fail("--no-llm loaded the LLM"))
+def test_no_llm_prints_passages_without_loading_the_model(fakes, use_loaders):
+    use_loaders(llm=lambda model=None, progress=None: pytest.fail("--no-llm loaded the LLM"))
     obj = json.loads(run("ask", "--no-llm", "--json", "-k", "3", Q2003).stdout)
     assert obj["answer"] == "" and obj["abstained"] is False and obj["citations"] == []
     assert "003_c13b77ec0b5e076f" in obj["passages"][0]["article_id"] and len(obj["passages"]) == 3

@@ -18,12 +18,11 @@ LAUNCH = f"import sys; sys.path.insert(0, {str(REPO)!r}); from qa.cli import mai
 LAUNCH_WITH_FAKES = f"""
 import sys
 sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
-import qa.api, qa.embedder
-from fakes import FakeEncoder, FakeLLM
-qa.embedder.load_encoder = qa.api.load_encoder = FakeEncoder
-qa.api.load_llm = lambda model=None, progress=None: FakeLLM("Russia proposed six-sided discussions [1].")
+from fakes import FakeEncoder, FakeLLM, loads
+from qa import loaders
 from qa.cli import main
-main(sys.argv[1:], prog_name="qa")
+with loaders.use(encoder=FakeEncoder, llm=loads(FakeLLM("Russia proposed six-sided discussions [1]."))):
+    main(sys.argv[1:], prog_name="qa")
 """
 
 

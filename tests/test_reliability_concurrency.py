@@ -108,12 +108,12 @@ def test_readers_during_repeated_ingests_always_see_a_consistent_library(tmp_pat
     assert len(seen) >= 2  # the reader really ran across switches
 
 
-def test_a_second_writer_stops_with_a_clear_message(lib_with_two, fake_encoder, monkeypatch):
+def test_a_second_writer_stops_with_a_clear_message(lib_with_two, fake_encoder, use_loaders):
     path = lib_with_two.path
     with lib_with_two.lock():  # another `qa ingest` is writing
         with pytest.raises(LibraryError, match="another qa command .* is writing to"):
             FolderLibrary.open(path, fake_encoder).add(SEED_FILES[2:], fake_encoder)
-        monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
+        use_loaders(encoder=FakeEncoder)
         result = CliRunner().invoke(cli.main, ["ingest", str(SEED_FILES[3]), "--library", str(path)])
         assert result.exit_code == 2 and "is writing to" in result.output
         result = CliRunner().invoke(cli.main, ["remove", SEED_FILES[0].stem, "--library", str(path)])

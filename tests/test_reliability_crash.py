@@ -32,9 +32,8 @@ DRIVER = textwrap.dedent(r"""
     import json, os, signal, sys, time, traceback
     sys.path[:0] = [sys.argv[1], os.path.join(sys.argv[1], "tests")]
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    import qa.embedder
     import qa.library.folder.generations as generations
-    from qa import cli
+    from qa import cli, loaders
     from fakes import FakeEncoder
 
     class SlowEncoder(FakeEncoder):
@@ -50,9 +49,9 @@ DRIVER = textwrap.dedent(r"""
             generations.CHECKPOINT = die
         else:
             generations.CHECKPOINT = lambda step: time.sleep(0.05)  # a slow commit: kills land inside it
-        qa.embedder.load_encoder = SlowEncoder if scenario.get("slow") else FakeEncoder
         try:
-            cli.main(["ingest", scenario["src"], "--library", scenario["lib"]], standalone_mode=False)
+            with loaders.use(encoder=SlowEncoder if scenario.get("slow") else FakeEncoder):
+                cli.main(["ingest", scenario["src"], "--library", scenario["lib"]], standalone_mode=False)
         except SystemExit as e:
             os._exit(e.code or 0)
         except BaseException:

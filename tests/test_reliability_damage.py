@@ -21,12 +21,6 @@ def run(*args: str):
 
 
 @pytest.fixture
-def fakes(monkeypatch):
-    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
-
-
-@pytest.fixture
 def lib(tmp_path, fake_encoder) -> FolderLibrary:
     library = FolderLibrary.create(tmp_path / "lib", fake_encoder)
     library.add(SEED_FILES, fake_encoder)

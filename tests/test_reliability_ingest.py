@@ -17,7 +17,6 @@ from qa.library import FolderLibrary, LibraryError
 from qa.library import ingest as ingest_module
 
 from conftest import REPO
-from fakes import FakeEncoder
 
 STORIES = [
     "The harbour bridge reopened on Tuesday after eight months of repairs, city officials said.",
@@ -30,11 +29,6 @@ STORIES = [
 
 def run(*args: str):
     return CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
-
-
-@pytest.fixture
-def fakes(monkeypatch):
-    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
 
 
 def folder_of(tmp_path: Path, n: int = len(STORIES)) -> Path:
@@ -244,10 +238,10 @@ DRIVER = """
 import sys
 sys.path[:0] = sys.argv[1:3]
 from fakes import FakeEncoder
-import qa.embedder
-qa.embedder.load_encoder = FakeEncoder
+from qa import loaders
 from qa.cli import main
-main(sys.argv[3:])
+with loaders.use(encoder=FakeEncoder):
+    main(sys.argv[3:])
 """
 
 

@@ -30,11 +30,6 @@ def run(*args: str):
     return CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
 
 
-@pytest.fixture
-def fakes(monkeypatch):
-    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
-
-
 def deny_reading(monkeypatch, path: Path) -> None:
     """Tests run as root, which reads any file: make ``path`` unreadable the way open() would."""
     real_open = open

@@ -30,11 +30,6 @@ def run(*args: str):
     return CliRunner().invoke(cli.main, list(args))
 
 
-@pytest.fixture
-def fakes(monkeypatch):
-    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
-
-
 def assert_consistent(lib: FolderLibrary, encoder) -> None:
     """Row i of the index and of BM25 is chunk i of the store: check every vector."""
     lib = FolderLibrary.open(lib.path, encoder)

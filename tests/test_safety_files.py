@@ -22,7 +22,7 @@ from qa.models import ModelError, ModelSpec
 from qa.retrieval import Retriever
 
 from conftest import SEEDS
-from fakes import FakeEncoder, FakeLLM
+from fakes import FakeEncoder, FakeLLM, loads
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +110,8 @@ def test_damaged_files_give_a_clear_library_error(lib, kind, how, fake_encoder):
 
 
 @pytest.mark.parametrize("kind", ["manifest", "store", "index", "bm25/vocab.index.json"])
-def test_cli_reports_damage_without_a_trace(lib, kind, monkeypatch):
-    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: FakeLLM("x"))
+def test_cli_reports_damage_without_a_trace(lib, kind, use_loaders):
+    use_loaders(encoder=FakeEncoder, llm=loads(FakeLLM("x")))
     damage(library_files(lib)[kind], "half")
     result = CliRunner().invoke(cli.main, ["ask", "--library", str(lib), "What did Russia propose?"])
     assert result.exit_code == 2, result.output
@@ -218,7 +217,7 @@ def installed_fake_llm(tmp_path, monkeypatch):
     sys.modules.pop("fake_gguf_weights", None)
 
 
-def test_a_swapped_gguf_is_refused_before_loading(installed_fake_llm, monkeypatch):
+def test_a_swapped_gguf_is_refused_before_loading(installed_fake_llm):
     from qa.llm import load_llm
 
     weights, constructed = installed_fake_llm
@@ -229,7 +228,6 @@ def test_a_swapped_gguf_is_refused_before_loading(installed_fake_llm, monkeypatc
         load_llm("fake-llm")
     assert constructed == [weights]  # never handed to llama.cpp
 
-    monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
     result = CliRunner().invoke(cli.main, ["ask", "--model", "fake-llm", "What did Russia propose in 2003?"])
     assert result.exit_code == 1 and "sha256 mismatch" in result.output
     assert constructed == [weights]

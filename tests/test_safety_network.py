@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from qa import cli
 
 from conftest import REPO, SEEDS
-from fakes import FakeEncoder, FakeLLM
+from fakes import FakeEncoder, FakeLLM, loads
 
 BLOCK = textwrap.dedent("""
     import socket, sys
@@ -100,14 +100,12 @@ def test_the_block_works(no_network):
     no_network.clear()
 
 
-def test_ingest_ask_and_token_counting_without_network(no_network, monkeypatch, tmp_path):
+def test_ingest_ask_and_token_counting_without_network(no_network, use_loaders, tmp_path):
     from embeddings.encoder import TokenCounter
     from qa.models import embedder_spec, model_path
 
     llm = FakeLLM("Russia proposed six-sided discussions [1].")
-    monkeypatch.setattr("qa.embedder.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_encoder", FakeEncoder)
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: llm)
+    use_loaders(encoder=FakeEncoder, llm=loads(llm))
     counter = TokenCounter(model_path(embedder_spec()).parent)  # the real tokenizer, from its package
     assert counter.count(["Six-sided discussions on North Korea"])[0] > 4
     lib = tmp_path / "lib"

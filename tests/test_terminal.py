@@ -84,9 +84,9 @@ def test_the_answer_is_on_screen_once_in_its_final_form(fakes, monkeypatch, repl
         assert not any(reply in line for line in shown), shown
 
 
-def test_an_abstention_is_said_once_without_loading_the_model(fakes, monkeypatch):
+def test_an_abstention_is_said_once_without_loading_the_model(fakes, monkeypatch, use_loaders):
     loads = []
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: loads.append(model) or fakes)
+    use_loaders(llm=lambda model=None, progress=None: loads.append(model) or fakes)
     shown = ask_on_a_terminal(monkeypatch, "Which recipe uses saffron and cardamom in a winter stew?")
     assert sum("don't answer that" in line for line in shown) == 1, shown
     assert loads == []

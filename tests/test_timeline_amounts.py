@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fakes import FakeLLM
+from fakes import FakeLLM, loads
 from qa import cli
 from qa.api import Assistant
 from qa.answering.amounts import has_figure, has_price, names_a_price
@@ -108,9 +108,9 @@ def test_a_timeline_reports_the_seconds_its_entries_took(toll, fake_encoder):
     assert t["retrieve_s"] > 0 and t["total_s"] >= t["retrieve_s"] + t["generate_s"] + t["verify_s"]
 
 
-def test_the_ask_footer_shows_the_timelines_generation_seconds(toll, fakes, monkeypatch):
+def test_the_ask_footer_shows_the_timelines_generation_seconds(toll, fakes, use_loaders):
     llm = SlowLLM(*["Drivers would pay $15 to cross at peak hours [1]."] * 3)
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: llm)
+    use_loaders(llm=loads(llm))
     result = CliRunner().invoke(cli.main, ["ask", QUESTION, "--library", str(toll)], catch_exceptions=False)
     footer = result.output.strip().splitlines()[-1]
     generate = float(footer.split("generate ")[1].split("s")[0])

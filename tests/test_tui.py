@@ -526,14 +526,14 @@ def test_export_and_store_without_the_app(tmp_path):
 
 # -- palette, keys, layout -------------------------------------------------------------------------------
 
-def test_palette_switches_the_model(fake_library, monkeypatch):
+def test_palette_switches_the_model(fake_library, use_loaders):
     class Named(FakeLLM):
         def __init__(self, name):
             super().__init__(REPLY)
             self.name = name
 
     loaded = []
-    monkeypatch.setattr("qa.api.load_llm", lambda model=None, progress=None: loaded.append(model) or Named(model))
+    use_loaders(llm=lambda model=None, progress=None: loaded.append(model) or Named(model))
     names = [s.name for s in load_manifest() if s.role == "llm"]
 
     async def main():
