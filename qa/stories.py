@@ -24,6 +24,7 @@ from datetime import date, timedelta
 import faiss
 import numpy as np
 
+from qa.knn import inverted_file, one_product
 from qa.library.base import Library
 from qa.library.filters import Filters, make_filters
 from qa.library.twins import is_twin
@@ -37,6 +38,7 @@ FIRM_CUT = 0.85     # ... or whatever its size, at this mean cosine
 COPY_COSINE = 0.95  # vectors this close are checked for a syndicated copy (edit similarity on the text)
 PROBES = 6            # IVF lists searched per article, of sqrt(n)
 EXACT_UP_TO = 10_000  # articles searched exactly; above, an inverted-file index (IVF) keeps k-NN sub-quadratic
+ONE_PRODUCT_UP_TO = 1_000  # up to this many, one NumPy product (FAISS's threads cost more than the search)
 
 
 @dataclass
@@ -96,20 +98,19 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def neighbours(vectors: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
     """Each vector's ``k`` nearest others by cosine (scores, indices; -1 where fewer exist): exact up
-    to EXACT_UP_TO vectors, an IVF index with sqrt(n) lists above (k-NN of 100,000 articles in
-    seconds, where the exact search's n² products take minutes on 2 cores)."""
-    n, dim = vectors.shape
+    to EXACT_UP_TO vectors, an inverted file of sqrt(n) lists above (:func:`qa.knn.inverted_file`), whose
+    n·sqrt(n) products take seconds for 100,000 articles where the exact search's n² take minutes."""
+    vectors = np.ascontiguousarray(vectors, np.float32)
+    n = len(vectors)
     k = min(k + 1, n)
-    if n <= EXACT_UP_TO:
-        index = faiss.IndexFlatIP(dim)
+    if n <= ONE_PRODUCT_UP_TO:
+        scores, found = one_product(vectors, k)
+    elif n <= EXACT_UP_TO:
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        index.add(vectors)
+        scores, found = index.search(vectors, k)
     else:
-        lists = int(np.sqrt(n))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        index.train(vectors[rng.choice(n, min(n, 40 * lists), replace=False)])
-        index.nprobe = PROBES
-    index.add(vectors)
-    scores, found = index.search(vectors, k)
+        scores, found = inverted_file(vectors, k, int(np.sqrt(n)), PROBES)
     own = found == np.arange(n)[:, None]
     scores, found = np.where(own, -np.inf, scores), np.where(own, -1, found)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k - 1]
@@ -145,17 +146,17 @@ def average_link(vectors: np.ndarray, scores: np.ndarray, found: np.ndarray, cut
     size = np.bincount(label, minlength=n).astype(np.float32)
     changed = np.zeros(n, bool)  # two articles' mean is their edge's cosine: the first round computes none
     changed[label[label != np.arange(n)]] = True
-    known_keys, first = np.unique(np.minimum(edges[:, 0], edges[:, 1]) * n + np.maximum(edges[:, 0], edges[:, 1]),
-                                  return_index=True)
+    known_keys, first = _distinct(np.minimum(edges[:, 0], edges[:, 1]) * n + np.maximum(edges[:, 0], edges[:, 1]))
     known_means = scores.ravel()[keep][first].astype(np.float32)
     while True:
         a, b = label[edges[:, 0]], label[edges[:, 1]]
-        edges = edges[a != b]
-        a, b = a[a != b], b[a != b]
-        keys = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+        apart = a != b
+        keys = np.sort(np.minimum(a[apart], b[apart]) * n + np.maximum(a[apart], b[apart]))
         if not len(keys):
             break
+        keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
         lo, hi = keys // n, keys % n
+        edges = np.stack([lo, hi], 1)  # a group's number is one of its members: its pairs stand for their edges
         means = np.empty(len(keys), np.float32)
         fresh = changed[lo] | changed[hi]
         means[~fresh] = known_means[np.searchsorted(known_keys, keys[~fresh])]
@@ -166,13 +167,7 @@ def average_link(vectors: np.ndarray, scores: np.ndarray, found: np.ndarray, cut
             close &= (means >= firm) | (size[lo] + size[hi] <= loose_max)
         if not close.any():
             break
-        near = np.concatenate([np.stack([lo[close], hi[close]], 1), np.stack([hi[close], lo[close]], 1)])
-        order = np.lexsort((near[:, 1], -np.concatenate([means[close], means[close]]), near[:, 0]))
-        near = near[order]
-        first = np.ones(len(near), bool)
-        first[1:] = near[1:, 0] != near[:-1, 0]
-        best = np.full(n, -1)
-        best[near[first, 0]] = near[first, 1]
+        best = _closest(n, np.r_[lo[close], hi[close]], np.r_[hi[close], lo[close]], np.r_[means[close], means[close]])
         group = np.flatnonzero(best >= 0)
         into = group[(best[best[group]] == group) & (group < best[group])]
         drop = best[into]
@@ -184,6 +179,26 @@ def average_link(vectors: np.ndarray, scores: np.ndarray, found: np.ndarray, cut
         moved[drop] = into
         label = moved[label]
     return label
+
+
+def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys``, sorted, and where each first occurs: ``np.unique(..., return_index=True)``
+    by one stable sort (NumPy's hashing ``unique`` is many times slower on these integer keys)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    first = np.r_[True, ordered[1:] != ordered[:-1]] if len(keys) else np.zeros(0, bool)
+    return ordered[first], order[first]
+
+
+def _closest(n: int, group: np.ndarray, other: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Per group of ``n``, the adjacent group of the highest ``mean`` (ties: the lowest number), -1
+    where none: two scatter reductions instead of sorting the pairs."""
+    top = np.full(n, -np.inf, mean.dtype)
+    np.maximum.at(top, group, mean)
+    at_top = mean == top[group]
+    best = np.full(n, n)
+    np.minimum.at(best, group[at_top], other[at_top])
+    return np.where(best < n, best, -1)
 
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import itertools
 import json
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import EVAL
-from qa import cli
+from qa import cli, stories
 from qa.api import Assistant
 from qa.stories import average_link, neighbours, window
 
@@ -188,6 +189,45 @@ def test_a_loose_link_makes_a_small_story_never_a_large_one():
     few = vectors[[0, 1, 4]]  # three articles, two events: small enough for the loose link
     assert groups(average_link(few, *neighbours(few), cut=0.55, loose_max=5, firm=0.9)) == [[0, 1, 2]]
     assert groups(average_link(vectors, *neighbours(vectors), cut=0.55, loose_max=8, firm=0.9)) == [list(range(8))]
+
+
+def clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    """``n`` unit vectors around ``n // 8`` centres, as stories sit in a window."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n // 8, dim))
+    vectors = centres[rng.integers(0, len(centres), n)] + 0.7 * rng.standard_normal((n, dim))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_above_the_exact_size_neighbours_are_what_faiss_ivf_finds_with_the_same_lists(monkeypatch):
+    monkeypatch.setattr(stories, "EXACT_UP_TO", 1000)
+    vectors = clustered(3000, 32, seed=3)
+    scores, found = neighbours(vectors, 10)
+    lists = int(np.sqrt(len(vectors)))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(32), 32, lists, faiss.METRIC_INNER_PRODUCT)
+    index.train(vectors[np.random.default_rng(0).choice(len(vectors), 40 * lists, replace=False)])
+    index.add(vectors)
+    index.nprobe = stories.PROBES
+    want_scores, want = index.search(vectors, 11)
+    want = [set(row) - {i} for i, row in enumerate(want.tolist())]
+    assert np.mean([set(row) == w for row, w in zip(found.tolist(), want)]) >= 0.999
+    assert (np.abs(np.take_along_axis(vectors @ vectors.T, found, 1) - scores) < 1e-5).all()
+    assert (np.diff(scores, axis=1) <= 0).all() and (found != np.arange(3000)[:, None]).all()
+
+
+def test_small_and_flat_searches_find_the_exact_neighbours_even_among_identical_copies():
+    vectors = clustered(1500, 24, seed=5)
+    vectors[100:130] = vectors[99]  # 31 identical vectors: more ties than neighbours
+    products = vectors @ vectors.T
+    np.fill_diagonal(products, -np.inf)
+    for rows in (vectors[:400], vectors):  # one NumPy product, then FAISS's flat index
+        scores, found = neighbours(rows, 10)
+        within = products[:len(rows), :len(rows)]
+        assert np.allclose(scores, -np.sort(-within, axis=1)[:, :10], atol=1e-5)
+        assert (np.abs(np.take_along_axis(within, found, 1) - scores) < 1e-5).all()
+        assert all(len(set(row)) == 10 for row in found.tolist())
+        assert set(found[99].tolist()) <= set(range(100, 130))
+    assert neighbours(vectors[:1], 10)[1].shape == (1, 0)
 
 
 def _score_stories():
