@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> dict:
                     help="start from this checkpoint (a run's checkpoint/ folder) instead of the shipped MiniLM")
     ap.add_argument("--ship", action="store_true", help="copy the int8 graph into qa/weights and pin it")
     args = ap.parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):  # progress reaches a log file as it happens, not at the end
+        sys.stdout.reconfigure(line_buffering=True)
 
     from qa.models import embedder_spec, model_path
     from training.judge.train import Settings, train
