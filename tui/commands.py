@@ -11,6 +11,7 @@ names (``session``, ``pending``, ``drop_pending``, ``set_status``, ``update_info
 """
 from __future__ import annotations
 
+import shlex
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from textual.widgets import Static
 
 from qa.api import Assistant
 from qa.library import LibraryError, library_address, library_exists
-from qa.library.filters import parse_filter_args
+from qa.library.filters import Filters, make_filters
 from tui.export import default_export_name, export_chat
 from qa.stories import Story
 from tui.store import Turn
@@ -239,3 +240,24 @@ class ChatCommands:
             if name:
                 self._switch(model=name)
         self.push_screen(ChoiceScreen("Switch model", choices), chosen)
+
+
+def parse_filter_args(text: str) -> Filters:
+    """Filters from command-line spelling ("--since 2010 --until 2014 --source voanews.com"), as
+    ``Filters.describe`` writes them: the chat's palette takes them as one line of text."""
+    values: dict = {"sources": [], "include_undated": False}
+    words = shlex.split(text)
+    while words:
+        word = words.pop(0)
+        if word == "--include-undated":
+            values["include_undated"] = True
+        elif word in ("--since", "--until", "--source") and words:
+            value = words.pop(0)
+            if word == "--source":
+                values["sources"].append(value)
+            else:
+                values[word[2:]] = value
+        else:
+            raise ValueError(f"unknown filter {word!r}: use --since YYYY[-MM[-DD]], --until …, --source NAME, "
+                             "--include-undated")
+    return make_filters(**values)

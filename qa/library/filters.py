@@ -100,29 +100,6 @@ def make_filters(since: date | str | None = None, until: date | str | None = Non
     return Filters(first, last, (sources,) if isinstance(sources, str) else tuple(sources), include_undated)
 
 
-def parse_filter_args(text: str) -> Filters:
-    """Filters from command-line spelling ("--since 2010 --until 2014 --source voanews.com"), as
-    ``describe`` writes them: for places that take them as one line of text (the chat's palette)."""
-    import shlex
-
-    values: dict = {"sources": [], "include_undated": False}
-    words = shlex.split(text)
-    while words:
-        word = words.pop(0)
-        if word == "--include-undated":
-            values["include_undated"] = True
-        elif word in ("--since", "--until", "--source") and words:
-            value = words.pop(0)
-            if word == "--source":
-                values["sources"].append(value)
-            else:
-                values[word[2:]] = value
-        else:
-            raise ValueError(f"unknown filter {word!r}: use --since YYYY[-MM[-DD]], --until …, --source NAME, "
-                             "--include-undated")
-    return make_filters(**values)
-
-
 def host_patterns(name: str) -> list[str]:
     """SQL LIKE patterns of the urls on domain ``name`` and its subdomains; none for a name
     that cannot be a domain (an outlet's name with spaces)."""
