@@ -17,7 +17,7 @@ from textual.widgets import Markdown
 
 from tui.export import ABSTAIN_LINE
 from tui.store import Turn
-from tui.widgets.prompt_input import PromptInput
+from tui.widgets.prompt_input import type_into_prompt
 from tui.widgets.text import md_escape
 
 
@@ -166,8 +166,4 @@ class AnswerMessage(Vertical, can_focus=True):
 
     def on_key(self, event: Key) -> None:
         """Typing on a selected answer goes to the question box."""
-        if event.is_printable and event.character:
-            prompt = self.app.query_one(PromptInput)
-            prompt.focus()
-            prompt.insert(event.character)
-            event.stop()
+        type_into_prompt(self, event)

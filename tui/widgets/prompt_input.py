@@ -7,7 +7,9 @@ bindings have ids, so ``keymap.json`` can remap Send and New line.
 from __future__ import annotations
 
 from textual.binding import Binding
+from textual.events import Key
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import TextArea
 
 
@@ -49,3 +51,13 @@ class PromptInput(TextArea):
         """Put ``text`` in the box with the cursor at its end (a cancelled question comes back)."""
         self.text = text
         self.move_cursor(self.document.end)
+
+
+def type_into_prompt(widget: Widget, event: Key) -> None:
+    """A printable key pressed on ``widget`` (a selected answer, the stories list) goes into the
+    question box, which takes the focus: the user started typing a question."""
+    if event.is_printable and event.character:
+        prompt = widget.app.query_one(PromptInput)
+        prompt.focus()
+        prompt.insert(event.character)
+        event.stop()

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import ListItem, ListView, Static
 
 from qa.stories import Story
-from tui.widgets.prompt_input import PromptInput
+from tui.widgets.prompt_input import PromptInput, type_into_prompt
 
 _MARKS = re.compile(r"\s*\[\d+\]")
 
@@ -118,8 +118,4 @@ class StoriesList(ListView):
 
     def on_key(self, event: Key) -> None:
         """Typing on the list goes to the question box."""
-        if event.is_printable and event.character:
-            prompt = self.app.query_one(PromptInput)
-            prompt.focus()
-            prompt.insert(event.character)
-            event.stop()
+        type_into_prompt(self, event)
