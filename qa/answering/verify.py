@@ -72,12 +72,13 @@ def another_time(sentence: str, article_date: str | None, span: tuple[date, date
 
 
 def _verify(body: str, cited: list[int], question_words: set[str], evidence: list[Evidence],
-            vector: np.ndarray | None, question: str = "",
-            names: bool = False) -> tuple[list[int], float, float, dict[int, int]]:
+            vector: np.ndarray | None, question: str = "", names: bool = False,
+            span: tuple[date, date] | None = None) -> tuple[list[int], float, float, dict[int, int]]:
     """The citations that really support ``body`` (re-citing the best passage when the
     model cited a wrong one), with the support figures and the quoted sentence per citation.
     With ``names``, a citation supports ``body`` only if its quoted sentence (with its title and
-    the question) holds every name and number ``body`` gives."""
+    the question) holds every name and number ``body`` gives. ``span``: the time the question
+    names (``named_span``, found once per reply); a quote about another time supports nothing."""
     words = content_words(body)
     claim = (words - question_words) or words
     found = {ev.n: _support(claim, ev) for ev in evidence}
@@ -102,7 +103,6 @@ def _verify(body: str, cited: list[int], question_words: set[str], evidence: lis
         return not names or not missing_names(body, f"{ev.sentences[quote(n)]} {ev.passage.article.title} {question}")
 
     by_n = {ev.n: ev for ev in evidence}
-    span = named_span(question)
     keep = [n for n in dict.fromkeys(cited) if ok(n)]
     if not keep:
         best = max(found, key=lambda n: (found[n][0], sims.get(n, (0.0, 0))[0]), default=None)
@@ -131,10 +131,11 @@ def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Pas
             parts.append((body, [n for n in marks if n in by_n]))
     vectors = encoder.encode([b for b, _ in parts]) if encoder is not None and parts else None
     question_words = content_words(question)
+    span = named_span(question)
     kept, checks, quotes = [], [], {}
     for i, (body, cited) in enumerate(parts):
         keep, support, similarity, quoted = _verify(body, cited, question_words, evidence,
-                                                    None if vectors is None else vectors[i], question, names)
+                                                    None if vectors is None else vectors[i], question, names, span)
         checks.append(Check(body, keep, bool(keep), round(support, 3), round(similarity, 3)))
         if not keep:
             continue
