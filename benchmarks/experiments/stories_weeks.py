@@ -1,20 +1,28 @@
 """`qa stories`' grouping settings scored on a set's even and odd weeks (#28), the library read once.
 
     python benchmarks/experiments/stories_weeks.py --library LIB [--dataset ../shared/eval/rtqa-2025]
-        [--setting 0.4:5:0.85 --setting 0.55:none:1 ...]
+        [--setting 0.4:5:0.85 --setting 0.55:none:1 ...] [--neighbours K] [--mutual]
+        [--first-chunk SHARE] [--title-words WEIGHT] [--merge-pieces COSINE]
 
 For each ``--setting CUT:LOOSE_MAX:FIRM`` (``none``: no size limit, plain average link) the whole
 library is grouped as ``qa stories --since 1900 --include-undated --limit 0`` groups it (one vector
 per article, FAISS k-NN, ``average_link``, copies folded, ``rank``) and scored by the dataset's
 ``score_stories.py`` on all its quiz stories and on those whose question's date falls in an even
 (tuning) or odd (held-out) ISO week, always against the first 2N stories of all weeks (N: all
-eligible quiz stories), as one run of ``qa stories`` is scored.
+eligible quiz stories), as one run of ``qa stories`` is scored. The other flags apply the third
+round's designs (``story_designs.py``) to every setting.
+
+A quiz story is a question's search results, most of them often about something else; so each run
+also prints how many of the quiz stories with 3+ articles that state the question's answer (its
+words, case aside) have 3 of those in one of the first 2N stories, at the same 0.6 precision
+("answer-bearing"): a grouping that gains there groups the event, not its search noise.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import json
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -22,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.common import describe  # noqa: E402
+from benchmarks.experiments import story_designs  # noqa: E402
 from qa import stories  # noqa: E402
 from qa.library import open_library  # noqa: E402
 from qa.library.filters import make_filters  # noqa: E402
@@ -32,7 +41,27 @@ def scorer(dataset: Path):
     spec = importlib.util.spec_from_file_location("score_stories", dataset.parent / "score_stories.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.score
+    return module
+
+
+def answer_bearing(groups: dict, dataset: Path, texts: dict[str, str]) -> dict[str, set[str]]:
+    """Per quiz story, its articles (``texts``: by the scorer's id stem) whose title or text states
+    the question's answer as whole words."""
+    answers = {q["id"]: q["answer"] for q in map(json.loads, (dataset / "questions.jsonl").read_text().splitlines())}
+    bearing = {}
+    for key, group in groups.items():
+        said = re.compile(rf"\b{re.escape(answers[key])}\b", re.IGNORECASE)
+        bearing[key] = {a for a in group["articles"] if a in texts and said.search(texts[a])}
+    return bearing
+
+
+def bearing_covered(groups: dict, bearing: dict[str, set[str]], found: list[set[str]]) -> tuple[int, int]:
+    """(covered, eligible) of the quiz stories with 3+ answer-bearing articles: a story of ``found``
+    holds 3 of them and is at least 0.6 that quiz story's."""
+    eligible = [k for k, b in bearing.items() if len(b) >= 3]
+    covered = sum(any(len(bearing[k] & s) >= 3 and len(set(groups[k]["articles"]) & s) >= 0.6 * len(s) for s in found)
+                  for k in eligible)
+    return covered, len(eligible)
 
 
 def by_week(groups: dict, dataset: Path) -> dict[str, dict]:
@@ -50,9 +79,16 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=Path("../shared/eval/rtqa-2025"))
     parser.add_argument("--setting", action="append", default=[],
                         help="CUT:LOOSE_MAX:FIRM (default: the shipped constants)")
+    parser.add_argument("--neighbours", type=int, default=stories.NEIGHBOURS, help="k of the k-NN graph")
+    parser.add_argument("--mutual", action="store_true", help="keep only the graph's mutual edges")
+    parser.add_argument("--first-chunk", type=float, default=0.0,
+                        help="share of the first chunk (title + lead) in the article vector, the rest its mean")
+    parser.add_argument("--title-words", type=float, default=0.0, help="weight of the titles' hashed TF-IDF")
+    parser.add_argument("--merge-pieces", type=float, default=None,
+                        help="afterwards merge groups of 3+ whose centroids are this close")
     args = parser.parse_args()
     print(describe())
-    score = scorer(args.dataset)
+    scoring = scorer(args.dataset)
     groups = json.loads((args.dataset / "stories.json").read_text())
     parts = by_week(groups, args.dataset)
     top = 2 * sum(1 for g in groups.values() if len(g["articles"]) >= 3)
@@ -60,20 +96,33 @@ def main() -> None:
     owners, chunk_vectors = library.window_vectors(make_filters("1900", None, (), True))
     ids, vectors = stories.article_vectors(owners, chunk_vectors)
     known = {a.id: a for a in library.articles()}
+    bearing = answer_bearing(groups, args.dataset, {scoring.stem(a.id): f"{a.title} {a.text}" for a in known.values()})
     keep = [n for n, i in enumerate(ids) if i in known]
     ids, vectors = [ids[n] for n in keep], vectors[keep]
     scores, found = stories.neighbours(vectors)
     copies = stories.copy_pairs(scores, found, lambda a, b: is_twin(known[ids[a]].text, known[ids[b]].text))
+    if args.first_chunk:
+        vectors = story_designs.blend_first_chunk(owners, chunk_vectors, ids, vectors, args.first_chunk)
+    if args.title_words:
+        vectors = story_designs.with_title_words(vectors, [known[i].title for i in ids], args.title_words)
+    if args.first_chunk or args.title_words or args.neighbours != stories.NEIGHBOURS:
+        scores, found = stories.neighbours(vectors, args.neighbours)
     for setting in args.setting or [f"{stories.CUT}:{stories.LOOSE_MAX}:{stories.FIRM_CUT}"]:
         cut, loose, firm = setting.split(":")
-        labels = stories.average_link(vectors, scores, found, float(cut), copies,
+        graph = story_designs.mutual_only(scores, found) if args.mutual else (scores, found)
+        labels = stories.average_link(vectors, *graph, float(cut), copies,
                                       None if loose == "none" else int(loose), float(firm))
+        if args.merge_pieces is not None:
+            labels = story_designs.merge_pieces(vectors, labels, args.merge_pieces)
         found_stories = stories.rank(stories.build(ids, vectors, labels, known, copies))
         prediction = {"stories": [{"articles": [{"article_id": a.id} for a in s.all_articles]} for s in found_stories]}
-        results = {name: score(part, prediction, top) for name, part in parts.items()}
+        results = {name: scoring.score(part, prediction, top) for name, part in parts.items()}
+        first = [{scoring.stem(a.id) for a in s.all_articles} for s in found_stories[:top]]
         print(f"{setting}: coverage all / even / odd "
               + " / ".join(f"{r['coverage']:.3f} ({r['covered']}/{r['eligible']})" for r in results.values())
-              + " @ precision " + " / ".join(f"{r['precision']:.3f}" for r in results.values()))
+              + " @ precision " + " / ".join(f"{r['precision']:.3f}" for r in results.values())
+              + "; answer-bearing " + " / ".join("{}/{}".format(*bearing_covered(
+                  part, {k: bearing[k] for k in part}, first)) for part in parts.values()))
 
 
 if __name__ == "__main__":
