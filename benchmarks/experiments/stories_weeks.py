@@ -2,7 +2,7 @@
 
     python benchmarks/experiments/stories_weeks.py --library LIB [--dataset ../shared/eval/rtqa-2025]
         [--setting 0.4:5:0.85 --setting 0.55:none:1 ...] [--neighbours K] [--mutual]
-        [--first-chunk SHARE] [--title-words WEIGHT] [--merge-pieces COSINE]
+        [--first-chunk SHARE] [--title-words WEIGHT] [--merge-pieces COSINE] [--misses]
 
 For each ``--setting CUT:LOOSE_MAX:FIRM`` (``none``: no size limit, plain average link) the whole
 library is grouped as ``qa stories --since 1900 --include-undated --limit 0`` groups it (one vector
@@ -16,6 +16,7 @@ A quiz story is a question's search results, most of them often about something 
 also prints how many of the quiz stories with 3+ articles that state the question's answer (its
 words, case aside) have 3 of those in one of the first 2N stories, at the same 0.6 precision
 ("answer-bearing"): a grouping that gains there groups the event, not its search noise.
+``--misses`` lists the quiz stories each setting leaves uncovered, each article with the story it is in.
 """
 from __future__ import annotations
 
@@ -73,6 +74,22 @@ def by_week(groups: dict, dataset: Path) -> dict[str, dict]:
     return parts
 
 
+def print_misses(groups: dict, bearing: dict[str, set[str]], found: list, top: int, stem) -> None:
+    """Each eligible quiz story no story covers: its question, how many of its articles state the
+    answer, and per article (* states it) the rank and size of the story it is in."""
+    first = [{stem(a.id) for a in s.all_articles} for s in found[:top]]
+    where = {stem(a.id): (rank, s) for rank, s in enumerate(found) for a in s.all_articles}
+    for key, group in groups.items():
+        own = set(group["articles"])
+        if len(own) < 3 or any(len(own & s) >= 3 and len(own & s) >= 0.6 * len(s) for s in first):
+            continue
+        print(f"  {key}: {group['question']} ({len(bearing[key])} state the answer)")
+        for article in sorted(own & where.keys(), key=lambda a: where[a][0]):
+            rank, story = where[article]
+            title = next(a.title for a in story.all_articles if stem(a.id) == article)
+            print(f"    {'*' if article in bearing[key] else ' '} #{rank} ({len(story.all_articles)}) {title[:90]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--library", required=True)
@@ -86,6 +103,7 @@ def main() -> None:
     parser.add_argument("--title-words", type=float, default=0.0, help="weight of the titles' hashed TF-IDF")
     parser.add_argument("--merge-pieces", type=float, default=None,
                         help="afterwards merge groups of 3+ whose centroids are this close")
+    parser.add_argument("--misses", action="store_true", help="list the uncovered quiz stories")
     args = parser.parse_args()
     print(describe())
     scoring = scorer(args.dataset)
@@ -123,6 +141,8 @@ def main() -> None:
               + " @ precision " + " / ".join(f"{r['precision']:.3f}" for r in results.values())
               + "; answer-bearing " + " / ".join("{}/{}".format(*bearing_covered(
                   part, {k: bearing[k] for k in part}, first)) for part in parts.values()))
+        if args.misses:
+            print_misses(groups, bearing, found_stories, top, scoring.stem)
 
 
 if __name__ == "__main__":
