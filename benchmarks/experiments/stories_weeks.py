@@ -10,7 +10,7 @@ per article, FAISS k-NN, ``average_link``, copies folded, ``rank``) and scored b
 ``score_stories.py`` on all its quiz stories and on those whose question's date falls in an even
 (tuning) or odd (held-out) ISO week, always against the first 2N stories of all weeks (N: all
 eligible quiz stories), as one run of ``qa stories`` is scored. The other flags apply the third
-round's designs (``story_designs.py``) to every setting.
+round's designs (none shipped: docs/quality.md, "Stories") to every setting.
 
 A quiz story is a question's search results, most of them often about something else; so each run
 also prints how many of the quiz stories with 3+ articles that state the question's answer (its
@@ -25,17 +25,87 @@ import importlib.util
 import json
 import re
 import sys
+import zlib
 from datetime import date
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.common import describe  # noqa: E402
-from benchmarks.experiments import story_designs  # noqa: E402
 from qa import stories  # noqa: E402
 from qa.library import open_library  # noqa: E402
 from qa.library.filters import make_filters  # noqa: E402
 from qa.library.twins import is_twin  # noqa: E402
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]+")
+_STOP = frozenset("""the a an of to in and for on with at by from is are was were be as it its this that what how
+why who when which will after over new says say said vs about into out up more than can could has have had not but
+or their his her they you your we our us""".split())
+
+
+def blend_first_chunk(owners: list[str], chunk_vectors: np.ndarray, ids: list[str], mean: np.ndarray,
+                      share: float) -> np.ndarray:
+    """Each article's unit vector mixed from its first stored chunk (title and lead; ``share``) and
+    the mean of all its chunks (the rest), from the rows ``window_vectors`` returns in chunk order."""
+    first: dict[str, int] = {}
+    for row, owner in enumerate(owners):
+        first.setdefault(owner, row)
+    lead = stories._unit(chunk_vectors[[first[i] for i in ids]])
+    return stories._unit(share * lead + (1 - share) * mean)
+
+
+def with_title_words(vectors: np.ndarray, titles: list[str], weight: float, dims: int = 2048) -> np.ndarray:
+    """The dense vectors with a hashed TF-IDF vector of each title's words appended at ``weight``:
+    the cosine of two articles becomes (dense + weight² · title words) / (1 + weight²), and group
+    sums still give average link. A word in one title only links nothing and is left out."""
+    words = [{w.lower() for w in _WORD.findall(t.split(" | ")[0])} for t in titles]
+    words = [{w for w in ws if w not in _STOP and len(w) > 2} for ws in words]
+    df: dict[str, int] = {}
+    for ws in words:
+        for w in ws:
+            df[w] = df.get(w, 0) + 1
+    hashed = np.zeros((len(titles), dims), np.float32)
+    for row, ws in enumerate(words):
+        for w in ws:
+            if df[w] > 1:
+                hashed[row, zlib.crc32(w.encode()) % dims] += np.log(len(titles) / df[w])
+    return stories._unit(np.hstack([vectors, weight * stories._unit(hashed)]))
+
+
+def mutual_only(scores: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The k-NN graph with only its mutual edges (each article among the other's nearest): an
+    article near everything (a roundup, a "50 states" digest) keeps few links."""
+    n = len(found)
+    rows = np.repeat(np.arange(n), found.shape[1])
+    cols = found.ravel()
+    keys = np.sort(rows[cols >= 0] * n + cols[cols >= 0])
+    back = np.where(cols >= 0, cols * n + rows, -1)
+    at = np.minimum(np.searchsorted(keys, back), len(keys) - 1)
+    mutual = ((cols >= 0) & (keys[at] == back)).reshape(found.shape)
+    return np.where(mutual, scores, -np.inf), np.where(mutual, found, -1)
+
+
+def merge_pieces(vectors: np.ndarray, labels: np.ndarray, cosine: float) -> np.ndarray:
+    """A second pass: groups of 3 or more whose centroids are at ``cosine`` or closer become one
+    (a large event's capped pieces shown as one story). All pairs of such groups: an experiment."""
+    groups, inverse = np.unique(labels, return_inverse=True)
+    sums = np.zeros((len(groups), vectors.shape[1]), np.float32)
+    np.add.at(sums, inverse, vectors)
+    big = np.flatnonzero(np.bincount(inverse) >= 3)
+    close = np.triu(stories._unit(sums[big]) @ stories._unit(sums[big]).T >= cosine, 1)
+    parent = np.arange(len(groups))
+
+    def root(g: int) -> int:
+        while parent[g] != g:
+            g = parent[g]
+        return g
+
+    for a, b in zip(*np.nonzero(close)):
+        ra, rb = root(big[a]), root(big[b])
+        parent[max(ra, rb)] = min(ra, rb)
+    return groups[np.array([root(g) for g in range(len(groups))])][inverse]
 
 
 def scorer(dataset: Path):
@@ -120,18 +190,18 @@ def main() -> None:
     scores, found = stories.neighbours(vectors)
     copies = stories.copy_pairs(scores, found, lambda a, b: is_twin(known[ids[a]].text, known[ids[b]].text))
     if args.first_chunk:
-        vectors = story_designs.blend_first_chunk(owners, chunk_vectors, ids, vectors, args.first_chunk)
+        vectors = blend_first_chunk(owners, chunk_vectors, ids, vectors, args.first_chunk)
     if args.title_words:
-        vectors = story_designs.with_title_words(vectors, [known[i].title for i in ids], args.title_words)
+        vectors = with_title_words(vectors, [known[i].title for i in ids], args.title_words)
     if args.first_chunk or args.title_words or args.neighbours != stories.NEIGHBOURS:
         scores, found = stories.neighbours(vectors, args.neighbours)
     for setting in args.setting or [f"{stories.CUT}:{stories.LOOSE_MAX}:{stories.FIRM_CUT}"]:
         cut, loose, firm = setting.split(":")
-        graph = story_designs.mutual_only(scores, found) if args.mutual else (scores, found)
+        graph = mutual_only(scores, found) if args.mutual else (scores, found)
         labels = stories.average_link(vectors, *graph, float(cut), copies,
                                       None if loose == "none" else int(loose), float(firm))
         if args.merge_pieces is not None:
-            labels = story_designs.merge_pieces(vectors, labels, args.merge_pieces)
+            labels = merge_pieces(vectors, labels, args.merge_pieces)
         found_stories = stories.rank(stories.build(ids, vectors, labels, known, copies))
         prediction = {"stories": [{"articles": [{"article_id": a.id} for a in s.all_articles]} for s in found_stories]}
         results = {name: scoring.score(part, prediction, top) for name, part in parts.items()}
