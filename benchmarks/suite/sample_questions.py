@@ -1,6 +1,7 @@
 """The questions a new user asks first, with and without the judge, side by side in one run.
 
-    python benchmarks/suite/sample_questions.py --library SEED_LIB [--week-library WEEK_LIB] [--no-llm]
+    python benchmarks/suite/sample_questions.py --library SEED_LIB [--week-library WEEK_LIB]
+        [--variants judge,none,candidate --judge-graph RUN/judge-int8.onnx]
 
 The 13 sample questions against the four sample articles (9 answered with the expected fact and
 a citation, 4 off-topic ones declined), and, with ``--week-library`` (``qa ingest
@@ -66,20 +67,35 @@ def run(assistant, questions, label: str) -> int:
     return right
 
 
+def candidate(graph: Path):
+    """The judge a training run exported, read with the shipped tokenizer."""
+    from qa.judge import Judge
+    from qa.models import embedder_spec, model_path
+
+    return Judge(graph, model_path(embedder_spec()).parent / "tokenizer.json", graph.name)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--library", type=Path, required=True, help="the four sample articles' library")
     ap.add_argument("--week-library", type=Path, help="a library of ../shared/eval/rtqa-2025-week")
-    ap.add_argument("--variants", default="judge,none", help="judge (shipped), none (before the judge)")
+    ap.add_argument("--variants", default="judge,none",
+                    help="judge (shipped), none (before the judge), candidate (the --judge-graph judge)")
+    ap.add_argument("--judge-graph", type=Path, help="a training run's judge-int8.onnx, for the candidate variant")
     a = ap.parse_args()
+    if "candidate" in a.variants.split(",") and not a.judge_graph:
+        ap.error("the candidate variant needs --judge-graph")
     from qa.embedder import load_encoder
     from qa.api import Assistant
     from qa.llm import load_llm
 
     encoder, llm = load_encoder(), load_llm(None)
     print(describe())
+    judges = {"judge": {}, "none": {"judge": None}}
+    if a.judge_graph:
+        judges["candidate"] = {"judge": candidate(a.judge_graph)}
     for variant in a.variants.split(","):
-        judge = {} if variant == "judge" else {"judge": None}
+        judge = judges[variant]
         run(Assistant(a.library, encoder=encoder, llm=llm, **judge), SAMPLE, f"{variant}: sample questions")
         if a.week_library:
             run(Assistant(a.week_library, encoder=encoder, llm=llm, **judge), WEEK, f"{variant}: week questions")
