@@ -302,19 +302,24 @@ def find_stories(library: Library, where: Filters | None = None, cut: float = CU
 
 
 def link_events(stories: list[Story], cosine: float = EVENT_COSINE) -> None:
-    """Set each story's ``event`` (``stories`` best first, each with its ``centre``): stories whose
-    centroids are at ``cosine`` or closer, among each other's NEIGHBOURS nearest, and what those
-    link to in turn, are one event, keyed by the rank of its first story; a story alone keeps None.
-    The k-NN is over stories, not articles: a window's stories cost no more to link than its
-    articles cost to group (docs/quality.md, "Events")."""
+    """Set each story's ``event`` (``stories`` best first, each with its ``centre``) to the rank of
+    its event's first story (:func:`event_firsts`), or None for a story alone."""
     if len(stories) < 2:
         return
-    scores, found = neighbours(np.stack([s.centre for s in stories]))
-    rows, slots = np.nonzero((scores >= cosine) & (found >= 0))
-    first = components(len(stories), np.stack([rows, found[rows, slots]], 1))
+    first = event_firsts(np.stack([s.centre for s in stories]), cosine)
     pieces = np.bincount(first, minlength=len(stories))
     for story, lead in zip(stories, first.tolist()):
         story.event = lead + 1 if pieces[lead] > 1 else None
+
+
+def event_firsts(centres: np.ndarray, cosine: float = EVENT_COSINE) -> np.ndarray:
+    """Per story centroid, the first (lowest index) of its event: centroids at ``cosine`` or closer,
+    among each other's NEIGHBOURS nearest, and what those link to in turn, are one event. The k-NN
+    is over stories, not articles: a window's stories cost no more to link than its articles cost
+    to group (docs/quality.md, "Events")."""
+    scores, found = neighbours(centres)
+    rows, slots = np.nonzero((scores >= cosine) & (found >= 0))
+    return components(len(centres), np.stack([rows, found[rows, slots]], 1))
 
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
