@@ -312,6 +312,15 @@ def link_events(stories: list[Story], cosine: float = EVENT_COSINE) -> None:
         story.event = lead + 1 if pieces[lead] > 1 else None
 
 
+def by_event(stories: list[Story]) -> list[list[tuple[int, Story]]]:
+    """``stories`` (best first, as ranked) as events, each its pieces with their ranks (1 = first),
+    its first piece first, in the order of their first pieces: how a reader sees them together."""
+    events: dict[int, list[tuple[int, Story]]] = {}
+    for i, story in enumerate(stories, 1):
+        events.setdefault(story.event or i, []).append((i, story))
+    return list(events.values())
+
+
 def event_firsts(centres: np.ndarray, cosine: float = EVENT_COSINE) -> np.ndarray:
     """Per story centroid, the first (lowest index) of its event: centroids at ``cosine`` or closer,
     among each other's NEIGHBOURS nearest, and what those link to in turn, are one event. The k-NN

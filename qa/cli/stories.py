@@ -90,6 +90,8 @@ def _print(found) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from qa.stories import by_event
+
     console = Console()
     span = found.where.describe() or "the whole library"
     if not found.stories:
@@ -97,10 +99,7 @@ def _print(found) -> None:
         return
     console.print(f"[bold]{len(found.stories)} stories[/] from {found.articles} articles ({escape(span)})",
                   highlight=False)
-    events: dict[int, list[tuple[int, Story]]] = {}  # by the first piece's rank: the first piece first
-    for i, story in enumerate(found.stories, 1):
-        events.setdefault(story.event or i, []).append((i, story))
-    for (i, story), *pieces in events.values():
+    for (i, story), *pieces in by_event(found.stories):
         console.print()
         _print_story(console, f"[bold]{i}.[/]", story, "   ")
         for n, piece in pieces:
