@@ -323,9 +323,9 @@ def by_event(stories: list[Story]) -> list[list[tuple[int, Story]]]:
 
 def event_firsts(centres: np.ndarray, cosine: float = EVENT_COSINE) -> np.ndarray:
     """Per story centroid, the first (lowest index) of its event: two centroids at ``cosine`` or
-    closer, one among the other's NEIGHBOURS nearest, are linked, and linked stories are one event. The k-NN
-    is over stories, not articles: a window's stories cost no more to link than its articles cost
-    to group (docs/quality.md, "Events")."""
+    closer, one among the other's NEIGHBOURS nearest, are linked, and linked stories are one
+    event. The k-NN is over stories, not articles: a window's stories cost no more to link than
+    its articles cost to group (docs/quality.md, "Events")."""
     scores, found = neighbours(centres)
     rows, slots = np.nonzero((scores >= cosine) & (found >= 0))
     return components(len(centres), np.stack([rows, found[rows, slots]], 1))
