@@ -11,6 +11,13 @@ LOOSE_MAX articles or fewer: a loose link may make a small story, never a large 
 of loosely linked articles is a topic, several events, not one story). A syndicated copy (the same text from another outlet, ``twins.is_twin``)
 joins its original's story and counts once: a story's size is its distinct texts.
 
+The size limit splits a large event (Pope Francis in hospital, ten articles) into stories of at most
+LOOSE_MAX. They stay separate stories, ranked and scored as such (merging them lowers the quiz's
+coverage: docs/quality.md, "Stories"), and :func:`link_events` marks them pieces of one event: stories
+whose centroids are at EVENT_COSINE or closer, found by a k-NN over the stories' centroids (the same
+:func:`neighbours`, so never all pairs of stories) and joined transitively. A story's ``event`` is
+the rank of the event's best-ranked piece, shared by all its pieces, or None for a story alone.
+
 Stories rank by distinct outlets, then distinct texts, then their latest date. The one-line text of
 a story (``story_text``) is written or quoted from its own articles only.
 """
@@ -35,6 +42,7 @@ NEIGHBOURS = 10     # nearest articles per article: the only pairs clustering lo
 CUT = 0.4           # mean cosine between two groups at which they may be one story
 LOOSE_MAX = 5       # ... if the merged group has at most this many articles
 FIRM_CUT = 0.85     # ... or whatever its size, at this mean cosine
+EVENT_COSINE = 0.9  # story centroids this close: pieces of one event (docs/quality.md, "Events")
 COPY_COSINE = 0.95  # vectors this close are checked for a syndicated copy (edit similarity on the text)
 PROBES = 6            # IVF lists searched per article, of sqrt(n)
 EXACT_UP_TO = 10_000  # articles searched exactly; above, an inverted-file index (IVF) keeps k-NN sub-quadratic
@@ -51,6 +59,8 @@ class Story:
     text: str = ""
     citations: list = field(default_factory=list)  # qa.answering.Citation
     new: bool = False
+    event: int | None = None  # the rank (1 = first) of the best-ranked piece of its event; None: alone
+    centre: np.ndarray | None = field(default=None, repr=False, compare=False)  # unit mean of all_articles' vectors
 
     @property
     def all_articles(self) -> list[Article]:
@@ -77,7 +87,7 @@ class Story:
                               "url": a.url, **({"copy_of": original} if original else {})}
                              for a, original in self._listed()],
                 "outlets": self.outlets, "first_date": self.first_date, "last_date": self.last_date,
-                "new": self.new}
+                "new": self.new, "event": self.event}
 
     def _listed(self) -> list[tuple[Article, str | None]]:
         return [(c, None if c is a else a.id) for a in self.articles for c in (a, *self.copies.get(a.id, ()))]
@@ -138,7 +148,7 @@ def average_link(vectors: np.ndarray, scores: np.ndarray, found: np.ndarray, cut
     rows = np.repeat(np.arange(n), found.shape[1])
     keep = (found.ravel() >= 0) & (scores.ravel() >= cut)
     edges = np.stack([rows[keep], found.ravel()[keep]], 1)
-    label = np.arange(n) if not len(joined) else _components(n, np.asarray(joined, np.int64).reshape(-1, 2))
+    label = np.arange(n) if not len(joined) else components(n, np.asarray(joined, np.int64).reshape(-1, 2))
     sums = vectors.astype(np.float32, copy=True)
     if len(joined):
         sums = np.zeros_like(sums)
@@ -201,7 +211,7 @@ def _closest(n: int, group: np.ndarray, other: np.ndarray, mean: np.ndarray) -> 
     return np.where(best < n, best, -1)
 
 
-def _components(n: int, pairs: np.ndarray) -> np.ndarray:
+def components(n: int, pairs: np.ndarray) -> np.ndarray:
     """The smallest member of each connected component of ``pairs``, per node."""
     label = np.arange(n)
     while True:
@@ -243,7 +253,7 @@ def build(ids: list[str], vectors: np.ndarray, labels: np.ndarray, articles: dic
     for group in members.values():
         centre = _unit(vectors[group].sum(0, keepdims=True))[0]
         closeness = vectors[group] @ centre
-        story = Story([])
+        story = Story([], centre=centre)
         for i in sorted(range(len(group)), key=lambda m: -closeness[m]):
             member, top = group[i], _top(original, group[i])
             if top == member:
@@ -286,7 +296,39 @@ def find_stories(library: Library, where: Filters | None = None, cut: float = CU
     scores, found = neighbours(vectors)
     copies = copy_pairs(scores, found, lambda a, b: is_twin(articles[ids[a]].text, articles[ids[b]].text))
     labels = average_link(vectors, scores, found, cut, copies)
-    return rank(build(ids, vectors, labels, articles, copies))
+    ranked = rank(build(ids, vectors, labels, articles, copies))
+    link_events(ranked, EVENT_COSINE)
+    return ranked
+
+
+def link_events(stories: list[Story], cosine: float = EVENT_COSINE) -> None:
+    """Set each story's ``event`` (``stories`` best first, each with its ``centre``) to the rank of
+    its event's first story (:func:`event_firsts`), or None for a story alone."""
+    if len(stories) < 2:
+        return
+    first = event_firsts(np.stack([s.centre for s in stories]), cosine)
+    pieces = np.bincount(first, minlength=len(stories))
+    for story, lead in zip(stories, first.tolist()):
+        story.event = lead + 1 if pieces[lead] > 1 else None
+
+
+def by_event(stories: list[Story]) -> list[list[tuple[int, Story]]]:
+    """``stories`` (best first, as ranked) as events, each its pieces with their ranks (1 = first),
+    its first piece first, in the order of their first pieces: how a reader sees them together."""
+    events: dict[int, list[tuple[int, Story]]] = {}
+    for i, story in enumerate(stories, 1):
+        events.setdefault(story.event or i, []).append((i, story))
+    return list(events.values())
+
+
+def event_firsts(centres: np.ndarray, cosine: float = EVENT_COSINE) -> np.ndarray:
+    """Per story centroid, the first (lowest index) of its event: two centroids at ``cosine`` or
+    closer, one among the other's NEIGHBOURS nearest, are linked, and linked stories are one
+    event. The k-NN is over stories, not articles: a window's stories cost no more to link than
+    its articles cost to group (docs/quality.md, "Events")."""
+    scores, found = neighbours(centres)
+    rows, slots = np.nonzero((scores >= cosine) & (found >= 0))
+    return components(len(centres), np.stack([rows, found[rows, slots]], 1))
 
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([dw])\s*$")

@@ -62,6 +62,7 @@ def test_the_sdk_client_calls_every_tool_over_stdio(qa_home):
     assert stories and news.structured_content["window"]["since"] == "2000-01-01"
     assert [[a["article_id"] for a in s["articles"]] for s in stories] == \
         [[a.id for a in s.all_articles] for s in expected.stories]  # what the Python API lists, limit applied
+    assert [s["event"] for s in stories] == [s.event for s in expected.stories]
     for story in stories:
         own = {a["article_id"] for a in story["articles"]}
         assert story["text"].endswith("[1]") and story["citations"][0]["article_id"] in own

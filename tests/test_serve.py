@@ -387,6 +387,7 @@ def test_stories_are_listed_with_their_window_and_bad_parameters_are_400(assista
         assert found["window"]["since"] == "2000-01-01" and found["stories"]
         assert [[a["article_id"] for a in s["articles"]] for s in found["stories"]] == \
             [[a.id for a in s.all_articles] for s in expected.stories]  # what the Python API lists, limit applied
+        assert [s["event"] for s in found["stories"]] == [s.event for s in expected.stories]
         for story in found["stories"]:
             own = {a["article_id"] for a in story["articles"]}
             assert story["text"] and all(c["article_id"] in own for c in story["citations"])

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from conftest import EVAL
 from qa import cli, stories
 from qa.api import Assistant
-from qa.stories import average_link, neighbours, window
+from qa.reading import Article
+from qa.stories import average_link, build, link_events, neighbours, rank, window
 
 BRIDGE = ("The Harbour bridge collapsed on Tuesday night during a violent storm, and engineers said its "
           "steel cables failed. The mayor closed the harbour road while ferries carried stranded commuters. ")
@@ -99,6 +100,21 @@ def test_json_has_the_issue_shape_and_every_line_cites_its_own_story(library):
     assert out["stories"][0]["text"].startswith("Harbour bridge") or "bridge" in out["stories"][0]["text"].lower()
     copies = [a for a in out["stories"][0]["articles"] if "copy_of" in a]
     assert [a["source"] for a in copies] == ["Wire Digest"]
+
+
+def test_pieces_of_one_event_share_its_first_piece_in_text_and_json(library, monkeypatch):
+    def run(*extra: str) -> str:
+        result = CliRunner().invoke(cli.main, ["stories", "--library", str(library), "--since", "2025-01-01",
+                                               "--no-llm", "--limit", "0", *extra], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert [s["event"] for s in json.loads(run("--json"))["stories"]] == [None, None, None]  # three events
+    monkeypatch.setattr(stories, "EVENT_COSINE", 0.0)  # every centroid close enough: one event of three pieces
+    assert [s["event"] for s in json.loads(run("--json"))["stories"]] == [1, 1, 1]
+    text = run()
+    assert "also 2." in text and "also 3." in text and "\n2." not in text and "\n3." not in text
+    assert text.index("1.") < text.index("also 2.") < text.index("also 3.")
 
 
 def test_the_window_leaves_out_older_articles_and_7d_counts_back_from_the_newest(library):
@@ -189,6 +205,28 @@ def test_a_loose_link_makes_a_small_story_never_a_large_one():
     few = vectors[[0, 1, 4]]  # three articles, two events: small enough for the loose link
     assert groups(average_link(few, *neighbours(few), cut=0.55, loose_max=5, firm=0.9)) == [[0, 1, 2]]
     assert groups(average_link(vectors, *neighbours(vectors), cut=0.55, loose_max=8, firm=0.9)) == [list(range(8))]
+
+
+def test_a_large_events_pieces_get_one_event_key_and_an_unrelated_story_none():
+    rng = np.random.default_rng(11)
+    pope, council = (v / np.linalg.norm(v) for v in rng.standard_normal((2, 64)))
+    noise = rng.standard_normal((13, 64))
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    # ten reports of one event at cosine ~0.8 (loose links: capped at LOOSE_MAX), three of another
+    vectors = np.array([pope] * 10 + [council] * 3) + 0.5 * noise
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    ids = [f"a{i}" for i in range(len(vectors))]
+    articles = {i: Article(i, i, f"title {i}", "text", "Outlet", f"https://o.test/{i}", "2025-02-18") for i in ids}
+    found = rank(build(ids, vectors, average_link(vectors, *neighbours(vectors)), articles, []))
+    event = [s for s in found if {a.id for a in s.articles} <= set(ids[:10])]
+    other = [s for s in found if s not in event]
+    assert len(event) >= 2 and all(len(s.articles) <= stories.LOOSE_MAX for s in event)  # split by the cap
+    assert [len(s.articles) for s in other] == [3]
+    link_events(found)
+    first = min(found.index(s) for s in event) + 1
+    assert [s.event for s in event] == [first] * len(event)
+    assert other[0].event is None
+    assert [s["event"] for s in (found[first - 1].to_dict(), other[0].to_dict())] == [first, None]
 
 
 def clustered(n: int, dim: int, seed: int) -> np.ndarray:

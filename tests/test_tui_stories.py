@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Static
 
+from qa import stories
 from qa.answering.timeline import is_timeline_question
 from qa.api import Assistant
 from qa.library import FolderLibrary
@@ -61,6 +62,22 @@ def test_the_chat_opens_on_the_librarys_stories_and_enter_asks_what_happened(wee
             assert [q.question for q in app.query(QuestionMessage)] == [question]
             assert app.turns[0].question == question and app.turns[0].passages
             assert not app.query(StoriesList) and app.query_one(PromptInput).has_focus
+    run(main())
+
+
+def test_an_events_other_pieces_follow_its_first_marked_also(week_library, monkeypatch):
+    monkeypatch.setattr(stories, "EVENT_COSINE", 0.0)  # every centroid close enough: the week's two stories one event
+
+    async def main():
+        app = stories_app(week_library)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_for(pilot, lambda: app.query(StoriesList) and app.query_one(StoriesList).has_focus,
+                           what="the stories list, focused")
+            items = list(app.query_one(StoriesList).query(StoryItem))
+            assert [item.story.event for item in items] == [1, 1]
+            assert [item.has_class("piece") for item in items] == [False, True]
+            rows = [item.query_one(Static).content.plain for item in items]
+            assert rows[0].startswith(BRIDGE) and rows[1].startswith("also Riverton teachers"), rows
     run(main())
 
 

@@ -4,7 +4,8 @@
 
 Synthetic article vectors (unit, ``--dim``), clustered as news is: stories of 2-60 articles
 (sizes drawn from a Zipf law) within TOPICS topics (``planted``), and a third of the articles alone. Times the steps of
-``qa.stories`` (k-NN by FAISS, average link over the k-NN graph, a loose link making small stories only) and, in the same run, the plain
+``qa.stories`` (k-NN by FAISS, average link over the k-NN graph, a loose link making small stories only,
+then the events: a k-NN over the stories' centroids linking a large event's pieces) and, in the same run, the plain
 baseline every all-pairs method pays at least: the exact similarity of every pair (FAISS
 ``IndexFlatIP`` top-k over all n² products), with no clustering on top, and FAISS's own search of
 the inverted file that ``qa.stories`` searches list by list (``qa.knn.inverted_file``). Prints wall and CPU seconds (CPU: both threads' together, what the work costs whatever else
@@ -27,7 +28,7 @@ import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.common import describe  # noqa: E402
-from qa.stories import EXACT_UP_TO, NEIGHBOURS, PROBES, average_link, neighbours  # noqa: E402
+from qa.stories import EXACT_UP_TO, NEIGHBOURS, PROBES, average_link, event_firsts, neighbours  # noqa: E402
 
 TOPICS = 300
 
@@ -89,10 +90,17 @@ def main() -> None:
     clocks.append((time.perf_counter(), time.process_time()))
     groups = average_link(vectors, scores, found)
     clocks.append((time.perf_counter(), time.process_time()))
+    numbers, inverse = np.unique(groups, return_inverse=True)
+    centres = np.zeros((len(numbers), args.dim), np.float32)
+    np.add.at(centres, inverse, vectors)
+    first = event_firsts(_unit(centres))
+    clocks.append((time.perf_counter(), time.process_time()))
     steps = ", ".join(f"{name} {end[0] - begin[0]:.1f} s (CPU {end[1] - begin[1]:.1f})" for name, begin, end
-                      in zip(("k-NN", "average link"), clocks, clocks[1:]))
+                      in zip(("k-NN", "average link", "events"), clocks, clocks[1:]))
+    events = np.bincount(first)
     plain = average_link(vectors, scores, found, loose_max=None)
-    print(f"qa.stories: {args.n:,} articles → {len(np.unique(groups)):,} stories in "
+    print(f"qa.stories: {args.n:,} articles → {len(numbers):,} stories ({int((events > 1).sum()):,} events of "
+          f"{int(events[events > 1].sum()):,} stories) in "
           f"{clocks[-1][0] - clocks[0][0]:.1f} s (CPU {clocks[-1][1] - clocks[0][1]:.1f} s; {steps}); "
           f"planted stories recovered {recovered(labels, groups):.3f} (plain average link: {recovered(labels, plain):.3f})")
     if args.baseline_n:

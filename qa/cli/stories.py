@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from qa.cli.options import Day, include_undated_option, library_option, model_option, source_option
 from qa.errors import BadInput
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from qa.stories import Story
 
 
 class Since(click.ParamType):
@@ -36,7 +42,8 @@ class Since(click.ParamType):
               help="Stories to show, best covered first (0: all).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print one JSON object: {"stories": [{"text", "citations", "articles", "outlets", "first_date", '
-                   '"last_date", "new"}], "window": {...}}.')
+                   '"last_date", "new", "event"}], "window": {...}}. "event": the rank (1 = first) of the '
+                   'best-ranked piece of the story\'s event, the same for all its pieces; null for a story alone.')
 @click.option("--no-llm", is_flag=True,
               help="Quote each story's most central article (title or lead) instead of writing a line: seconds, "
                    "not a model call per story.")
@@ -51,6 +58,11 @@ def stories_command(library: Path | str | None, since: str, until: str | None, s
     [n] to its own articles and checked like an answer, its outlets and its
     first and last days. Stories with articles you have not seen in an earlier
     `qa stories` on this library are marked new.
+
+    A large event can come as several stories of a few articles each (one
+    story stays small unless its articles are near-identical); stories whose
+    centres are very close are pieces of one event, printed together under
+    its best-ranked piece ("also 12.").
 
     \b
         qa stories                          # the last 7 days of the library
@@ -78,6 +90,8 @@ def _print(found) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from qa.stories import by_event
+
     console = Console()
     span = found.where.describe() or "the whole library"
     if not found.stories:
@@ -85,13 +99,21 @@ def _print(found) -> None:
         return
     console.print(f"[bold]{len(found.stories)} stories[/] from {found.articles} articles ({escape(span)})",
                   highlight=False)
-    for i, story in enumerate(found.stories, 1):
+    for (i, story), *pieces in by_event(found.stories):
         console.print()
-        new = " [bold green]new[/]" if story.new else ""
-        console.print(f"[bold]{i}.[/]{new} {escape(story.text)}", highlight=False)
-        days = story.first_date if story.first_date == story.last_date else f"{story.first_date} – {story.last_date}"
-        meta = f"{len(story.all_articles)} articles · {len(story.outlets)} outlets" + (f" · {days}" if days else "")
-        console.print(f"   [dim]{escape(meta)}: {escape(', '.join(story.outlets[:6]))}[/]", highlight=False)
-        for c in story.citations:
-            console.print(f"   [bold][{c.n}][/] {escape(c.title)} [dim]({escape(c.source)}, {c.date or 'undated'})[/]",
-                          highlight=False)
+        _print_story(console, f"[bold]{i}.[/]", story, "   ")
+        for n, piece in pieces:
+            _print_story(console, f"   [bold]also {n}.[/]", piece, "      ")
+
+
+def _print_story(console: Console, head: str, story: Story, indent: str) -> None:
+    from rich.markup import escape
+
+    new = " [bold green]new[/]" if story.new else ""
+    console.print(f"{head}{new} {escape(story.text)}", highlight=False)
+    days = story.first_date if story.first_date == story.last_date else f"{story.first_date} – {story.last_date}"
+    meta = f"{len(story.all_articles)} articles · {len(story.outlets)} outlets" + (f" · {days}" if days else "")
+    console.print(f"{indent}[dim]{escape(meta)}: {escape(', '.join(story.outlets[:6]))}[/]", highlight=False)
+    for c in story.citations:
+        console.print(f"{indent}[bold][{c.n}][/] {escape(c.title)} [dim]({escape(c.source)}, {c.date or 'undated'})[/]",
+                      highlight=False)

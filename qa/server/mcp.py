@@ -93,8 +93,10 @@ def build_server(assistant: "Assistant"):
                            limit: int = 10, write: bool = False) -> dict[str, Any]:
         """What happened: the library's articles in a window grouped into stories (one event each,
         any outlet), best covered first, each with a one-line text citing its own articles as [n],
-        its outlets, first and last dates and articles. since: "7d"/"2w" back from the newest
-        article, or YYYY[-MM[-DD]]; until: YYYY[-MM[-DD]]; source: an outlet's name or domain.
+        its outlets, first and last dates and articles, and its event: the rank of the first story
+        of the same event when a large event came as several stories, else null. since: "7d"/"2w"
+        back from the newest article, or YYYY[-MM[-DD]]; until: YYYY[-MM[-DD]]; source: an outlet's
+        name or domain.
         write: have the LLM write each line (slower) instead of quoting the central article."""
         limit = max(1, min(int(limit), 100))
         return await run_tool(lambda: assistant.stories(since, until, (source,) if source else (), limit=limit,

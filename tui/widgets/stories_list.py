@@ -3,8 +3,9 @@
 A story is many articles about one event (``qa stories``, :mod:`qa.stories`). Each row shows the
 story's line (quoted from its most central article), how many articles and which outlets carried
 it, and its first and last days; "new" marks a story with articles the last ``qa stories`` did not
-see. Enter asks the chat "What happened with <the central article's title>?"; t asks for its
-timeline. The list does not ask itself: it posts :class:`StoriesList.Ask` and the app asks.
+see. A large event's other pieces (stories of one event, ``Story.event``) follow its first piece,
+indented and marked "also", as ``qa stories`` prints them. Enter asks the chat "What happened with
+<the central article's title>?"; t asks for its timeline. The list does not ask itself: it posts :class:`StoriesList.Ask` and the app asks.
 Esc, or typing, goes to the question box.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from textual.events import Key
 from textual.message import Message
 from textual.widgets import ListItem, ListView, Static
 
-from qa.stories import Story
+from qa.stories import Story, by_event
 from tui.widgets.prompt_input import PromptInput, type_into_prompt
 
 _MARKS = re.compile(r"\s*\[\d+\]")
@@ -30,11 +31,14 @@ def story_subject(story: Story) -> str:
     return " ".join((story.articles[0].title or _MARKS.sub("", story.text)).split())
 
 
-def story_content(story: Story) -> Content:
-    """A row: the story's line without its citation marks, then its size, outlets and days."""
+def story_content(story: Story, piece: bool = False) -> Content:
+    """A row: the story's line without its citation marks, then its size, outlets and days;
+    ``piece``: marked "also", another piece of the event of the row above."""
     line = Content.styled(" ".join(_MARKS.sub("", story.text).split()) or story_subject(story), "bold")
     if story.new:
         line = Content.assemble(("new", "bold $text-success"), " ", line)
+    if piece:
+        line = Content.assemble(("also", "$text-muted"), " ", line)
     days = story.first_date if story.first_date == story.last_date else f"{story.first_date} – {story.last_date}"
     count = len(story.all_articles)
     meta = [f"{count} article{'s' * (count != 1)}", ", ".join(story.outlets), days]
@@ -44,8 +48,8 @@ def story_content(story: Story) -> Content:
 class StoryItem(ListItem):
     """One story in the list."""
 
-    def __init__(self, story: Story) -> None:
-        super().__init__(Static(story_content(story)))
+    def __init__(self, story: Story, piece: bool = False) -> None:
+        super().__init__(Static(story_content(story, piece)), classes="piece" if piece else None)
         self.story = story
 
 
@@ -71,6 +75,9 @@ class StoriesList(ListView):
         & > StoryItem {
             padding: 0 1 1 1;
         }
+        & > StoryItem.piece {
+            padding-left: 4;
+        }
         & > StoryItem:last-child {
             padding-bottom: 0;
         }
@@ -90,7 +97,8 @@ class StoriesList(ListView):
             self.question = question
 
     def __init__(self, stories: list[Story]) -> None:
-        super().__init__(*(StoryItem(story) for story in stories), id="stories")
+        super().__init__(*(StoryItem(story, piece=n > 0) for event in by_event(stories)
+                           for n, (_, story) in enumerate(event)), id="stories")
         self.border_title = "What happened lately"
         self.border_subtitle = "Enter: what happened · t: timeline · Esc: ask your own"
 
