@@ -222,7 +222,7 @@ class Assistant:
             return
         yield Sources.found(topic, [p for _, mine in groups for p in mine], retrieve_s)
         sources_s = time.perf_counter() - start
-        for item in timeline_stream(topic, about, groups, self.llm, self.encoder, self.judge):
+        for item in timeline_stream(topic, about, groups, self.llm, self.encoder):
             if isinstance(item, Answer):
                 item.filters = where or None
                 item.timings = {"retrieve_s": retrieve_s, "sources_s": sources_s, **item.timings,

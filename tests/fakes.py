@@ -1,5 +1,5 @@
 """The fakes logic tests run on: a queued LLM, a gated one that holds the model as long as a test
-needs, a bag-of-words encoder and a judge that knows one answer word. Instant and deterministic; the real models are tested
+needs, and a bag-of-words encoder. Instant and deterministic; the real models are tested
 separately (test_integration.py, test_real_llm.py, test_onnx.py)."""
 from __future__ import annotations
 
@@ -98,23 +98,6 @@ class FakeEncoder(Encoder):
 
     def token_counter(self):
         return self._counter
-
-
-class KeywordJudge:
-    """A judge that knows one answer word: enough to test what reranking and sentence choice do
-    with its verdicts. Records the questions and sentences it was asked about."""
-
-    name = "keyword"
-
-    def __init__(self, answer: str, miss: float = 0.1) -> None:
-        self.answer, self.miss = answer, miss
-        self.asked: list[str] = []
-        self.questions: list[str] = []
-
-    def scores(self, question: str, sentences) -> np.ndarray:
-        self.questions.append(question)
-        self.asked += list(sentences)
-        return np.array([0.9 if self.answer in s else self.miss for s in sentences], np.float32)
 
 
 def loads(llm: LLM) -> Callable[..., LLM]:

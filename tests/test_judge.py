@@ -5,12 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fakes import KeywordJudge
 from qa.judge import judge_spec, load_judge
 from qa.library import StoredChunk
 from qa.models import model_path
 from qa.reading import Article
 from qa.rerank import rerank
+
+
+class KeywordJudge:
+    """A judge that knows one answer word: enough to test what reranking does with verdicts."""
+
+    name = "keyword"
+
+    def __init__(self, answer: str, miss: float = 0.1) -> None:
+        self.answer, self.miss = answer, miss
+        self.asked: list[str] = []
+
+    def scores(self, question: str, sentences) -> np.ndarray:
+        self.asked += list(sentences)
+        return np.array([0.9 if self.answer in s else self.miss for s in sentences], np.float32)
 
 
 def _chunk(row: int, article_id: str, text: str, date: str | None = None) -> StoredChunk:

@@ -33,7 +33,7 @@ def answered(evidence: list[Evidence]) -> bool:
 
 
 def select_evidence(question: str, passages: list[Passage], encoder=None, limit: int | None = None,
-                    settings: ReaderSettings = SHIPPED, judge=None, asked: str | None = None) -> list[Evidence]:
+                    settings: ReaderSettings = SHIPPED, judge=None) -> list[Evidence]:
     """The ``limit`` (``settings.prompt_sentences``) sentences of the top passages that bear most on
     the question (at most ``settings.evidence_sentences`` from one passage), grouped by passage in
     text order; passages left without one are not shown to the model. Sentences that ask a
@@ -41,9 +41,7 @@ def select_evidence(question: str, passages: list[Passage], encoder=None, limit:
     plus half its share of the question's words, less ``settings.rank_prior`` per place its
     passage ranks below the first: retrieval judged the whole article, the sentence score sees
     one sentence. With a ``judge`` (``qa.judge``), JUDGE_WEIGHT times its probability that the
-    sentence answers is added, among JUDGE_CANDIDATES per passage; ``asked``: what the judge reads
-    instead of ``question`` (a timeline scores sentences against its topic, the judge reads the
-    user's question)."""
+    sentence answers is added, among JUDGE_CANDIDATES per passage."""
     split = [_most_lexical(question, [s for s in (split_sentences(p.text) or [p.text])
                                       if not ADDRESSED.search(s) and not ASKING.search(s)] or [""],
                            JUDGE_CANDIDATES if judge is not None else settings.candidate_sentences)
@@ -51,7 +49,7 @@ def select_evidence(question: str, passages: list[Passage], encoder=None, limit:
     flat = [s for found in split for s, _ in found]
     lexical = [shared for found in split for _, shared in found]
     owner = [n for n, found in enumerate(split) for _ in found]
-    answers = judge.scores(asked or question, flat).tolist() if judge is not None and flat else []
+    answers = judge.scores(question, flat).tolist() if judge is not None and flat else []
     if encoder is not None and flat:
         vecs = encoder.encode([question] + flat)
         sims, vectors = (vecs[1:] @ vecs[0]).tolist(), vecs[1:]
@@ -80,8 +78,8 @@ def sentence_score(cosine: float, shared: float, judged: float = 0.0, place: int
     """How much a sentence bears on a question: its ``cosine`` to it, plus half its ``shared`` words,
     plus JUDGE_WEIGHT times the judge's probability that it answers (``judged``; 0 without a judge),
     less ``settings.rank_prior`` per ``place`` its passage ranks below the first. One formula for
-    every place qa picks sentences (answers' evidence, a timeline's entries), so a weight tuned
-    once holds for all."""
+    the places qa picks sentences (an answer's evidence, a timeline entry's amount), so a weight
+    tuned once holds for all."""
     return cosine + 0.5 * shared + JUDGE_WEIGHT * judged - settings.rank_prior * place
 
 

@@ -184,13 +184,12 @@ def with_lead(passage: Passage) -> Passage:
 
 
 def timeline_stream(question: str, topic: str, groups: list[tuple[Period, list[Passage]]], llm: LLM,
-                    encoder=None, judge=None) -> Iterator[str | Answer]:
+                    encoder=None) -> Iterator[str | Answer]:
     """The entries about ``topic`` (the question's subject) as the model writes them (``"2003: …"``,
     one line each), then the final :class:`Answer` to ``question`` with ``timeline`` set; its passages are every period's, in order,
     and each entry's ``[n]`` points into them. Timings, summed over the periods: ``generate_s``
     (choosing each period's evidence and writing its entry), ``verify_s`` (checking the entries) and
-    ``first_token_s`` (start → the first entry's first piece). ``judge`` (``qa.judge``): helps choose
-    each entry's evidence, reading ``question`` (``entry_evidence``)."""
+    ``first_token_s`` (start → the first entry's first piece)."""
     start = time.perf_counter()
     first_token_s, verify_s = None, 0.0
     passages: list[Passage] = []
@@ -201,8 +200,7 @@ def timeline_stream(question: str, topic: str, groups: list[tuple[Period, list[P
     for period, mine in groups:
         offset = len(passages)
         passages += mine
-        chosen = entry_evidence(topic, mine, encoder, figures, judge, question)
-        evidence = [replace(ev, n=ev.n + offset) for ev in chosen]
+        evidence = [replace(ev, n=ev.n + offset) for ev in entry_evidence(topic, mine, encoder, figures)]
         if not evidence:
             continue
         yield f"{period.label}: "
@@ -235,27 +233,19 @@ def timeline_stream(question: str, topic: str, groups: list[tuple[Period, list[P
     yield answer
 
 
-def entry_evidence(topic: str, passages: list[Passage], encoder=None, figures: bool = False,
-                   judge=None, asked: str | None = None) -> list[Evidence]:
+def entry_evidence(topic: str, passages: list[Passage], encoder=None, figures: bool = False) -> list[Evidence]:
     """A period's evidence: its best article's lead sentence (news puts what happened first), then
     the sentences that bear most on the topic; ENTRY_SENTENCES in all. The lead ranks first when
     an entry has to quote its evidence. With ``figures`` (the question asks how something changed)
     the period's best sentence stating an amount (``figure_sentence``) joins them and ranks first:
     "how did the toll change" is answered by the toll each period reported, which neither the lead
     ("The plan was approved Monday") nor the sentences sharing most words with the topic may hold.
-    With a ``judge`` (``qa.judge``), its probability that a sentence answers ``asked`` (the user's
-    question; default the topic) is blended into both choices as for an answer's evidence
-    (``evidence.sentence_score``), so the entry reads a sentence that says something about the topic
-    rather than one that only shares its words. The judge reads the question, not the topic: it was
-    trained on questions, and on the week's library it chose better so (docs/quality.md). Its
-    probabilities are not kept as the evidence's ``answers``: the support threshold they would set
-    (``verify.JUDGED_SUPPORT``) was calibrated on an answer's own question, and an entry is checked
-    against the topic."""
-    chosen = select_evidence(topic, passages, encoder, ENTRY_SENTENCES, judge=judge, asked=asked)
-    evidence = _without_headlines([replace(ev, answers=[]) for ev in chosen])
+    The judge (``qa.judge``) chooses none of them: blended in as for an answer's evidence, it picked
+    sentences that the model then wrote about instead of the period's amount (docs/quality.md)."""
+    evidence = _without_headlines(select_evidence(topic, passages, encoder, ENTRY_SENTENCES))
     if passages:
         _lead_first(evidence, passages[0], encoder)
-    found = figure_sentence(topic, passages, encoder, judge, asked) if figures else None
+    found = figure_sentence(topic, passages, encoder) if figures else None
     if found is not None:
         n, sentence, score = found
         _add_sentence(evidence, n, passages[n - 1], sentence, encoder,
@@ -265,12 +255,10 @@ def entry_evidence(topic: str, passages: list[Passage], encoder=None, figures: b
     return evidence
 
 
-def figure_sentence(topic: str, passages: list[Passage], encoder=None, judge=None,
-                    asked: str | None = None) -> tuple[int, str, float] | None:
+def figure_sentence(topic: str, passages: list[Passage], encoder=None) -> tuple[int, str, float] | None:
     """The sentence of ``passages`` that best states an amount of ``topic`` (passage number, sentence,
-    score: ``evidence.sentence_score`` against the topic, with the ``judge``'s probability that it
-    answers ``asked`` or the topic when given), or None. Where the topic is a price ("toll", "fare", "tax"), only a price counts: "$23 to
-    drive", not "$1 billion a year in revenue"."""
+    score: ``evidence.sentence_score`` without the judge), or None. Where the topic is a
+    price ("toll", "fare", "tax"), only a price counts: "$23 to drive", not "$1 billion a year in revenue"."""
     price = names_a_price(topic)
     found = [(n, s) for n, p in enumerate(passages, 1) for s in split_sentences(p.text)
              if (has_price(s) if price else has_figure(s)) and not ASKING.search(s) and not ADDRESSED.search(s)
@@ -279,9 +267,7 @@ def figure_sentence(topic: str, passages: list[Passage], encoder=None, judge=Non
         return None
     sims = ((encoder.encode([s for _, s in found]) @ encoder.encode([topic])[0]).tolist() if encoder is not None
             else [0.0] * len(found))
-    judged = (judge.scores(asked or topic, [s for _, s in found]).tolist() if judge is not None
-              else [0.0] * len(found))
-    scored = [(sentence_score(sim, overlap(topic, s), p, n - 1), n, s) for sim, p, (n, s) in zip(sims, judged, found)]
+    scored = [(sentence_score(sim, overlap(topic, s), place=n - 1), n, s) for sim, (n, s) in zip(sims, found)]
     score, n, sentence = max(scored, key=lambda x: x[0])
     return n, sentence, score
 
