@@ -56,8 +56,7 @@ def select_evidence(question: str, passages: list[Passage], encoder=None, limit:
     else:
         sims, vectors = [0.0] * len(flat), None
     judged = answers or [0.0] * len(flat)
-    scores = [sim + 0.5 * shared + JUDGE_WEIGHT * p - settings.rank_prior * n
-              for sim, shared, p, n in zip(sims, lexical, judged, owner)]
+    scores = [sentence_score(sim, shared, p, n, settings) for sim, shared, p, n in zip(sims, lexical, judged, owner)]
     chosen: list[int] = []
     per_passage = [0] * len(split)
     for i in sorted(range(len(flat)), key=lambda i: -scores[i]):
@@ -72,6 +71,16 @@ def select_evidence(question: str, passages: list[Passage], encoder=None, limit:
                                      None if vectors is None else vectors[mine], [scores[i] for i in mine],
                                      [answers[i] for i in mine] if answers else []))
     return evidence
+
+
+def sentence_score(cosine: float, shared: float, judged: float = 0.0, place: int = 0,
+                   settings: ReaderSettings = SHIPPED) -> float:
+    """How much a sentence bears on a question: its ``cosine`` to it, plus half its ``shared`` words,
+    plus JUDGE_WEIGHT times the judge's probability that it answers (``judged``; 0 without a judge),
+    less ``settings.rank_prior`` per ``place`` its passage ranks below the first. One formula for
+    the places qa picks sentences (an answer's evidence, a timeline entry's amount), so a weight
+    tuned once holds for all."""
+    return cosine + 0.5 * shared + JUDGE_WEIGHT * judged - settings.rank_prior * place
 
 
 def _most_lexical(question: str, sentences: list[str], candidates: int) -> list[tuple[str, float]]:

@@ -28,9 +28,8 @@ import numpy as np
 
 from qa.answering.amounts import has_figure, has_price, names_a_price
 from qa.answering.answer import Answer, Citation, Evidence, TimelineEntry
-from qa.answering.evidence import close_enough, select_evidence
+from qa.answering.evidence import close_enough, select_evidence, sentence_score
 from qa.answering.prompt import ABSTAIN_MARK, without_chat_tokens
-from qa.answering.settings import SHIPPED
 from qa.answering.verify import finish
 from qa.answering.words import ADDRESSED, ASKING, overlap, split_sentences
 from qa.reading.chunking import sentence_spans
@@ -240,7 +239,9 @@ def entry_evidence(topic: str, passages: list[Passage], encoder=None, figures: b
     an entry has to quote its evidence. With ``figures`` (the question asks how something changed)
     the period's best sentence stating an amount (``figure_sentence``) joins them and ranks first:
     "how did the toll change" is answered by the toll each period reported, which neither the lead
-    ("The plan was approved Monday") nor the sentences sharing most words with the topic may hold."""
+    ("The plan was approved Monday") nor the sentences sharing most words with the topic may hold.
+    The judge (``qa.judge``) chooses none of them: blended in as for an answer's evidence, it picked
+    sentences that the model then wrote about instead of the period's amount (docs/quality.md)."""
     evidence = _without_headlines(select_evidence(topic, passages, encoder, ENTRY_SENTENCES))
     if passages:
         _lead_first(evidence, passages[0], encoder)
@@ -256,7 +257,7 @@ def entry_evidence(topic: str, passages: list[Passage], encoder=None, figures: b
 
 def figure_sentence(topic: str, passages: list[Passage], encoder=None) -> tuple[int, str, float] | None:
     """The sentence of ``passages`` that best states an amount of ``topic`` (passage number, sentence,
-    score: cosine to the topic plus half its share of the topic's words), or None. Where the topic is a
+    score: ``evidence.sentence_score`` without the judge), or None. Where the topic is a
     price ("toll", "fare", "tax"), only a price counts: "$23 to drive", not "$1 billion a year in revenue"."""
     price = names_a_price(topic)
     found = [(n, s) for n, p in enumerate(passages, 1) for s in split_sentences(p.text)
@@ -266,8 +267,7 @@ def figure_sentence(topic: str, passages: list[Passage], encoder=None) -> tuple[
         return None
     sims = ((encoder.encode([s for _, s in found]) @ encoder.encode([topic])[0]).tolist() if encoder is not None
             else [0.0] * len(found))
-    scored = [(sim + 0.5 * overlap(topic, s) - SHIPPED.rank_prior * (n - 1), n, s)
-              for sim, (n, s) in zip(sims, found)]
+    scored = [(sentence_score(sim, overlap(topic, s), place=n - 1), n, s) for sim, (n, s) in zip(sims, found)]
     score, n, sentence = max(scored, key=lambda x: x[0])
     return n, sentence, score
 
