@@ -3,7 +3,8 @@ articles and checked like an answer sentence.
 
 Quoted (``--no-llm``, and whenever a written line fails its check): the most central article's
 title or lead sentence, whichever shares more words with the story's other titles (a title that
-only names its outlet or section shares none), cited [1] to that article. Written: the leads of
+only names its outlet or section shares none), cited [1] to that article; a title that asks ("Will
+they ban TikTok in the US?") says nothing happened, so the lead is quoted instead. Written: the leads of
 the story's first WRITE_ARTICLES articles go to the model as numbered passages; its sentence keeps
 only citations whose passage supports it, every name and number included (``answering.finish``
 with ``names``), so a line can cite nothing outside its story.
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 
 from qa.answering import Citation, Evidence, content_words, finish, without_chat_tokens
+from qa.answering.words import ASKING
 from qa.library.base import StoredChunk
 from qa.llm import LLM
 from qa.reading import Article
@@ -63,7 +65,8 @@ def write(story: Story, llm: LLM, encoder=None) -> None:
 
 def best_line(article: Article, other_titles: list[str]) -> str:
     """The article's title or lead sentence, whichever shares more words with the other titles
-    (the title on a tie: it was written to say what happened)."""
+    (the title on a tie: it was written to say what happened); a line that asks a question only
+    where both do."""
     title = " ".join(article.title.split())
     span = lead_span(article)
     lead = " ".join(article.text[span[0]:span[1]].split()) if span else ""
@@ -72,6 +75,7 @@ def best_line(article: Article, other_titles: list[str]) -> str:
     def shared(line: str) -> int:
         return sum(1 for w in content_words(line) if story_words[w])
     candidates = [line for line in (title, lead) if line and content_words(line)]
+    candidates = [line for line in candidates if not ASKING.search(line)] or candidates
     if not candidates:
         return " ".join(article.text[:200].split()) or article.id
     return max(candidates, key=shared)

@@ -285,3 +285,16 @@ def test_rtqa_week_stories_cover_the_quiz_stories(encoder, week_library):
     assert result["well_formed"] == result["stories_scored"]
     assert result["coverage"] >= COVERAGE_WEEK and result["precision"] >= 0.85
 
+
+
+def test_a_quoted_line_is_the_lead_where_the_title_asks_a_question():
+    """ "Will they ban TikTok in the US?" says nothing happened; the lead says what did."""
+    from qa.reading import Article
+    from qa.story_text import best_line
+
+    lead = "Supreme Court justices heard two hours of arguments on Friday over the law."
+    asking = Article("a1", "h", "Will they ban TikTok in the US?", f"{lead} More follows here.", "cnn", "", None)
+    others = ["TikTok ban looms in the US", "US TikTok ban decision near"]
+    assert best_line(asking, others) == lead
+    telling = Article("a2", "h", "TikTok ban upheld in the US", f"{lead} More follows here.", "cnn", "", None)
+    assert best_line(telling, others) == "TikTok ban upheld in the US"
