@@ -7,7 +7,8 @@ questions: recall@1/5/10 (score.py's rule: the correct choice in the first k pas
 share whose evidence sentences (what the model reads) hold the answer, and the seconds a search
 plus evidence selection take (median, p90), and what the judge adds to each question (the
 variants alternate question by question, so that a shared machine's load falls on each alike;
-one question of no set is asked first, untimed, so that sessions are open). Also the judge's
+one question of no set is asked first, untimed, so that sessions are open), also as CPU time of
+all threads, which a shared machine's load changes less than the wall clock. Also the judge's
 best evidence probability on each answerable question, for calibrating ``ANSWERS_BELOW``
 (printed as quantiles). No LLM runs.
 """
@@ -69,16 +70,18 @@ def main() -> None:
     hits: dict[str, dict[str, list[list[bool]]]] = {name: {"tuning": [], "held-out": []} for name in variants}
     prompt: dict[str, dict[str, list[bool]]] = {name: {"tuning": [], "held-out": []} for name in variants}
     times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}  # all threads': what load does not change
     bests: dict[str, list[float]] = {name: [] for name in variants}
     for retriever, judged in variants.values():  # untimed: sessions open, first runs out of the way
         select_evidence(WARM_UP, retriever.search(WARM_UP, 10), encoder, judge=judged)
     for q in questions:  # the variants alternate per question, so machine load falls on each alike
         half = "tuning" if zlib.crc32(q["id"].encode()) % 2 == 0 else "held-out"
         for name, (retriever, judged) in variants.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             passages = retriever.search(q["question"], 10, today=evaluation.question_date(q))
             evidence = select_evidence(q["question"], passages[:5], encoder, judge=judged)
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
             hits[name][half].append([evaluation.contains(p.text, q["answer"]) for p in passages])
             prompt[name][half].append(any(evaluation.contains(s, q["answer"]) for ev in evidence for s in ev.sentences))
             bests[name].append(max((p for ev in evidence for p in ev.answers), default=0.0)
@@ -94,8 +97,10 @@ def main() -> None:
               f"{evaluation.p90(times[name]):.3f}", flush=True)
         if name != baseline:
             added = [t - b for t, b in zip(times[name], times[baseline])]
+            added_cpu = [t - b for t, b in zip(cpu[name], cpu[baseline])]
             print(f"{name:>26} | adds to a question, paired with {baseline}: median {statistics.median(added):.3f} s, "
-                  f"p90 {evaluation.p90(added):.3f} s")
+                  f"p90 {evaluation.p90(added):.3f} s; CPU time (all threads) median "
+                  f"{statistics.median(added_cpu):.3f} s, p90 {evaluation.p90(added_cpu):.3f} s")
         if judged is not None:
             judge = judged  # the abstain line below is calibrated for the last judge measured
             qs = np.quantile(best, [0.02, 0.05, 0.1, 0.25, 0.5])
