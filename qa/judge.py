@@ -51,11 +51,12 @@ class Judge:
 
     def _open(self, graph: Path) -> None:
         try:
-            from embeddings.onnx import ort  # imported there with ONNX Runtime's telemetry off
+            from embeddings.onnx import SPINNING, ort  # imported there with ONNX Runtime's telemetry off
 
             options = ort.SessionOptions()
             options.intra_op_num_threads = os.cpu_count() or 1
             options.log_severity_level = 3
+            options.add_session_config_entry(SPINNING, "0")  # two sessions' threads must not spin for the cores
             self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread by scores()
             self._error = e

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fakes import FakeEncoder
 from qa.judge import judge_spec, load_judge
 from qa.library import StoredChunk
 from qa.models import model_path
@@ -61,6 +62,24 @@ def test_rerank_leads_with_the_chunk_holding_the_answer():
     scored = [(_chunk(0, "a", TOPIC), 0.8, 0.03), (_chunk(1, "a", ANSWER), 0.6, 0.01)]
     out = rerank("Who did Lavrov meet in London?", scored, KeywordJudge("Kerry"))
     assert [c.row for c, _, _ in out] == [1, 0]
+
+
+def test_a_question_command_starts_the_judge_with_the_encoder():
+    """``qa ask`` starts the judge loading before the library opens (its session then builds while
+    the imports run); a judge that cannot load leaves the encoder started, for the Assistant to say why."""
+    from qa import loaders
+    from qa.cli.assistant import start_sessions
+    from qa.models import ModelError
+
+    encoder, started = FakeEncoder(), []
+    with loaders.use(encoder=lambda: encoder, judge=lambda: started.append("judge")):
+        assert start_sessions() is encoder and started == ["judge"]
+
+    def missing():
+        raise ModelError("model qa-judge: missing")
+
+    with loaders.use(encoder=lambda: encoder, judge=missing):
+        assert start_sessions() is encoder
 
 
 @pytest.mark.slow

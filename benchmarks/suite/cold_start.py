@@ -7,8 +7,10 @@ source line and the full answer on a terminal, and the very first ask after an i
 LIB is a library of the dataset's corpus (default: the one ``qa eval DATASET`` builds).
 
 * Passages: each round runs, one after the other (so machine load hits all alike), the floor
-  ``python -c "import onnxruntime, tokenizers, faiss, numpy, sqlite3, bm25s"`` (what retrieval
-  cannot do without), the same with the garbage collector as ``qa ask`` runs it (off, frozen at
+  (issue #25's: a bare Python importing what retrieval cannot do without,
+  ``import onnxruntime, tokenizers, faiss, numpy, sqlite3, bm25s``, and opening its ONNX
+  sessions, the embedder's export and the judge's), those imports alone (the floor before the
+  judge shipped), the floor with the garbage collector as ``qa ask`` runs it (off, frozen at
   exit), and ``qa ask --no-llm --json`` on a dev question, start to exit (with
   ``--baseline-tree``, that tree's too, with ``--baseline-cache`` as its QA_CACHE). The trees
   are byte-compiled first, as an install is.
@@ -35,10 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.common import DATASET, REPO, describe, dev_library, on_a_terminal  # noqa: E402
 
 QA = [sys.executable, "-c", "import sys; from qa.cli import main; sys.exit(main())"]
-FLOOR = "import onnxruntime, tokenizers, faiss, numpy, sqlite3, bm25s"
-# The same imports with the collector as a question runs (qa/cli/commands.py: off, frozen at exit), to
+IMPORTS = "import onnxruntime, tokenizers, faiss, numpy, sqlite3, bm25s"
+# The floor opens each session as plainly as ONNX Runtime allows (default options, one after the
+# other): whatever qa does better (sessions in threads, overlapped with the imports) is its own.
+SESSIONS = "[onnxruntime.InferenceSession(g, providers=['CPUExecutionProvider']) for g in sys.argv[1:]]"
+FLOOR = f"import sys; {IMPORTS}; {SESSIONS}"
+# The same with the collector as a question runs (qa/cli/commands.py: off, frozen at exit), to
 # tell how much of qa's lead over the floor is that, not work left out.
-FLOOR_GC = f"import gc; gc.disable(); {FLOOR}; gc.freeze()"
+FLOOR_GC = f"import gc, sys; gc.disable(); {IMPORTS}; {SESSIONS}; gc.freeze()"
 SEED_QUESTIONS = (
     "What did Russia propose in 2003?",
     "What did Lavrov warn against in April 2013?",
@@ -61,7 +67,21 @@ def _compiled(tree: Path) -> None:
 
 
 def _env(tree: Path = REPO, **extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(tree), "TOKENIZERS_PARALLELISM": "false", **extra}
+    # qa turns ONNX Runtime's telemetry off before importing it (embeddings/onnx.py); so does the floor.
+    return {**os.environ, "PYTHONPATH": str(tree), "TOKENIZERS_PARALLELISM": "false", "ORT_DISABLE_TELEMETRY": "1",
+            **extra}
+
+
+def _graphs() -> list[str]:
+    """The ONNX graphs a question opens: the embedder's verified export and the judge's."""
+    from embeddings.onnx import onnx_path
+    from qa.embedder import embedder_files
+    from qa.judge import judge_spec
+    from qa.models import model_path
+
+    graphs = [onnx_path(embedder_files())]
+    spec = judge_spec()
+    return [str(g) for g in graphs + ([model_path(spec)] if spec else [])]
 
 
 def _timed(cmd: list[str], tree: Path = REPO, **env: str) -> tuple[float, str]:
@@ -90,13 +110,16 @@ def passages(library: Path, dataset: Path = DATASET, n: int = 5, baseline: Path 
                                                  else {})} if baseline else {})}
     for tree, _ in trees.values():
         _compiled(tree)
+    graphs = _graphs()
     floor: list[float] = []
+    imports: list[float] = []
     floor_gc: list[float] = []
     wall: dict[str, list[float]] = {name: [] for name in trees}
     inside: dict[str, list[float]] = {name: [] for name in trees}
     for i, (question, day) in enumerate(_questions(dataset, n)):
-        floor.append(_timed([sys.executable, "-c", FLOOR])[0])
-        floor_gc.append(_timed([sys.executable, "-c", FLOOR_GC])[0])
+        floor.append(_timed([sys.executable, "-c", FLOOR, *graphs])[0])
+        imports.append(_timed([sys.executable, "-c", IMPORTS])[0])
+        floor_gc.append(_timed([sys.executable, "-c", FLOOR_GC, *graphs])[0])
         for name, (tree, env) in trees.items():
             t, out = _timed(QA + ["ask", "--no-llm", "--json", "--library", str(library), "--today", day, question],
                             tree, **env)
@@ -109,7 +132,10 @@ def passages(library: Path, dataset: Path = DATASET, n: int = 5, baseline: Path 
             f"{' --baseline-tree ' + baseline.name if baseline else ''}` on {library.name} "
             f"({_chunks(library)} chunks), alternating:", "",
             "| what | median s | max s | vs floor |", "|---|---|---|---|",
-            f"| floor: `python -c \"{FLOOR}\"` | {med(floor):.2f} | {max(floor):.2f} | 1.00 |",
+            f"| floor: `python -c \"{IMPORTS}\"`, then an `InferenceSession` for each of "
+            f"{' and '.join(Path(g).name for g in graphs)} | {med(floor):.2f} | {max(floor):.2f} | 1.00 |",
+            f"| the imports alone (the floor before #25) | {med(imports):.2f} | {max(imports):.2f} "
+            f"| {med(imports) / med(floor):.2f} |",
             f"| the floor with the collector off and frozen at exit, as a question runs | {med(floor_gc):.2f} "
             f"| {max(floor_gc):.2f} | {med(floor_gc) / med(floor):.2f} |"]
     for name in trees:

@@ -5,8 +5,12 @@
 Per variant, on the tuning half (ids with an even crc32), the held-out half and all answerable
 questions: recall@1/5/10 (score.py's rule: the correct choice in the first k passages), the
 share whose evidence sentences (what the model reads) hold the answer, and the seconds a search
-plus evidence selection take (median, p90). Also the judge's best evidence probability on each
-answerable question, for calibrating ``ANSWERS_BELOW`` (printed as quantiles). No LLM runs.
+plus evidence selection take (median, p90), and what the judge adds to each question (the
+variants alternate question by question, so that a shared machine's load falls on each alike;
+one question of no set is asked first, untimed, so that sessions are open), also as CPU time of
+all threads, which a shared machine's load changes less than the wall clock. Also the judge's
+best evidence probability on each answerable question, for calibrating ``ANSWERS_BELOW``
+(printed as quantiles). No LLM runs.
 """
 from __future__ import annotations
 
@@ -29,6 +33,9 @@ from qa.judge import Judge, load_judge  # noqa: E402
 from qa.models import embedder_spec, model_path  # noqa: E402
 from qa.library import open_library  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402
+
+
+WARM_UP = "What did the government announce this week?"
 
 
 def recalls(hits: list[list[bool]]) -> str:
@@ -60,26 +67,40 @@ def main() -> None:
         candidate = Judge(a.judge_graph, model_path(embedder_spec()).parent / "tokenizer.json", a.judge_graph.name)
         variants[f"candidate {a.judge_graph.name}"] = (Retriever(library, encoder, judge=candidate), candidate)
     print(describe())
-    print(f"{'variant':>26} | half | R@1/5/10 | answer in prompt | median s | p90 s")
-    for name, (retriever, judged) in variants.items():
-        hits: dict[str, list[list[bool]]] = {"tuning": [], "held-out": []}
-        prompt: dict[str, list[bool]] = {"tuning": [], "held-out": []}
-        times, best = [], []
-        for q in questions:
-            start = time.perf_counter()
+    hits: dict[str, dict[str, list[list[bool]]]] = {name: {"tuning": [], "held-out": []} for name in variants}
+    prompt: dict[str, dict[str, list[bool]]] = {name: {"tuning": [], "held-out": []} for name in variants}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}  # all threads': what load does not change
+    bests: dict[str, list[float]] = {name: [] for name in variants}
+    for retriever, judged in variants.values():  # untimed: sessions open, first runs out of the way
+        select_evidence(WARM_UP, retriever.search(WARM_UP, 10), encoder, judge=judged)
+    for q in questions:  # the variants alternate per question, so machine load falls on each alike
+        half = "tuning" if zlib.crc32(q["id"].encode()) % 2 == 0 else "held-out"
+        for name, (retriever, judged) in variants.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
             passages = retriever.search(q["question"], 10, today=evaluation.question_date(q))
             evidence = select_evidence(q["question"], passages[:5], encoder, judge=judged)
-            times.append(time.perf_counter() - start)
-            half = "tuning" if zlib.crc32(q["id"].encode()) % 2 == 0 else "held-out"
-            hits[half].append([evaluation.contains(p.text, q["answer"]) for p in passages])
-            prompt[half].append(any(evaluation.contains(s, q["answer"]) for ev in evidence for s in ev.sentences))
-            best.append(max((p for ev in evidence for p in ev.answers), default=0.0) if close_enough(passages, encoder)
-                        else 0.0)
+            times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+            hits[name][half].append([evaluation.contains(p.text, q["answer"]) for p in passages])
+            prompt[name][half].append(any(evaluation.contains(s, q["answer"]) for ev in evidence for s in ev.sentences))
+            bests[name].append(max((p for ev in evidence for p in ev.answers), default=0.0)
+                               if close_enough(passages, encoder) else 0.0)
+    print(f"{'variant':>26} | half | R@1/5/10 | answer in prompt | median s | p90 s")
+    baseline = next(iter(variants))
+    for name, (_, judged) in variants.items():
+        best = bests[name]
         for half in ("tuning", "held-out"):
-            print(f"{name:>26} | {half} | {recalls(hits[half])} | {share(prompt[half])}")
-        print(f"{name:>26} | all | {recalls(hits['tuning'] + hits['held-out'])} | "
-              f"{share(prompt['tuning'] + prompt['held-out'])} | {statistics.median(times):.3f} | "
-              f"{evaluation.p90(times):.3f}", flush=True)
+            print(f"{name:>26} | {half} | {recalls(hits[name][half])} | {share(prompt[name][half])}")
+        print(f"{name:>26} | all | {recalls(hits[name]['tuning'] + hits[name]['held-out'])} | "
+              f"{share(prompt[name]['tuning'] + prompt[name]['held-out'])} | {statistics.median(times[name]):.3f} | "
+              f"{evaluation.p90(times[name]):.3f}", flush=True)
+        if name != baseline:
+            added = [t - b for t, b in zip(times[name], times[baseline])]
+            added_cpu = [t - b for t, b in zip(cpu[name], cpu[baseline])]
+            print(f"{name:>26} | adds to a question, paired with {baseline}: median {statistics.median(added):.3f} s, "
+                  f"p90 {evaluation.p90(added):.3f} s; CPU time (all threads) median "
+                  f"{statistics.median(added_cpu):.3f} s, p90 {evaluation.p90(added_cpu):.3f} s")
         if judged is not None:
             judge = judged  # the abstain line below is calibrated for the last judge measured
             qs = np.quantile(best, [0.02, 0.05, 0.1, 0.25, 0.5])

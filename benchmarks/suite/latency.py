@@ -19,6 +19,11 @@ builds), each with ``--today`` = its date, three times, alternating:
 Prints median and p90 of the answer's own timings (retrieve / first token / generate /
 verify / total) and of the wall time. Questions that abstain before asking the model
 count with generate = verify = 0; how many did is printed. ``--quick``: 3 questions.
+
+``--judge``: instead, what the judge costs an answer (issue #25): warm answers with the shipped
+judge and without it (``Assistant(judge=None)``: cosine and shared words alone), one LLM shared
+by both, the two alternating over the same questions (which goes first alternates too), after
+one untimed answer each.
 """
 from __future__ import annotations
 
@@ -101,11 +106,45 @@ def run(n: int = 20, model: str | None = None, library: Path | None = None, quic
     return "\n".join(lines)
 
 
+def judge_cost(n: int = 12, model: str | None = None, library: Path | None = None) -> str:
+    """Markdown: warm answer latency with the judge and without it, same questions, alternating."""
+    library = library or dev_library()
+    primer, *questions = dev_questions()[:1 + n]
+    judged = Assistant(library, model)
+    judged.llm.state_dir = Path(tempfile.mkdtemp())  # loads the model now, and keeps to its own cache
+    sides = {"with the judge": judged,
+             "without (`judge=None`)": Assistant(library, llm=judged.llm, encoder=judged.encoder, judge=None)}
+    for assistant in sides.values():
+        ask_warm(assistant, primer)
+    rows: dict[str, list[dict]] = {name: [] for name in sides}
+    for i, q in enumerate(questions):
+        for name in (list(sides) if i % 2 == 0 else list(sides)[::-1]):
+            rows[name].append(ask_warm(sides[name], q))
+            print(f"q{i + 1} {name}: {rows[name][-1]['wall_s']:.1f}s", flush=True)
+    shutil.rmtree(judged.llm.state_dir, ignore_errors=True)
+    on, off = rows.values()
+    ratio = statistics.median(r["total_s"] for r in on) / statistics.median(r["total_s"] for r in off)
+    added = [a["total_s"] - b["total_s"] for a, b in zip(on, off)]
+    setup = (f"Machine: {machine()}; model {judged.llm.name}; library {library.name}; dev questions 2-{n + 1} of "
+             "rtqa-2025, one warm Assistant with the judge and one without sharing the LLM, alternating.")
+    lines = ["## The judge's cost to an answer", "", setup, "",
+             *[line for name, r in rows.items() for line in _table(name, r)],
+             "What the model read and wrote (medians; which says whether a difference is the judge's own time or "
+             "a longer prompt or reply):", "", "| side | prompt tokens computed | tokens generated |", "|---|---:|---:|",
+             *[f"| {name} | {statistics.median(x.get('prompt_tokens_computed', 0) for x in r):.0f} "
+               f"| {statistics.median(x.get('generated_tokens', 0) for x in r):.0f} |" for name, r in rows.items()], "",
+             f"Median answer time with the judge / without: **{ratio:.2f}**; the judge adds, question by question, "
+             f"median {statistics.median(added):.2f} s, p90 {p90(added):.2f} s.", ""]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20, help="questions (default 20)")
     ap.add_argument("--model", help="a models.txt name or a GGUF path (default: the default LLM)")
     ap.add_argument("--library", type=Path, default=dev_library())
     ap.add_argument("--quick", action="store_true", help="3 questions: a smoke test")
+    ap.add_argument("--judge", action="store_true",
+                    help="instead: warm answers with the judge and without, alternating (issue #25)")
     a = ap.parse_args()
-    print(run(a.n, a.model, a.library, a.quick))
+    print(judge_cost(a.n, a.model, a.library) if a.judge else run(a.n, a.model, a.library, a.quick))

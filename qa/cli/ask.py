@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from qa.cli.assistant import open_assistant, start_encoder
+from qa.cli.assistant import open_assistant, start_sessions
 from qa.cli.options import filter_options, filters_from, library_option, model_option
 from qa.errors import BadInput
 
@@ -43,7 +43,7 @@ def ask(question: str, library: Path | str | None, k: int, model: str | None, to
         qa ask "Who reported the talks?" --source voanews.com --source "Press Association"
     """
     where = filters_from(since, until, sources, include_undated)
-    encoder = start_encoder()
+    encoder = start_sessions()
     _answer(question, library, model, k, today.date() if today else None, where, timeline, as_json, no_llm,
             compare_sources, encoder)
 
@@ -70,7 +70,7 @@ def timeline_command(topic: str, library: Path | str | None, model: str | None, 
         qa timeline "six-party talks" --since 2003 --until 2013 --json
     """
     where = filters_from(since, until, sources, include_undated)
-    encoder = start_encoder()
+    encoder = start_sessions()
     _answer(topic, library, model, 5, None, where, True, as_json, no_llm, encoder=encoder)
 
 

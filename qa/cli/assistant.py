@@ -15,10 +15,12 @@ if TYPE_CHECKING:
     from qa.api import Assistant
 
 
-def start_encoder():
+def start_sessions():
     """The question encoder, its ONNX session already loading in a thread (~0.1 s of CPU), or None
-    where it cannot load (``open_assistant`` says why). A command calls this first, so that the
-    session builds while numpy, FAISS, bm25s and the library are imported and opened."""
+    where it cannot load (``open_assistant`` says why); the judge's session starts loading too
+    (~0.1 s; the Assistant gets the same judge). A command calls this first, so that the sessions
+    build while numpy, FAISS, bm25s and the library are imported and opened: started after the
+    library, the judge's kept a cold ``qa ask --no-llm`` waiting ~0.1 s."""
     from qa import loaders
     from qa.models import ModelError
 
@@ -27,6 +29,10 @@ def start_encoder():
         encoder.warm_up()
     except ModelError:
         return None
+    try:
+        loaders.judge()
+    except ModelError:
+        pass  # the Assistant loads it again and says why
     return encoder
 
 

@@ -69,10 +69,10 @@ def stories_command(library: Path | str | None, since: str, until: str | None, s
         qa stories --since 2025-01-01 --until 2025-01-31 --no-llm
         qa stories --source apnews.com --limit 5 --json
     """
-    from qa.cli.assistant import open_assistant, start_encoder
+    from qa.cli.assistant import open_assistant, start_sessions
     from qa.models import ModelError
 
-    assistant = open_assistant(library, model, encoder=start_encoder())
+    assistant = open_assistant(library, model, encoder=start_sessions())
     try:
         found = assistant.stories(since, until, sources, limit=limit or None, write=not no_llm,
                                   include_undated=include_undated)
