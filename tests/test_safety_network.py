@@ -170,7 +170,7 @@ def test_qa_serve_sends_nothing_but_loopback_for_a_minute(seed_library, tmp_path
     server = subprocess.Popen(
         ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect,sendto,sendmsg", "-o", str(trace),
          sys.executable, "-c", "from qa.cli import main; main()", "serve", "--library", str(seed_library),
-         "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+         "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 600  # the language model loads first
         while "qa serve:" not in (line := server.stderr.readline()):
@@ -190,14 +190,27 @@ def test_qa_serve_sends_nothing_but_loopback_for_a_minute(seed_library, tmp_path
             assert json.loads(response.read())["passages"]
         time.sleep(max(0.0, 60 - (time.monotonic() - ready)))
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_group(server)
     log = trace.read_text()
     assert foreign_traffic(log) == []
     assert not (tmp_path / ".cache" / "Microsoft").exists()  # no telemetry device id either
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 60) -> None:
+    """Interrupt ``process`` and everything it started (its own session), then kill what is left
+    after ``timeout``: SIGINT to strace alone detaches it and leaves the server it traced running."""
+    os.killpg(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        process.poll()
+        time.sleep(0.2)
+    else:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def test_the_guard_sees_what_onnx_runtime_sent():
