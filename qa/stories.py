@@ -63,6 +63,11 @@ class Story:
     centre: np.ndarray | None = field(default=None, repr=False, compare=False)  # unit mean of all_articles' vectors
 
     @property
+    def days(self) -> str | None:
+        """Its first day, or its first and last days ("2025-01-10 – 2025-01-14"), as a row shows them."""
+        return self.first_date if self.first_date == self.last_date else f"{self.first_date} – {self.last_date}"
+
+    @property
     def all_articles(self) -> list[Article]:
         return [c for a in self.articles for c in (a, *self.copies.get(a.id, ()))]
 

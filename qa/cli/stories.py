@@ -111,8 +111,8 @@ def _print_story(console: Console, head: str, story: Story, indent: str) -> None
 
     new = " [bold green]new[/]" if story.new else ""
     console.print(f"{head}{new} {escape(story.text)}", highlight=False)
-    days = story.first_date if story.first_date == story.last_date else f"{story.first_date} – {story.last_date}"
-    meta = f"{len(story.all_articles)} articles · {len(story.outlets)} outlets" + (f" · {days}" if days else "")
+    meta = f"{len(story.all_articles)} articles · {len(story.outlets)} outlets"
+    meta += f" · {story.days}" if story.days else ""
     console.print(f"{indent}[dim]{escape(meta)}: {escape(', '.join(story.outlets[:6]))}[/]", highlight=False)
     for c in story.citations:
         console.print(f"{indent}[bold][{c.n}][/] {escape(c.title)} [dim]({escape(c.source)}, {c.date or 'undated'})[/]",

@@ -39,9 +39,8 @@ def story_content(story: Story, piece: bool = False) -> Content:
         line = Content.assemble(("new", "bold $text-success"), " ", line)
     if piece:
         line = Content.assemble(("also", "$text-muted"), " ", line)
-    days = story.first_date if story.first_date == story.last_date else f"{story.first_date} – {story.last_date}"
     count = len(story.all_articles)
-    meta = [f"{count} article{'s' * (count != 1)}", ", ".join(story.outlets), days]
+    meta = [f"{count} article{'s' * (count != 1)}", ", ".join(story.outlets), story.days]
     return Content("\n").join([line, Content.styled(" · ".join(m for m in meta if m), "$text-muted")])
 
 
