@@ -19,6 +19,13 @@ _ASKS = re.compile(
     r"name|percentage|percent|share|number|amount|price|fee|cost|rate|age|kind|type|brand|app|airline|"
     r"nation|island|town|region|organi[sz]ation|group|agency|party|colou?r|item|good|festival|food|part|"
     r"animal|sport|title|word|owner|deadline|record|score|total|award|prize)s?\b|\bwhat\s*\??\s*$", re.I)
+# "Which countries…", "which two teams…": the question asks for several of a kind ("which of
+# these teams" and "which group of countries" ask for one).
+_SEVERAL = re.compile(
+    r"\b(?:which|what)\s+(?:(?:two|three|four|five|several)\s+(?:(?!of\b)[\w'’-]+\s+){0,2}?[\w'’-]+s\b|"
+    r"(?:(?!of\b)[\w'’-]+\s+){0,2}?(?:countries|nations|(?<!United\s)states|companies|firms|brands|cities|towns|islands|regions|parties|"
+    r"agencies|organi[sz]ations|groups|teams|airlines|apps|players|leaders|candidates|members|locations|places)\b)",
+    re.I)
 _OPEN = re.compile(r"^\s*(?:why|how(?!\s+(?:many|much|old|long|far|tall)))\b", re.I)
 _RUN = re.compile(r"(?:[A-Z][\w'’.&-]*\s+)*[A-Z][\w'’.&-]*")
 
@@ -27,6 +34,12 @@ def asks_for_entity(question: str) -> bool:
     """Whether the question asks for a name, place, number, date or thing (a span of the
     evidence can be the whole answer), not for an explanation ("why…", "how did…")."""
     return not _OPEN.search(question) and bool(_ASKS.search(question))
+
+
+def asks_for_several(question: str) -> bool:
+    """Whether the question asks for several things of a kind ("Which countries did Lavrov
+    accuse…?", "Which two teams…?"): its answer is a list, and one item of it is wrong."""
+    return asks_for_entity(question) and bool(_SEVERAL.search(question))
 
 
 def question_names(question: str) -> frozenset[str]:

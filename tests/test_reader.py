@@ -6,8 +6,8 @@ import pytest
 
 from qa.answering import ABSTAIN_MARK, CHOICE_SYSTEM, EXTRACTIVE_LEAD, SYSTEM
 from qa.api import Assistant
-from qa.question_kind import asks_for_entity, names_around, question_names
-from qa.grammar import span_grammar, words
+from qa.question_kind import asks_for_entity, asks_for_several, names_around, question_names
+from qa.grammar import as_written, span_grammar, words
 from qa.library import FolderLibrary
 
 from conftest import SEEDS
@@ -124,3 +124,41 @@ def test_a_list_may_share_a_word_with_a_longer_name_the_question_gives():
     assert "sergey" in banned and "korea" not in banned
     grammar = span_grammar([sentence], ABSTAIN_MARK, 8, banned)
     assert '"South"' in grammar and '"Sergey"' not in grammar
+
+
+@pytest.mark.parametrize("question, several", [
+    ("Which countries did Lavrov accuse of preparing for war with North Korea?", True),
+    ("Which two automakers are discussing a possible merger?", True),
+    ("Which of these teams declined an invitation to the NIT?", False),
+    ("Which group of countries announced a surprise cut to oil production?", False),
+    ("Which United States senator resigned this week?", False),
+    ("Which team won the 2024 Super Bowl?", False),
+])
+def test_questions_that_ask_for_several_things(question, several):
+    assert asks_for_several(question) is several
+
+
+def test_a_list_span_must_join_its_items():
+    llama_cpp = pytest.importorskip("llama_cpp")
+    sentence = "Russia's top diplomat accused the United States, South Korea and Japan of preparing for war."
+    grammar = span_grammar([sentence], ABSTAIN_MARK, 8, frozenset(), frozenset({"the", "and", "of"}), joined=True)
+    llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
+    starts = grammar.splitlines()[0]
+    assert " w0-" not in starts and "v0-0-" not in starts  # no span starts where it could end before "and"
+    assert 'v0-8-7 ::= "Korea" " " j0-9-6' in grammar and 'j0-9-6 ::= "and" " " w0-10-5' in grammar
+    assert 'w0-10-5 ::= "Japan" (" " w0-11-4)?' in grammar  # past the joiner, the span may end
+    assert not any(line.startswith("v") and ")?" in line for line in grammar.splitlines())
+
+
+def test_a_span_is_given_as_its_sentence_writes_it():
+    sentence = "Russia's top diplomat accused the “United States, South Korea and Japan” of plotting."
+    assert as_written("United States South Korea and Japan", sentence) == "United States, South Korea and Japan"
+    assert as_written("plotting", sentence) == "plotting"
+    assert as_written("Canada", sentence) is None
+
+
+def test_a_list_question_gets_the_list(choosing):
+    a = choosing("United States South Korea and Japan")
+    answer = a.ask("Which countries did Lavrov accuse of preparing for war with North Korea?")
+    assert "and" in a.llm.grammars[0] and "v" in a.llm.grammars[0].split("::=")[1]
+    assert answer.text.startswith("United States, South Korea and Japan [") and not answer.extractive

@@ -16,7 +16,7 @@ from qa.answering.verify import finish, finish_choice
 from qa.answering.words import STOPWORDS
 from qa.grammar import span_grammar
 from qa.llm import LLM
-from qa.question_kind import asks_for_entity, names_around, question_names
+from qa.question_kind import asks_for_entity, asks_for_several, names_around, question_names
 from qa.retrieval import Passage
 
 
@@ -50,7 +50,7 @@ def answer_stream(question: str, passages: list[Passage], llm: LLM, encoder=None
     if choose:
         sentences = [s for ev in evidence for s in ev.sentences]
         grammar = span_grammar(sentences, ABSTAIN_MARK, banned=names_around(question_names(question), sentences),
-                               no_start=STOPWORDS)
+                               no_start=STOPWORDS, joined=asks_for_several(question))
         pieces = llm.stream(build_messages(question, evidence, choose=True), CHOICE_TOKENS, grammar=grammar)
     else:
         pieces = llm.stream(build_messages(question, evidence))

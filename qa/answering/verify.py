@@ -16,7 +16,7 @@ from qa.answering.answer import ABSTAIN_TEXT, CITATION_MARK, Answer, Check, Cita
 from qa.answering.prompt import ABSTAIN_MARK
 from qa.answering.words import ADDRESSED, STOPWORDS, WORD, content_words, split_sentences
 from qa.coverage import named_span
-from qa.grammar import words
+from qa.grammar import as_written, words
 from qa.retrieval import Passage
 
 QUOTED_SENTENCES = 2        # quoted when the model's reply has no supported sentence
@@ -151,18 +151,20 @@ def finish(question: str, raw: str, evidence: list[Evidence], passages: list[Pas
 
 def finish_choice(question: str, raw: str, evidence: list[Evidence], passages: list[Passage], model: str,
                   encoder=None) -> Answer:
-    """Turn a copied span into an Answer: the span, cited to the best-scored evidence sentence
-    that holds it, then checked as any answer sentence is (``finish``). A span that only
-    repeats the question's own words answers nothing: the evidence is quoted instead."""
+    """Turn a copied span into an Answer: the span as the best-scored evidence sentence holding
+    it writes it (commas kept: the grammar's words have none), cited to that sentence, then
+    checked as any answer sentence is (``finish``). A span that only repeats the question's own
+    words answers nothing: the evidence is quoted instead."""
     span = " ".join(raw.split()).strip(" .,;:")
     if not span or ABSTAIN_MARK.lower() in span.lower() or not content_words(span) - content_words(question):
         return quote_evidence(question, evidence, passages, model)
     needle = f" {' '.join(words(span))} "
-    holding = [(score, ev.n) for ev in evidence for score, sentence in zip(ev.scores, ev.sentences)
+    holding = [(score, ev.n, sentence) for ev in evidence for score, sentence in zip(ev.scores, ev.sentences)
                if needle in f" {' '.join(words(sentence))} "]
     if not holding:
         return quote_evidence(question, evidence, passages, model)
-    n = max(holding)[1]
+    _, n, sentence = max(holding, key=lambda x: (x[0], x[1]))
+    span = as_written(" ".join(words(span)), sentence) or span
     return finish(question, f"{span[0].upper()}{span[1:]} [{n}].", evidence, passages, model, encoder)
 
 
