@@ -1,6 +1,7 @@
 """Answer latency, step by step: `qa ask --json` in fresh processes against one warm Assistant.
 
     python benchmarks/suite/latency.py [--n 20] [--model NAME] [--library LIB] [--quick]
+        [--judge | --baseline-tree DIR]
 
 Runs the first N dev questions of rtqa-2025 (split by id hash as in
 ``common.split``) against LIB (default: the rtqa-2025 library ``qa eval``
@@ -24,11 +25,18 @@ count with generate = verify = 0; how many did is printed. ``--quick``: 3 questi
 judge and without it (``Assistant(judge=None)``: cosine and shared words alone), one LLM shared
 by both, the two alternating over the same questions (which goes first alternates too), after
 one untimed answer each.
+
+``--baseline-tree DIR`` (a checkout of an older qa, e.g. ``git archive`` of the commit an issue
+was measured on): instead, warm answers of this tree and of DIR, each in a process of its own
+(two trees cannot share one interpreter) that loads everything, answers one question untimed,
+then a block of 4 questions; the trees alternate block by block, and which goes first alternates
+too. Only ``qa.api.Assistant`` and ``qa.evaluation`` are used, which every tree has.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -47,6 +55,21 @@ from benchmarks.common import dev_library  # noqa: E402
 from benchmarks.suite.llm import dev_questions, machine  # noqa: E402
 
 QA = Path(sys.executable).parent / "qa"
+BLOCK = 4
+# Runs inside the tree on PYTHONPATH: warm answers to dev questions [a, b), one JSON line each.
+WORKER = """
+import json, sys, time
+from pathlib import Path
+from qa.api import Assistant
+from qa import evaluation
+qs = [json.loads(line) for line in sys.stdin]
+assistant = Assistant(Path(sys.argv[1]))
+for q in qs:
+    start = time.perf_counter()
+    answer = assistant.ask(q["question"], today=evaluation.question_date(q))
+    if q is not qs[0]:
+        print(json.dumps({**answer.timings, "wall_s": time.perf_counter() - start, "abstained": answer.abstained}))
+"""
 KEYS = ["retrieve_s", "first_token_s", "generate_s", "verify_s", "total_s", "wall_s"]
 
 
@@ -138,6 +161,34 @@ def judge_cost(n: int = 12, model: str | None = None, library: Path | None = Non
     return "\n".join(lines)
 
 
+def against_tree(baseline: Path, n: int = 16, library: Path | None = None) -> str:
+    """Markdown: warm answer latency of this tree and of ``baseline``, blocks alternating."""
+    library = library or dev_library()
+    primer, *questions = dev_questions()[:1 + n]
+    trees = {"this tree": Path(__file__).resolve().parents[2], f"baseline ({baseline.name})": baseline.resolve()}
+    rows: dict[str, list[dict]] = {name: [] for name in trees}
+    for b, at in enumerate(range(0, len(questions), BLOCK)):
+        block = [primer, *questions[at:at + BLOCK]]
+        for name in (list(trees) if b % 2 == 0 else list(trees)[::-1]):
+            out = subprocess.run([sys.executable, "-c", WORKER, str(library)], input="\n".join(map(json.dumps, block)),
+                                 capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(trees[name])})
+            rows[name] += [json.loads(line) for line in out.stdout.splitlines()]
+            print(f"block {b + 1} {name}: {statistics.median(r['total_s'] for r in rows[name][-BLOCK:]):.1f}s", flush=True)
+    new, old = rows.values()
+    ratio = statistics.median(r["total_s"] for r in new) / statistics.median(r["total_s"] for r in old)
+    added = [a["total_s"] - b["total_s"] for a, b in zip(new, old)]
+    setup = (f"Machine: {machine()}; library {library.name}; dev questions 2-{n + 1} of rtqa-2025, warm answers, "
+             f"each tree in its own processes, blocks of {BLOCK} alternating.")
+    lines = ["## Answer latency against an older tree", "", setup, "",
+             *[line for name, r in rows.items() for line in _table(name, r)],
+             "| tree | prompt tokens computed | tokens generated |", "|---|---:|---:|",
+             *[f"| {name} | {statistics.median(x.get('prompt_tokens_computed', 0) for x in r):.0f} "
+               f"| {statistics.median(x.get('generated_tokens', 0) for x in r):.0f} |" for name, r in rows.items()], "",
+             f"Median answer time, this tree / the baseline: **{ratio:.2f}**; question by question, this tree takes "
+             f"median {statistics.median(added):+.2f} s, p90 {p90(added):+.2f} s more.", ""]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20, help="questions (default 20)")
@@ -146,5 +197,10 @@ if __name__ == "__main__":
     ap.add_argument("--quick", action="store_true", help="3 questions: a smoke test")
     ap.add_argument("--judge", action="store_true",
                     help="instead: warm answers with the judge and without, alternating (issue #25)")
+    ap.add_argument("--baseline-tree", type=Path,
+                    help="instead: warm answers of this tree against an older checkout's, alternating")
     a = ap.parse_args()
-    print(judge_cost(a.n, a.model, a.library) if a.judge else run(a.n, a.model, a.library, a.quick))
+    if a.baseline_tree:
+        print(against_tree(a.baseline_tree, a.n, a.library))
+    else:
+        print(judge_cost(a.n, a.model, a.library) if a.judge else run(a.n, a.model, a.library, a.quick))
