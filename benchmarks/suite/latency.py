@@ -60,9 +60,11 @@ BLOCK = 4
 WORKER = """
 import json, sys, time
 from pathlib import Path
+import qa
 from qa.api import Assistant
 from qa import evaluation
 qs = [json.loads(line) for line in sys.stdin]
+print(json.dumps({"package": qa.__file__}))
 assistant = Assistant(Path(sys.argv[1]))
 for q in qs:
     start = time.perf_counter()
@@ -170,9 +172,14 @@ def against_tree(baseline: Path, n: int = 16, library: Path | None = None) -> st
     for b, at in enumerate(range(0, len(questions), BLOCK)):
         block = [primer, *questions[at:at + BLOCK]]
         for name in (list(trees) if b % 2 == 0 else list(trees)[::-1]):
-            out = subprocess.run([sys.executable, "-c", WORKER, str(library)], input="\n".join(map(json.dumps, block)),
-                                 capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(trees[name])})
-            rows[name] += [json.loads(line) for line in out.stdout.splitlines()]
+            # Run in the tree: ``python -c`` puts the working directory first on sys.path.
+            out = subprocess.run([sys.executable, "-c", WORKER, str(library.resolve())],
+                                 input="\n".join(map(json.dumps, block)), capture_output=True, text=True, check=True,
+                                 cwd=trees[name], env={**os.environ, "PYTHONPATH": str(trees[name])})
+            package, *answers = [json.loads(line) for line in out.stdout.splitlines()]
+            if not Path(package["package"]).is_relative_to(trees[name]):
+                raise SystemExit(f"{name} imported qa from {package['package']}, not from {trees[name]}")
+            rows[name] += answers
             print(f"block {b + 1} {name}: {statistics.median(r['total_s'] for r in rows[name][-BLOCK:]):.1f}s", flush=True)
     new, old = rows.values()
     ratio = statistics.median(r["total_s"] for r in new) / statistics.median(r["total_s"] for r in old)
