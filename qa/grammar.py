@@ -81,20 +81,17 @@ def _rules(s: int, ws: list[str], ok: list[bool], max_words: int) -> dict[str, s
 
 
 def _joined_rules(s: int, ws: list[str], ok: list[bool], max_words: int) -> dict[str, str]:
-    """Rules for spans that pass a joiner: ``v`` (not yet: must go on), ``j`` (the joiner: must
-    go on), ``w`` (passed: may end). Only rules that can reach an end are made."""
-    rules = {}
-    for i in range(len(ws) - 1, -1, -1):
-        for k in range(max_words):
-            nxt = k > 0 and i + 1 < len(ws) and ok[i + 1]
-            after = f"w{s}-{i + 1}-{k - 1}"
-            rules[f"w{s}-{i}-{k}"] = _literal(ws[i]) + (f" (\" \" {after})?" if nxt else "")
-            if nxt and after in rules:
-                rules[f"j{s}-{i}-{k}"] = f"{_literal(ws[i])} \" \" {after}"
-            if ws[i].lower() in JOINERS or not nxt:
+    """``_rules`` (``w``: a span past its joiner, which may end), and the rules of a span that has
+    yet to pass one (``v``: must go on) or stands on it (``j``: must go on). A ``v`` rule is made
+    only where it can reach a joiner and then an end."""
+    rules = _rules(s, ws, ok, max_words)
+    for i in range(len(ws) - 2, -1, -1):
+        for k in range(1, max_words):
+            if not ok[i + 1]:
                 continue
+            rules[f"j{s}-{i}-{k}"] = f"{_literal(ws[i])} \" \" w{s}-{i + 1}-{k - 1}"
             towards = f"{'j' if ws[i + 1].lower() in JOINERS else 'v'}{s}-{i + 1}-{k - 1}"
-            if towards in rules:
+            if ws[i].lower() not in JOINERS and towards in rules:
                 rules[f"v{s}-{i}-{k}"] = f"{_literal(ws[i])} \" \" {towards}"
     return rules
 

@@ -56,7 +56,8 @@ from benchmarks.suite.llm import dev_questions, machine  # noqa: E402
 
 QA = Path(sys.executable).parent / "qa"
 BLOCK = 4
-# Runs inside the tree on PYTHONPATH: warm answers to dev questions [a, b), one JSON line each.
+# Runs inside one tree: where qa came from, then warm answers to the questions on stdin after the
+# first (untimed), one JSON line each.
 WORKER = """
 import json, sys, time
 from pathlib import Path
