@@ -99,16 +99,26 @@ def _joined_rules(s: int, ws: list[str], ok: list[bool], max_words: int) -> dict
 def as_written(span: str, sentence: str) -> str | None:
     """``span`` (words as ``words`` makes them) as ``sentence`` writes it, its inner commas and
     quotes kept ("the United States, South Korea and Japan"), its outer punctuation left off;
-    None where the sentence does not hold it."""
+    the words alone where that would leave a bracket or quote open ("FDA (on Jan. 15"); None
+    where the sentence does not hold it."""
     pieces = _pieces(sentence)
     target = span.split()
     n = len(target)
     for a in range(len(pieces) - n + 1):
         if [w for _, w in pieces[a:a + n]] == target:
-            tokens = [t for t, _ in pieces[a:a + n - 1]] + [pieces[a + n - 1][1]]
-            tokens[0] = _LEAD.sub("", tokens[0])
-            return " ".join(tokens)
+            inner = [t for t, _ in pieces[a:a + n - 1]]
+            last, word = pieces[a + n - 1]
+            for end in (last.rstrip(",;:!?."), word):  # a closing bracket kept where it closes one
+                written = _LEAD.sub("", " ".join([*inner, end]))
+                if _balanced(written):
+                    return written
+            return span
     return None
+
+
+def _balanced(text: str) -> bool:
+    return (text.count("(") == text.count(")") and text.count("[") == text.count("]")
+            and text.count("“") == text.count("”") and text.count('"') % 2 == 0)
 
 
 def _order(name: str) -> tuple:

@@ -155,6 +155,9 @@ def test_a_span_is_given_as_its_sentence_writes_it():
     assert as_written("United States South Korea and Japan", sentence) == "United States, South Korea and Japan"
     assert as_written("plotting", sentence) == "plotting"
     assert as_written("Canada", sentence) is None
+    fda = "Red No. 3, banned by the U.S. FDA (on Jan. 15), is “gone.”"
+    assert as_written("FDA on Jan. 15", fda) == "FDA (on Jan. 15)"  # the bracket it opens, closed
+    assert as_written("Jan. 15 is gone", fda) == "Jan. 15 is gone"  # not "Jan. 15), is gone"
 
 
 def test_a_list_question_gets_the_list(choosing):
