@@ -23,8 +23,9 @@ _ASKS = re.compile(
 # these teams" and "which group of countries" ask for one).
 _SEVERAL = re.compile(
     r"\b(?:which|what)\s+(?:(?:two|three|four|five|several)\s+(?:(?!of\b)[\w'’-]+\s+){0,2}?[\w'’-]+s\b|"
-    r"(?:(?!of\b)[\w'’-]+\s+){0,2}?(?:countries|nations|(?<!United\s)states|companies|firms|brands|cities|towns|islands|regions|parties|"
-    r"agencies|organi[sz]ations|groups|teams|airlines|apps|players|leaders|candidates|members|locations|places)\b)",
+    r"(?:(?!of\b)[\w'’-]+\s+){0,2}?(?:countries|nations|(?<!United\s)states|companies|firms|brands|cities|towns|"
+    r"islands|regions|parties|agencies|organi[sz]ations|groups|teams|airlines|apps|players|leaders|candidates|"
+    r"members|locations|places)\b)",
     re.I)
 _OPEN = re.compile(r"^\s*(?:why|how(?!\s+(?:many|much|old|long|far|tall)))\b", re.I)
 _RUN = re.compile(r"(?:[A-Z][\w'’.&-]*\s+)*[A-Z][\w'’.&-]*")

@@ -286,7 +286,6 @@ def test_rtqa_week_stories_cover_the_quiz_stories(encoder, week_library):
     assert result["coverage"] >= COVERAGE_WEEK and result["precision"] >= 0.85
 
 
-
 def test_a_quoted_line_is_the_lead_where_the_title_asks_a_question():
     """ "Will they ban TikTok in the US?" says nothing happened; the lead says what did."""
     from qa.reading import Article

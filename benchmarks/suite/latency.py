@@ -148,20 +148,12 @@ def judge_cost(n: int = 12, model: str | None = None, library: Path | None = Non
             rows[name].append(ask_warm(sides[name], q))
             print(f"q{i + 1} {name}: {rows[name][-1]['wall_s']:.1f}s", flush=True)
     shutil.rmtree(judged.llm.state_dir, ignore_errors=True)
-    on, off = rows.values()
-    ratio = statistics.median(r["total_s"] for r in on) / statistics.median(r["total_s"] for r in off)
-    added = [a["total_s"] - b["total_s"] for a, b in zip(on, off)]
     setup = (f"Machine: {machine()}; model {judged.llm.name}; library {library.name}; dev questions 2-{n + 1} of "
              "rtqa-2025, one warm Assistant with the judge and one without sharing the LLM, alternating.")
-    lines = ["## The judge's cost to an answer", "", setup, "",
-             *[line for name, r in rows.items() for line in _table(name, r)],
-             "What the model read and wrote (medians; which says whether a difference is the judge's own time or "
-             "a longer prompt or reply):", "", "| side | prompt tokens computed | tokens generated |", "|---|---:|---:|",
-             *[f"| {name} | {statistics.median(x.get('prompt_tokens_computed', 0) for x in r):.0f} "
-               f"| {statistics.median(x.get('generated_tokens', 0) for x in r):.0f} |" for name, r in rows.items()], "",
-             f"Median answer time with the judge / without: **{ratio:.2f}**; the judge adds, question by question, "
-             f"median {statistics.median(added):.2f} s, p90 {p90(added):.2f} s.", ""]
-    return "\n".join(lines)
+    return "\n".join(["## The judge's cost to an answer", "", setup, "",
+                      "What the model read and wrote (medians; which says whether a difference is the judge's own "
+                      "time or a longer prompt or reply):", "",
+                      *_side_by_side(rows, "with the judge / without")])
 
 
 def against_tree(baseline: Path, n: int = 16, library: Path | None = None) -> str:
@@ -175,26 +167,33 @@ def against_tree(baseline: Path, n: int = 16, library: Path | None = None) -> st
         for name in (list(trees) if b % 2 == 0 else list(trees)[::-1]):
             # Run in the tree: ``python -c`` puts the working directory first on sys.path.
             out = subprocess.run([sys.executable, "-c", WORKER, str(library.resolve())],
-                                 input="\n".join(map(json.dumps, block)), capture_output=True, text=True, check=True,
-                                 cwd=trees[name], env={**os.environ, "PYTHONPATH": str(trees[name])})
+                                 input="\n".join(map(json.dumps, block)), capture_output=True, text=True,
+                                 check=True, cwd=trees[name], env={**os.environ, "PYTHONPATH": str(trees[name])})
             package, *answers = [json.loads(line) for line in out.stdout.splitlines()]
             if not Path(package["package"]).is_relative_to(trees[name]):
                 raise SystemExit(f"{name} imported qa from {package['package']}, not from {trees[name]}")
             rows[name] += answers
-            print(f"block {b + 1} {name}: {statistics.median(r['total_s'] for r in rows[name][-BLOCK:]):.1f}s", flush=True)
-    new, old = rows.values()
-    ratio = statistics.median(r["total_s"] for r in new) / statistics.median(r["total_s"] for r in old)
-    added = [a["total_s"] - b["total_s"] for a, b in zip(new, old)]
+            median = statistics.median(r["total_s"] for r in rows[name][-BLOCK:])
+            print(f"block {b + 1} {name}: {median:.1f}s", flush=True)
     setup = (f"Machine: {machine()}; library {library.name}; dev questions 2-{n + 1} of rtqa-2025, warm answers, "
              f"each tree in its own processes, blocks of {BLOCK} alternating.")
-    lines = ["## Answer latency against an older tree", "", setup, "",
-             *[line for name, r in rows.items() for line in _table(name, r)],
-             "| tree | prompt tokens computed | tokens generated |", "|---|---:|---:|",
-             *[f"| {name} | {statistics.median(x.get('prompt_tokens_computed', 0) for x in r):.0f} "
-               f"| {statistics.median(x.get('generated_tokens', 0) for x in r):.0f} |" for name, r in rows.items()], "",
-             f"Median answer time, this tree / the baseline: **{ratio:.2f}**; question by question, this tree takes "
-             f"median {statistics.median(added):+.2f} s, p90 {p90(added):+.2f} s more.", ""]
-    return "\n".join(lines)
+    return "\n".join(["## Answer latency against an older tree", "", setup, "",
+                      *_side_by_side(rows, "this tree / the baseline")])
+
+
+def _side_by_side(rows: dict[str, list[dict]], ratio_label: str) -> list[str]:
+    """Each side's step table, what its model read and wrote, and the first side's median answer
+    time against the second's, as a ratio and question by question (the sides answered the same
+    questions in the same order)."""
+    first, second = rows.values()
+    ratio = statistics.median(r["total_s"] for r in first) / statistics.median(r["total_s"] for r in second)
+    added = [a["total_s"] - b["total_s"] for a, b in zip(first, second)]
+    return [*[line for name, r in rows.items() for line in _table(name, r)],
+            "| side | prompt tokens computed | tokens generated |", "|---|---:|---:|",
+            *[f"| {name} | {statistics.median(x.get('prompt_tokens_computed', 0) for x in r):.0f} "
+              f"| {statistics.median(x.get('generated_tokens', 0) for x in r):.0f} |" for name, r in rows.items()], "",
+            f"Median answer time, {ratio_label}: **{ratio:.2f}**; question by question, the first takes median "
+            f"{statistics.median(added):+.2f} s, p90 {p90(added):+.2f} s more.", ""]
 
 
 if __name__ == "__main__":
